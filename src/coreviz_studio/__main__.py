@@ -1,0 +1,3 @@
+from coreviz_studio.cli import main
+
+main()

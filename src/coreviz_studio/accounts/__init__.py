@@ -1,0 +1,1 @@
+"""People and organizations: users, organizations, memberships with a role."""

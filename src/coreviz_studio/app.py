@@ -1,0 +1,111 @@
+"""create_app(): the FastAPI application, its routers and the one error handler."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from coreviz_studio import __version__
+from coreviz_studio.accounts.routes import router as accounts_router
+from coreviz_studio.config import Settings, get_settings
+from coreviz_studio.datasets.routes import router as datasets_router
+from coreviz_studio.db.migrate import upgrade
+from coreviz_studio.db.session import Database, open_database
+from coreviz_studio.errors import AppError
+from coreviz_studio.health.routes import router as health_router
+
+log = logging.getLogger(__name__)
+_PARAM_LOCATIONS = {"query", "path", "header", "cookie"}
+
+
+def error_body(status: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": HTTPStatus(status).phrase, "message": message, **extra},
+                        status_code=status)
+
+
+def _describe(errors: list[Any]) -> str:
+    parts = []
+    for err in errors[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(_: Request, exc: AppError) -> JSONResponse:
+        return error_body(exc.status, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = list(exc.errors())
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return error_body(400, "Malformed JSON body")
+        # Bad query/path values are a bad request; a well-formed but invalid body is a 422.
+        in_params = all(e.get("loc", ("body",))[0] in _PARAM_LOCATIONS for e in errors)
+        return error_body(400 if in_params else 422, _describe(errors),
+                          details=[{"loc": list(e.get("loc", ())), "msg": e.get("msg")}
+                                   for e in errors[:20]])
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        response = error_body(exc.status_code, message)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(_: Request, exc: OperationalError) -> JSONResponse:
+        log.error("database unavailable: %s", exc.orig)
+        return error_body(503, "The database is unavailable; try again shortly")
+
+    @app.exception_handler(DBAPIError)
+    async def _db_error(_: Request, exc: DBAPIError) -> JSONResponse:
+        log.exception("database error", exc_info=exc)
+        return error_body(500, "Internal error (database); it has been logged")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return error_body(500, "Internal error; it has been logged")
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    """The app. Given a `database`, the caller owns it; else the app opens (and migrates) one
+    for its lifetime."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = database is None
+        db = database or open_database(settings)
+        if owned:
+            upgrade(db.engine)
+        app.state.db = db
+        try:
+            yield
+        finally:
+            if owned:
+                db.close()
+
+    app = FastAPI(
+        title="CoreViz Studio (self-hosted)",
+        version=__version__,
+        description="A self-hosted server speaking the CoreViz Studio API.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    for router in (health_router, accounts_router, datasets_router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,46 @@
+"""Secrets shown once and stored only as hashes.
+
+API keys and session tokens carry 256 random bits, so a fast hash (SHA-256) is the right
+storage; argon2 is for passwords, which people choose.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+API_KEY_PREFIX = "cvz_"
+_VISIBLE = len(API_KEY_PREFIX) + 8
+_hasher = PasswordHasher()
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_api_key() -> tuple[str, str]:
+    """(the key, the visible prefix people recognise it by)."""
+    key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    return key, key[:_VISIBLE]
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """False for a wrong password or no password set; the work is done either way."""
+    try:
+        return _hasher.verify(password_hash or _DUMMY, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+_DUMMY = _hasher.hash("no password is set for this user")

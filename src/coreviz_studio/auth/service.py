@@ -1,0 +1,144 @@
+"""Credentials: API keys and bearer sessions, and turning either into a Principal."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from coreviz_studio.auth.principal import Principal
+from coreviz_studio.auth.secrets import (
+    API_KEY_PREFIX,
+    hash_secret,
+    new_api_key,
+    new_session_token,
+)
+from coreviz_studio.db.tables import ApiKey, AuthSession, Membership, User
+from coreviz_studio.errors import NotFound, Unauthorized
+
+# last_used_at is advisory: write it at most once a minute per credential, not on every request.
+_TOUCH_EVERY = timedelta(minutes=1)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _touch(session: Session, model: type[ApiKey] | type[AuthSession], row_id: uuid.UUID,
+           last_used: datetime | None) -> None:
+    now = _now()
+    if last_used is None or now - last_used > _TOUCH_EVERY:
+        session.execute(update(model).where(model.id == row_id).values(last_used_at=now))
+
+
+def authenticate(session: Session, api_key: str | None, authorization: str | None) -> Principal:
+    """The caller behind an `x-api-key` or an `Authorization: Bearer` header, or Unauthorized."""
+    token = None
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            token = value.strip()
+    if api_key:
+        return _by_api_key(session, api_key.strip())
+    if token:
+        # Scripts often put an API key in the Bearer header; accept it there too.
+        if token.startswith(API_KEY_PREFIX):
+            return _by_api_key(session, token)
+        return _by_session_token(session, token)
+    raise Unauthorized()
+
+
+def _role(session: Session, user_id: uuid.UUID, org_id: uuid.UUID) -> str | None:
+    return session.scalar(select(Membership.role).where(
+        Membership.user_id == user_id, Membership.organization_id == org_id))
+
+
+def _by_api_key(session: Session, key: str) -> Principal:
+    row = session.scalars(select(ApiKey).where(ApiKey.key_hash == hash_secret(key))).one_or_none()
+    now = _now()
+    if (row is None or row.revoked_at is not None
+            or (row.expires_at is not None and row.expires_at <= now)):
+        raise Unauthorized()
+    role = _role(session, row.user_id, row.organization_id)
+    if role is None:  # the key's owner has left the organization
+        raise Unauthorized()
+    _touch(session, ApiKey, row.id, row.last_used_at)
+    return Principal(row.user_id, row.organization_id, role, "api_key", row.id)
+
+
+def _by_session_token(session: Session, token: str) -> Principal:
+    row = session.scalars(
+        select(AuthSession).where(AuthSession.token_hash == hash_secret(token))
+    ).one_or_none()
+    if row is None or row.revoked_at is not None or row.expires_at <= _now():
+        raise Unauthorized("Invalid or expired session token")
+    org_id = row.organization_id
+    if org_id is None:
+        user = session.get(User, row.user_id)
+        org_id = user.active_organization_id if user else None
+    role = _role(session, row.user_id, org_id) if org_id else None
+    if org_id is None or role is None:
+        raise Unauthorized("This session belongs to no organization")
+    _touch(session, AuthSession, row.id, row.last_used_at)
+    return Principal(row.user_id, org_id, role, "session", row.id)
+
+
+# --- API keys ---------------------------------------------------------------------------------
+
+
+def create_api_key(session: Session, user_id: uuid.UUID, organization_id: uuid.UUID,
+                   name: str = "", expires_at: datetime | None = None) -> tuple[ApiKey, str]:
+    """A new key for that member of that organization: (the row, the secret, shown once)."""
+    if _role(session, user_id, organization_id) is None:
+        raise NotFound("User is not a member of that organization")
+    secret, prefix = new_api_key()
+    row = ApiKey(id=uuid.uuid4(), organization_id=organization_id, user_id=user_id, name=name,
+                 prefix=prefix, key_hash=hash_secret(secret), expires_at=expires_at)
+    session.add(row)
+    session.flush()
+    return row, secret
+
+
+def list_api_keys(session: Session, organization_id: uuid.UUID,
+                  user_id: uuid.UUID | None = None) -> list[ApiKey]:
+    stmt = select(ApiKey).where(ApiKey.organization_id == organization_id)
+    if user_id is not None:
+        stmt = stmt.where(ApiKey.user_id == user_id)
+    return list(session.scalars(stmt.order_by(ApiKey.created_at)))
+
+
+def revoke_api_key(session: Session, organization_id: uuid.UUID | None, key_ref: str) -> ApiKey:
+    """Revoke by id or by visible prefix; refused at once on the next request."""
+    stmt = select(ApiKey)
+    if organization_id is not None:
+        stmt = stmt.where(ApiKey.organization_id == organization_id)
+    try:
+        stmt = stmt.where(ApiKey.id == uuid.UUID(key_ref))
+    except ValueError:
+        stmt = stmt.where(ApiKey.prefix == key_ref)
+    rows = list(session.scalars(stmt))
+    if len(rows) != 1:
+        raise NotFound("API key not found" if not rows else "Several keys match; use the id")
+    row = rows[0]
+    if row.revoked_at is None:
+        row.revoked_at = _now()
+        session.flush()
+    return row
+
+
+# --- sessions ---------------------------------------------------------------------------------
+
+
+def create_session(session: Session, user_id: uuid.UUID, organization_id: uuid.UUID | None,
+                   ttl: timedelta, user_agent: str | None = None,
+                   ip_address: str | None = None) -> tuple[AuthSession, str]:
+    """A bearer session for that user: (the row, the token, shown once)."""
+    token = new_session_token()
+    row = AuthSession(id=uuid.uuid4(), user_id=user_id, organization_id=organization_id,
+                      token_hash=hash_secret(token), expires_at=_now() + ttl,
+                      user_agent=user_agent, ip_address=ip_address)
+    session.add(row)
+    session.flush()
+    return row, token

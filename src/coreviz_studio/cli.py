@@ -1,0 +1,237 @@
+"""The `coreviz-studio` command. Every command works whether or not a server is running on the
+same data dir: they share its embedded PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from sqlalchemy.orm import Session
+
+from coreviz_studio import __version__
+from coreviz_studio.accounts import service as accounts
+from coreviz_studio.auth import service as auth
+from coreviz_studio.config import Settings
+from coreviz_studio.db.embedded import EmbeddedPostgresError
+from coreviz_studio.db.migrate import current_revision, upgrade
+from coreviz_studio.db.session import Database, open_database
+from coreviz_studio.errors import AppError, Invalid, NotFound
+
+app = typer.Typer(help="CoreViz Studio: a self-hosted visual library server.",
+                  no_args_is_help=True, add_completion=False)
+users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
+
+T = TypeVar("T")
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory "
+                                               "(default: $COREVIZ_DATA_DIR or the platform's)")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON line.")]
+
+
+def _settings(data_dir: Path | None = None, **overrides: Any) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if data_dir is not None:
+        values["data_dir"] = data_dir
+    return Settings(**values)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _database(settings: Settings) -> Iterator[Database]:
+    try:
+        db = open_database(settings)
+    except EmbeddedPostgresError as exc:
+        _fail(f"could not start the embedded PostgreSQL: {exc}")
+    try:
+        upgrade(db.engine)
+        yield db
+    finally:
+        db.close()
+
+
+def _in_transaction(data_dir: Path | None, work: Callable[[Session], T]) -> T:
+    """Run `work` in one transaction on the data dir's database; AppErrors become exit 1."""
+    with _database(_settings(data_dir)) as db, db.sessions() as session:
+        try:
+            result = work(session)
+            session.commit()
+            return result
+        except AppError as exc:
+            session.rollback()
+            _fail(exc.message)
+            raise  # unreachable: _fail exits
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Run the server (and its embedded PostgreSQL unless DATABASE_URL is set)."""
+    import uvicorn
+
+    from coreviz_studio.app import create_app
+
+    settings = _settings(data_dir, host=host, port=port)
+    _setup_logging(settings.log_level)
+    with _database(settings) as db:
+        with db.sessions() as session:
+            first = accounts.bootstrap(session)
+            session.commit()
+        url = settings.effective_public_url()
+        typer.echo(f"CoreViz Studio {__version__} at {url}  (data: {settings.data_dir})")
+        if first is not None:
+            typer.echo(f"First start: created {first.user.email} (owner of "
+                       f"\"{first.organization.name}\"). Its API key, shown only now:\n"
+                       f"  {first.api_key}\n"
+                       f"Use it as the x-api-key header, e.g. curl -H 'x-api-key: {first.api_key}'"
+                       f" {url}/api/me")
+        sys.stdout.flush()
+        uvicorn.run(create_app(settings, db), host=settings.host, port=settings.port,
+                    log_level=settings.log_level, proxy_headers=False)
+
+
+@app.command()
+def migrate(data_dir: DataDir = None) -> None:
+    """Apply pending database migrations (the server also does this on start)."""
+    with _database(_settings(data_dir)) as db:
+        typer.echo(f"database schema at revision {current_revision(db.engine)}")
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(help="The user's email (their login).")],
+    name: Annotated[str, typer.Option(help="Display name.")],
+    org: Annotated[str, typer.Option(help="Organization name: created, or joined if it exists.")],
+    password: Annotated[str | None, typer.Option(help="Password for sign-in (optional).")] = None,
+    role: Annotated[str | None, typer.Option(
+        help="owner, admin, member or viewer (default: owner of a new org, else member).")] = None,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Create a user, their organization membership and a first API key."""
+    new = _in_transaction(data_dir, lambda s: accounts.enroll(s, email, name, org, password, role))
+    if as_json:
+        typer.echo(json.dumps({"userId": str(new.user.id), "organizationId":
+                               str(new.organization.id), "apiKey": new.api_key}))
+    else:
+        typer.echo(f"created {new.user.email} ({new.role} of \"{new.organization.name}\", "
+                   f"organization id {new.organization.id})\nAPI key (shown only now): "
+                   f"{new.api_key}")
+
+
+@users_app.command("set-password")
+def users_set_password(
+    email: Annotated[str, typer.Option(help="The user's email.")],
+    password: Annotated[str, typer.Option(help="The new password (at least 8 characters).")],
+    data_dir: DataDir = None,
+) -> None:
+    """Set (or reset) a user's sign-in password."""
+    user = _in_transaction(data_dir, lambda s: accounts.set_password(s, email, password))
+    typer.echo(f"password set for {user.email}")
+
+
+def _member_org(session: Session, email: str, org_name: str | None) -> tuple[Any, Any]:
+    user = accounts.find_user(session, email)
+    if user is None:
+        raise NotFound(f"No user with email {email}")
+    orgs = {o.name: o for o, _ in accounts.organizations_of(session, user.id)}
+    if org_name is None:
+        active = next((o for o in orgs.values() if o.id == user.active_organization_id), None)
+        if active is None:
+            raise NotFound(f"{email} belongs to no organization")
+        return user, active
+    if org_name not in orgs:
+        raise NotFound(f"{email} is not a member of {org_name!r}")
+    return user, orgs[org_name]
+
+
+@keys_app.command("create")
+def keys_create(
+    email: Annotated[str, typer.Option(help="The key acts as this user.")],
+    org: Annotated[str | None, typer.Option(help="Organization (default: the user's active).")
+                   ] = None,
+    name: Annotated[str, typer.Option(help="A label to recognise the key by.")] = "",
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Create an API key; its secret is shown only now."""
+    def work(session: Session) -> tuple[Any, str]:
+        user, organization = _member_org(session, email, org)
+        return auth.create_api_key(session, user.id, organization.id, name)
+
+    row, secret = _in_transaction(data_dir, work)
+    if as_json:
+        typer.echo(json.dumps({"id": str(row.id), "prefix": row.prefix, "apiKey": secret,
+                               "organizationId": str(row.organization_id)}))
+    else:
+        typer.echo(f"API key {row.id} (prefix {row.prefix}), shown only now:\n{secret}")
+
+
+@keys_app.command("list")
+def keys_list(
+    email: Annotated[str | None, typer.Option(help="Only this user's keys.")] = None,
+    org: Annotated[str | None, typer.Option(help="Organization (default: the user's active).")
+                   ] = None,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """List API keys (never their secrets)."""
+    def work(session: Session) -> list[Any]:
+        if email is None and org is None:
+            raise Invalid("give --email, --org or both")
+        if email is not None:
+            user, organization = _member_org(session, email, org)
+            return auth.list_api_keys(session, organization.id, user.id)
+        return auth.list_api_keys(session, accounts.find_organization(session, org or "").id)
+
+    rows = _in_transaction(data_dir, work)
+    out = [{"id": str(k.id), "prefix": k.prefix, "name": k.name, "userId": str(k.user_id),
+            "organizationId": str(k.organization_id), "createdAt": k.created_at.isoformat(),
+            "lastUsedAt": k.last_used_at.isoformat() if k.last_used_at else None,
+            "revoked": k.revoked_at is not None} for k in rows]
+    if as_json:
+        typer.echo(json.dumps(out))
+        return
+    for k in out:
+        state = "revoked" if k["revoked"] else "active"
+        typer.echo(f"{k['id']}  {k['prefix']}…  {state:7}  last used {k['lastUsedAt'] or 'never'}"
+                   f"  {k['name']}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key: Annotated[str, typer.Argument(help="The key's id or its visible prefix.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Revoke an API key; it is refused from the next request on."""
+    row = _in_transaction(data_dir, lambda s: auth.revoke_api_key(s, None, key))
+    typer.echo(f"revoked {row.id} ({row.prefix}…)")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()

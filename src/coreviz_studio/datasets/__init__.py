@@ -1,0 +1,1 @@
+"""Collections ("datasets" on the wire): the top-level containers of an organization."""

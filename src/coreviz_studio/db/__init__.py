@@ -1,0 +1,1 @@
+"""The database: schema (tables.py), sessions (session.py), the embedded server (embedded.py)."""

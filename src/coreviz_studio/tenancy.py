@@ -1,0 +1,33 @@
+"""The one place where queries are scoped to the caller's organization.
+
+Another organization's rows are indistinguishable from missing ones: 404, never 403.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from coreviz_studio.auth.principal import Principal
+from coreviz_studio.errors import NotFound
+
+T = TypeVar("T")
+
+
+def scoped(model: type[T], principal: Principal) -> Select[tuple[T]]:
+    """SELECT model WHERE organization_id = the caller's."""
+    org_col: Any = model.organization_id  # type: ignore[attr-defined]
+    return select(model).where(org_col == principal.organization_id)
+
+
+def get_owned(session: Session, model: type[T], row_id: uuid.UUID, principal: Principal,
+              not_found: str) -> T:
+    """The row with that id in the caller's organization, else NotFound(not_found)."""
+    id_col: Any = model.id  # type: ignore[attr-defined]
+    row = session.scalars(scoped(model, principal).where(id_col == row_id)).one_or_none()
+    if row is None:
+        raise NotFound(not_found)
+    return row
