@@ -50,6 +50,9 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = list(exc.errors())
         if any(e.get("type") == "json_invalid" for e in errors):
             return error_body(400, "Malformed JSON body")
+        if any(e.get("loc") == ("body",) and e.get("type") == "model_attributes_type"
+               for e in errors):
+            return error_body(422, "The body must be a JSON object")
         # Bad query/path values are a bad request; a well-formed but invalid body is a 422.
         in_params = all(e.get("loc", ("body",))[0] in _PARAM_LOCATIONS for e in errors)
         return error_body(400 if in_params else 422, _describe(errors),
@@ -80,22 +83,42 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_body(500, "Internal error; it has been logged")
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
-    """The app. Given a `database`, the caller owns it; else the app opens (and migrates) one
-    for its lifetime."""
+class JsonBodiesByDefault:
+    """Read a body sent without a JSON content type (curl -d, some scripts) as JSON, so it gets a
+    real validation error instead of "not an object". Multipart and JSON pass untouched."""
+
+    _LENIENT = (b"", b"application/x-www-form-urlencoded", b"text/plain")
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
+            headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
+            ctype = dict(scope["headers"]).get(b"content-type", b"")
+            if ctype.split(b";")[0].strip().lower() in self._LENIENT:
+                scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
+        await self.app(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None,
+               close_database: bool = False) -> FastAPI:
+    """The app. Without a `database` it opens (and migrates) one for its lifetime; with one, it
+    closes it at shutdown only if `close_database` (uvicorn re-raises SIGTERM after shutdown, so
+    the lifespan is the last place cleanup is sure to run)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owned = database is None
-        db = database or open_database(settings)
-        if owned:
+        db = database
+        if db is None:
+            db = open_database(settings)
             upgrade(db.engine)
         app.state.db = db
         try:
             yield
         finally:
-            if owned:
+            if database is None or close_database:
                 db.close()
 
     app = FastAPI(
@@ -106,6 +129,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(JsonBodiesByDefault)
     for router in (health_router, accounts_router, datasets_router):
         app.include_router(router)
     return app

@@ -48,14 +48,24 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-@contextmanager
-def _database(settings: Settings) -> Iterator[Database]:
+def _open_migrated(settings: Settings) -> Database:
     try:
         db = open_database(settings)
     except EmbeddedPostgresError as exc:
         _fail(f"could not start the embedded PostgreSQL: {exc}")
+        raise  # unreachable: _fail exits
     try:
         upgrade(db.engine)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+@contextmanager
+def _database(settings: Settings) -> Iterator[Database]:
+    db = _open_migrated(settings)
+    try:
         yield db
     finally:
         db.close()
@@ -92,21 +102,26 @@ def serve(
 
     settings = _settings(data_dir, host=host, port=port)
     _setup_logging(settings.log_level)
-    with _database(settings) as db:
+    db = _open_migrated(settings)
+    try:
         with db.sessions() as session:
             first = accounts.bootstrap(session)
             session.commit()
-        url = settings.effective_public_url()
-        typer.echo(f"CoreViz Studio {__version__} at {url}  (data: {settings.data_dir})")
-        if first is not None:
-            typer.echo(f"First start: created {first.user.email} (owner of "
-                       f"\"{first.organization.name}\"). Its API key, shown only now:\n"
-                       f"  {first.api_key}\n"
-                       f"Use it as the x-api-key header, e.g. curl -H 'x-api-key: {first.api_key}'"
-                       f" {url}/api/me")
-        sys.stdout.flush()
-        uvicorn.run(create_app(settings, db), host=settings.host, port=settings.port,
-                    log_level=settings.log_level, proxy_headers=False)
+    except BaseException:
+        db.close()
+        raise
+    url = settings.effective_public_url()
+    typer.echo(f"CoreViz Studio {__version__} at {url}  (data: {settings.data_dir})")
+    if first is not None:
+        typer.echo(f"First start: created {first.user.email} (owner of "
+                   f"\"{first.organization.name}\"). Its API key, shown only now:\n"
+                   f"  {first.api_key}\n"
+                   f"Use it as the x-api-key header, e.g. curl -H 'x-api-key: {first.api_key}'"
+                   f" {url}/api/me")
+    sys.stdout.flush()
+    # The app closes the database (and releases the embedded PostgreSQL) at shutdown.
+    uvicorn.run(create_app(settings, db, close_database=True), host=settings.host,
+                port=settings.port, log_level=settings.log_level, proxy_headers=False)
 
 
 @app.command()
