@@ -23,10 +23,8 @@ def env_without_database_url() -> dict[str, str]:
                                                             "COREVIZ_DATABASE_URL")}
 
 
-def cli(*args: str, check: bool = True, user: str | None = None) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "coreviz_studio", *args]
-    if user:
-        cmd = ["runuser", "-u", user, "--", *cmd]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env_without_database_url(),
                           timeout=120, check=False)
     if check and done.returncode != 0:

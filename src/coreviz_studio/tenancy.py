@@ -17,7 +17,7 @@ from coreviz_studio.errors import NotFound
 T = TypeVar("T")
 
 
-def scoped(model: type[T], principal: Principal) -> Select[tuple[T]]:
+def scoped(model: type[T], principal: Principal) -> Select[T]:
     """SELECT model WHERE organization_id = the caller's."""
     org_col: Any = model.organization_id  # type: ignore[attr-defined]
     return select(model).where(org_col == principal.organization_id)

@@ -72,9 +72,9 @@ def _org() -> Mapped[uuid.UUID]:
 
 def _jsonb(name: str | None = None) -> Mapped[dict[str, Any]]:
     """A JSONB object column; `metadata` needs its name given (the attribute is `metadata_`)."""
-    args = (name,) if name else ()
-    return mapped_column(*args, JSONB, nullable=False, server_default=sql("'{}'::jsonb"),
-                         default=dict)
+    return mapped_column(name, JSONB, nullable=False, server_default=sql("'{}'::jsonb"),
+                         default=dict) if name else mapped_column(
+        JSONB, nullable=False, server_default=sql("'{}'::jsonb"), default=dict)
 
 
 # --- identity ---------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ VECTOR_MODELS = {
 }
 
 
-class _Ltree(sa.types.UserDefinedType):  # type: ignore[type-arg]
+class _Ltree(sa.types.UserDefinedType):
     cache_ok = True
 
     def get_col_spec(self, **kw: object) -> str:
@@ -310,7 +310,9 @@ def upgrade() -> None:
             )
     # The job queue (procrastinate, pinned) lives in the same database and transactions.
     # Raw DBAPI: the SQL holds literal % signs that a parameterised execute would misread.
-    op.get_bind().connection.dbapi_connection.cursor().execute(SchemaManager.get_schema())
+    dbapi = op.get_bind().connection.dbapi_connection
+    assert dbapi is not None
+    dbapi.cursor().execute(SchemaManager.get_schema())
 
 
 def downgrade() -> None:

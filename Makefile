@@ -1,0 +1,28 @@
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.DEFAULT_GOAL := help
+.PHONY: help venv run test lint migrate
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(PY):
+	python3 -m venv $(VENV)
+
+venv: $(PY)  ## create the virtualenv and install the package with its test tools
+	$(VENV)/bin/pip install -q -e '.[test]'
+
+run: $(PY)  ## install and run the server on its embedded defaults
+	$(VENV)/bin/pip install -q -e . && $(VENV)/bin/coreviz-studio serve
+
+test: venv  ## run the whole test suite
+	$(PY) -m pytest -q
+
+lint: venv  ## ruff, mypy and the import-linter layering contract
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+migrate: $(PY)  ## apply database migrations to the data dir's database
+	$(VENV)/bin/coreviz-studio migrate
