@@ -17,6 +17,7 @@ def test_create_list_get_update(client, make_member) -> None:  # type: ignore[no
     assert ds["organizationId"] == str(m.org_id)
     assert ds["createdById"] == str(m.user_id)
     assert {"id", "type", "createdAt", "updatedAt", "metadata"} <= ds.keys()
+    assert ds.pop("dataset") == ds  # also wrapped, for clients that read data.dataset
 
     listed = client.get(f"/api/organization/{m.org_id}/datasets", headers=m.headers).json()
     assert [d["id"] for d in listed] == [ds["id"]]
@@ -36,7 +37,7 @@ def test_create_list_get_update(client, make_member) -> None:  # type: ignore[no
 
 def test_ids_without_hyphens(client, make_member) -> None:  # type: ignore[no-untyped-def]
     m = make_member()
-    ds = _create(client, m).json()
+    ds = _create(client, m).json()["dataset"]
     bare = ds["id"].replace("-", "")
     assert client.get(f"/api/dataset/{bare}", headers=m.headers).json()["dataset"]["id"] == ds["id"]
     org_bare = str(m.org_id).replace("-", "")
@@ -48,7 +49,7 @@ def test_ids_without_hyphens(client, make_member) -> None:  # type: ignore[no-un
 
 def test_other_organizations_ids_are_not_found(client, make_member) -> None:  # type: ignore[no-untyped-def]
     alice, bob = make_member(), make_member()
-    ds = _create(client, alice, "Alice's").json()
+    ds = _create(client, alice, "Alice's").json()["dataset"]
     for method, url, body in [
         ("GET", f"/api/dataset/{ds['id']}", None),
         ("PATCH", f"/api/dataset/{ds['id']}", {"name": "stolen"}),
@@ -122,7 +123,7 @@ def test_malformed_json_is_400_even_without_content_type(client, make_member) ->
 
 def test_bad_patch_bodies(client, make_member) -> None:  # type: ignore[no-untyped-def]
     m = make_member()
-    ds = _create(client, m, "Keep").json()
+    ds = _create(client, m, "Keep").json()["dataset"]
     for body in ({"name": None}, {"name": ""}, {"status": "deleted"}, {"id": ds["id"]},
                  {"organizationId": str(m.org_id)}):
         r = client.patch(f"/api/dataset/{ds['id']}", headers=m.headers, json=body)
@@ -135,7 +136,7 @@ def test_viewer_can_read_but_not_write(client, make_member) -> None:  # type: ig
     owner = make_member()
     org_name = client.get("/api/me", headers=owner.headers).json()["organizationName"]
     viewer = make_member(org=org_name, role="viewer")
-    ds = _create(client, owner).json()
+    ds = _create(client, owner).json()["dataset"]
     assert client.get(f"/api/dataset/{ds['id']}", headers=viewer.headers).status_code == 200
     r = _create(client, viewer, "nope")
     assert r.status_code == 403 and r.json()["error"] == "Forbidden"

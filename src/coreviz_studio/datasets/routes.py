@@ -7,6 +7,7 @@ from fastapi import APIRouter, status
 from coreviz_studio.datasets import service
 from coreviz_studio.datasets.schemas import (
     DatasetCreate,
+    DatasetCreated,
     DatasetEnvelope,
     DatasetOut,
     DatasetUpdate,
@@ -21,12 +22,13 @@ def list_datasets(org_id: str, db: Db, principal: CurrentPrincipal) -> list[Data
     return [DatasetOut.model_validate(d) for d in service.list_datasets(db, principal, org_id)]
 
 
-@router.post("/organization/{org_id}/datasets", response_model=DatasetOut,
+@router.post("/organization/{org_id}/datasets", response_model=DatasetCreated,
              status_code=status.HTTP_201_CREATED)
 def create_dataset(org_id: str, body: DatasetCreate, db: Db,
-                   principal: CurrentPrincipal) -> DatasetOut:
-    dataset = service.create_dataset(db, principal, org_id, body.name, body.icon)
-    return DatasetOut.model_validate(dataset)
+                   principal: CurrentPrincipal) -> DatasetCreated:
+    out = DatasetOut.model_validate(
+        service.create_dataset(db, principal, org_id, body.name, body.icon))
+    return DatasetCreated(**out.model_dump(), dataset=out)
 
 
 @router.get("/dataset/{dataset_id}", response_model=DatasetEnvelope)

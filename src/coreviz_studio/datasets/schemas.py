@@ -47,3 +47,10 @@ class DatasetOut(WireModel):
 
 class DatasetEnvelope(WireModel):
     dataset: DatasetOut
+
+
+class DatasetCreated(DatasetOut):
+    """The new collection, also under `dataset`: API.md returns the collection itself, and one
+    build of the official SDK reads only `data.dataset`."""
+
+    dataset: DatasetOut
