@@ -23,3 +23,22 @@ def test_unknown_route_and_method_are_json(client, make_member) -> None:  # type
     assert r.status_code == 404 and r.json()["error"] == "Not Found"
     r = client.delete("/api/me", headers=m.headers)
     assert r.status_code == 405 and r.json()["error"] == "Method Not Allowed"
+
+
+def test_database_down_is_503_not_500(settings) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import sessionmaker
+
+    from coreviz_studio.app import create_app
+    from coreviz_studio.db.session import Database, sqlalchemy_url
+
+    url = "postgresql://postgres@/coreviz?host=/nonexistent-socket-dir&connect_timeout=1"
+    engine = create_engine(sqlalchemy_url(url))
+    down = Database(url, engine, sessionmaker(engine))
+    with TestClient(create_app(settings, down), raise_server_exceptions=False) as c:
+        r = c.get("/healthz")
+        assert r.status_code == 503 and r.json()["error"] == "Service Unavailable"
+        r = c.get("/api/me", headers={"x-api-key": "cvz_anything"})
+        assert r.status_code == 503 and "database" in r.json()["message"].lower()
+    engine.dispose()
