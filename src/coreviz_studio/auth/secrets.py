@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -38,9 +39,14 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str | None, password: str) -> bool:
     """False for a wrong password or no password set; the work is done either way."""
     try:
-        return _hasher.verify(password_hash or _DUMMY, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and (
+            password_hash is not None)
     except (VerificationError, InvalidHashError):
         return False
 
 
-_DUMMY = _hasher.hash("no password is set for this user")
+@cache
+def _dummy_hash() -> str:
+    """Verified against when a user has no password, so that case takes as long as a wrong one;
+    made on first use, not at import (every CLI start imports this module)."""
+    return _hasher.hash("no password is set for this user")

@@ -70,11 +70,10 @@ def _org() -> Mapped[uuid.UUID]:
     return mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False)
 
 
-def _jsonb(name: str | None = None) -> Mapped[dict[str, Any]]:
-    """A JSONB object column; `metadata` needs its name given (the attribute is `metadata_`)."""
+def _jsonb(name: str) -> Mapped[dict[str, Any]]:
+    """A JSONB object column, named explicitly (the `metadata` attribute is `metadata_`)."""
     return mapped_column(name, JSONB, nullable=False, server_default=sql("'{}'::jsonb"),
-                         default=dict) if name else mapped_column(
-        JSONB, nullable=False, server_default=sql("'{}'::jsonb"), default=dict)
+                         default=dict)
 
 
 # --- identity ---------------------------------------------------------------------------------
@@ -248,7 +247,7 @@ class Media(Base):
     height: Mapped[int | None] = mapped_column(Integer)
     duration: Mapped[float | None] = mapped_column(Float)
     page_count: Mapped[int | None] = mapped_column(Integer)
-    exif: Mapped[dict[str, Any]] = _jsonb()
+    exif: Mapped[dict[str, Any]] = _jsonb("exif")
     metadata_: Mapped[dict[str, Any]] = _jsonb("metadata")
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="active")
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
