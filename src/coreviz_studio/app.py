@@ -11,17 +11,24 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from coreviz_studio import __version__
 from coreviz_studio.accounts.routes import router as accounts_router
+from coreviz_studio.blobs.routes import router as blobs_router
 from coreviz_studio.config import Settings, get_settings
 from coreviz_studio.datasets.routes import router as datasets_router
 from coreviz_studio.db.migrate import upgrade
 from coreviz_studio.db.session import Database, open_database
 from coreviz_studio.errors import AppError
+from coreviz_studio.folders.routes import router as folders_router
 from coreviz_studio.health.routes import router as health_router
+from coreviz_studio.media.routes import router as media_router
+from coreviz_studio.storage.local import LocalBlobStore
+from coreviz_studio.storage.urls import BlobUrls
+from coreviz_studio.tags.routes import router as tags_router
+from coreviz_studio.uploads.routes import router as uploads_router
 
 log = logging.getLogger(__name__)
 _PARAM_LOCATIONS = {"query", "path", "header", "cookie"}
@@ -72,6 +79,12 @@ def install_error_handlers(app: FastAPI) -> None:
         log.error("database unavailable: %s", exc.orig)
         return error_body(503, "The database is unavailable; try again shortly")
 
+    @app.exception_handler(DataError)
+    async def _bad_value(_: Request, exc: DataError) -> JSONResponse:
+        # A backstop: values are checked before they reach SQL; this catches what slips by.
+        log.warning("value refused by the database: %s", exc.orig)
+        return error_body(400, "A value in the request is not valid")
+
     @app.exception_handler(DBAPIError)
     async def _db_error(_: Request, exc: DBAPIError) -> JSONResponse:
         log.exception("database error", exc_info=exc)
@@ -115,6 +128,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             db = open_database(settings)
             upgrade(db.engine)
         app.state.db = db
+        app.state.blobs.reap_pending()
         try:
             yield
         finally:
@@ -128,8 +142,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.blobs = LocalBlobStore(settings.effective_blob_dir())
+    app.state.blob_urls = BlobUrls(settings.effective_public_url())
     install_error_handlers(app)
     app.add_middleware(JsonBodiesByDefault)
-    for router in (health_router, accounts_router, datasets_router):
+    for router in (health_router, accounts_router, datasets_router, media_router, folders_router,
+                   tags_router, uploads_router, blobs_router):
         app.include_router(router)
     return app

@@ -50,6 +50,20 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(10, ge=1, description="Database connections kept per process.")
     log_level: str = Field("info", description="debug, info, warning or error.")
+    blob_dir: Path | None = Field(
+        None, description="Where uploaded files and thumbnails live; default <data_dir>/blobs."
+    )
+    max_upload_bytes: int = Field(
+        10 * 1024**3, ge=1, description="Largest file one upload may carry (bytes); larger is 413."
+    )
+    max_image_pixels: int = Field(
+        178_956_970, ge=1,
+        description="Largest image accepted (width x height); a bigger one is refused with 413 "
+        "before it is decoded (decompression bombs).",
+    )
+
+    def effective_blob_dir(self) -> Path:
+        return self.blob_dir or self.data_dir / "blobs"
 
     def effective_public_url(self) -> str:
         if self.public_url:

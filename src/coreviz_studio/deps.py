@@ -13,6 +13,9 @@ from sqlalchemy.orm import Session
 from coreviz_studio.auth import service as auth_service
 from coreviz_studio.auth.principal import Principal
 from coreviz_studio.config import Settings
+from coreviz_studio.db.session import committed, rolled_back
+from coreviz_studio.storage.base import BlobStore
+from coreviz_studio.storage.urls import BlobUrls
 
 
 def get_settings(request: Request) -> Settings:
@@ -25,8 +28,10 @@ def get_db(request: Request) -> Iterator[Session]:
     try:
         yield session
         session.commit()
+        committed(session)
     except BaseException:
         session.rollback()
+        rolled_back(session)
         raise
     finally:
         session.close()
@@ -50,3 +55,18 @@ def current_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def get_blob_store(request: Request) -> BlobStore:
+    store: BlobStore = request.app.state.blobs
+    return store
+
+
+def get_blob_urls(request: Request) -> BlobUrls:
+    urls: BlobUrls = request.app.state.blob_urls
+    return urls
+
+
+Config = Annotated[Settings, Depends(get_settings)]
+Blobs = Annotated[BlobStore, Depends(get_blob_store)]
+Urls = Annotated[BlobUrls, Depends(get_blob_urls)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, create_engine
@@ -51,3 +52,26 @@ def open_database(settings: Settings) -> Database:
         pool_pre_ping=True,
     )
     return Database(url, engine, sessionmaker(engine, expire_on_commit=False), embedded)
+
+
+_UNDO = "coreviz_undo"
+
+
+def on_rollback(session: Session, action: Callable[[], None]) -> None:
+    """Run `action` if this session's transaction does not commit (a blob written for a row
+    that never lands must not stay behind)."""
+    session.info.setdefault(_UNDO, []).append(action)
+
+
+def committed(session: Session) -> None:
+    """The transaction committed: forget its undo actions."""
+    session.info.pop(_UNDO, None)
+
+
+def rolled_back(session: Session) -> None:
+    """The transaction rolled back: run its undo actions, newest first."""
+    for action in reversed(session.info.pop(_UNDO, [])):
+        try:
+            action()
+        except Exception:
+            log.exception("undo after rollback failed")

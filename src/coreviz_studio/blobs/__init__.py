@@ -1,0 +1,1 @@
+"""Serving blobs at their public, unguessable URLs."""

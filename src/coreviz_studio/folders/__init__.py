@@ -1,0 +1,1 @@
+"""Folders: type=folder rows of the media tree."""

@@ -1,0 +1,53 @@
+"""Wire shapes of folders."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+
+from coreviz_studio.schemas import InputModel, WireModel
+
+Name = Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class FolderCreate(InputModel):
+    dataset_id: Annotated[str, Field(min_length=1, max_length=64)]
+    name: Name
+    path: Annotated[str, Field(max_length=4096)] | None = None
+    reuse: bool = False
+
+
+class FolderUpdate(InputModel):
+    name: Name | None = None
+    metadata: dict[str, Any] | None = None
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name_not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("name cannot be null; leave it out to keep the current name")
+        return value
+
+
+class FolderOut(WireModel):
+    id: uuid.UUID
+    name: str
+    type: str = "folder"
+    # The path the folder's children are listed under, uploaded into and moved to.
+    path: str
+    parent_path: str
+    collection_id: uuid.UUID
+    dataset_id: uuid.UUID
+    metadata: dict[str, Any]
+    status: str
+    created_by_id: uuid.UUID | None
+    updated_by_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class FolderEnvelope(WireModel):
+    folder: FolderOut

@@ -1,0 +1,71 @@
+"""Folders are `type=folder` rows of the media table; their path is where their children live."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from coreviz_studio.auth.principal import Principal
+from coreviz_studio.datasets.service import get_dataset
+from coreviz_studio.db.tables import Media
+from coreviz_studio.errors import Invalid
+from coreviz_studio.folders.schemas import FolderCreate, FolderOut
+from coreviz_studio.media import paths, service, tree
+from coreviz_studio.media.schemas import Deleted
+from coreviz_studio.tenancy import scoped
+
+
+def folder_out(row: Media) -> FolderOut:
+    return FolderOut(id=row.id, name=row.name, path=row.path, parent_path=paths.parent(row.path),
+                     collection_id=row.dataset_id, dataset_id=row.dataset_id,
+                     metadata=row.metadata_, status=row.status, created_by_id=row.created_by_id,
+                     updated_by_id=row.updated_by_id, created_at=row.created_at,
+                     updated_at=row.updated_at)
+
+
+def create_folder(session: Session, principal: Principal, body: FolderCreate) -> FolderOut:
+    """A new folder at `path` (the collection root by default). With `reuse`, an existing
+    folder of the same name there is returned instead."""
+    principal.require("member")
+    dataset = get_dataset(session, principal, body.dataset_id)
+    tree.lock_tree(session, dataset.id, exclusive=False)
+    parent = tree.container(session, principal, dataset, body.path)
+    if paths.depth(parent) + 1 > paths.MAX_DEPTH:
+        raise Invalid(f"Folders cannot nest deeper than {paths.MAX_DEPTH} levels")
+    if body.reuse:
+        # Two reusing calls at once must agree on one folder.
+        session.execute(select(func.pg_advisory_xact_lock(
+            func.hashtextextended(f"folder:{parent}:{body.name}", 0))))
+        existing = session.scalars(
+            scoped(Media, principal).where(
+                Media.dataset_id == dataset.id, Media.type == "folder",
+                Media.status == "active", Media.name == body.name,
+                tree.parent_path() == parent)
+            .order_by(Media.created_at, Media.id).limit(1)).first()
+        if existing is not None:
+            return folder_out(existing)
+    folder_id = uuid.uuid4()
+    row = Media(id=folder_id, organization_id=principal.organization_id, dataset_id=dataset.id,
+                type="folder", name=body.name, path=paths.child(parent, folder_id),
+                root_id=folder_id, metadata_={}, exif={}, status="active",
+                created_by_id=principal.user_id)
+    session.add(row)
+    session.flush()
+    session.refresh(row)
+    return folder_out(row)
+
+
+def get_folder(session: Session, principal: Principal, folder_id: str) -> FolderOut:
+    return folder_out(service.get_row(session, principal, folder_id, folder=True))
+
+
+def update_folder(session: Session, principal: Principal, folder_id: str,
+                  changes: dict[str, Any]) -> FolderOut:
+    return folder_out(service.update_row(session, principal, folder_id, changes, folder=True))
+
+
+def delete_folder(session: Session, principal: Principal, folder_id: str) -> Deleted:
+    return service.delete_media(session, principal, folder_id, folder=True)

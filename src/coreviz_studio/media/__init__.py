@@ -1,0 +1,1 @@
+"""Media items: get, update, delete, move, versions and browse."""

@@ -1,0 +1,69 @@
+"""HTTP for media items and browsing; all rules live in the services."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from coreviz_studio.deps import CurrentPrincipal, Db, Urls
+from coreviz_studio.media import browse as browsing
+from coreviz_studio.media import service
+from coreviz_studio.media.schemas import (
+    BrowseOut,
+    Deleted,
+    DeletedVersion,
+    MediaEnvelope,
+    MediaUpdate,
+    MoveBody,
+    Moved,
+    VersionsOut,
+)
+
+router = APIRouter(prefix="/api", tags=["media"])
+
+
+@router.get("/dataset/{dataset_id}/media", response_model=BrowseOut)
+def browse(dataset_id: str, request: Request, db: Db, principal: CurrentPrincipal,
+           urls: Urls) -> BrowseOut:
+    """Browse a collection. Parameters: limit, offset, sortBy, sortDirection, path, recursive,
+    type, dateFrom, dateTo, tags, tagFilters, mediaId (see API.md)."""
+    query = browsing.parse_query(dict(request.query_params))
+    return browsing.browse(db, principal, dataset_id, query, urls)
+
+
+@router.get("/media/{media_id}", response_model=MediaEnvelope)
+def get_media(media_id: str, db: Db, principal: CurrentPrincipal, urls: Urls) -> MediaEnvelope:
+    return MediaEnvelope(media=service.get_media(db, principal, media_id, urls))
+
+
+@router.patch("/media/{media_id}", response_model=MediaEnvelope)
+def update_media(media_id: str, body: MediaUpdate, db: Db, principal: CurrentPrincipal,
+                 urls: Urls) -> MediaEnvelope:
+    changes = body.model_dump(exclude_unset=True)
+    return MediaEnvelope(media=service.update_media(db, principal, media_id, changes, urls))
+
+
+@router.delete("/media/{media_id}", response_model=Deleted)
+def delete_media(media_id: str, db: Db, principal: CurrentPrincipal) -> Deleted:
+    return service.delete_media(db, principal, media_id)
+
+
+@router.patch("/media/{media_id}/move", response_model=Moved)
+def move_media(media_id: str, body: MoveBody, db: Db, principal: CurrentPrincipal) -> Moved:
+    return service.move_media(db, principal, media_id, body.destination_path)
+
+
+@router.get("/media/{media_id}/versions", response_model=VersionsOut)
+def list_versions(media_id: str, db: Db, principal: CurrentPrincipal, urls: Urls) -> VersionsOut:
+    return VersionsOut(versions=service.list_versions(db, principal, media_id, urls))
+
+
+@router.delete("/media/{root_id}/versions", response_model=DeletedVersion)
+def delete_version(root_id: str, db: Db, principal: CurrentPrincipal,
+                   versionId: str | None = None) -> DeletedVersion:
+    return service.delete_version(db, principal, root_id, versionId)
+
+
+@router.patch("/media/{version_id}/select-version", response_model=MediaEnvelope)
+def select_version(version_id: str, db: Db, principal: CurrentPrincipal,
+                   urls: Urls) -> MediaEnvelope:
+    return MediaEnvelope(media=service.select_version(db, principal, version_id, urls))

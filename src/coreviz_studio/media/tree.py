@@ -1,0 +1,55 @@
+"""Rules of the tree: which paths are real containers, and the lock that keeps them real.
+
+Writers that put a row under a folder (upload, new folder) take the collection's tree lock in
+shared mode; moves and deletes of folders take it exclusively. So a row is never inserted under
+a folder that is being moved away or deleted in the same instant.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
+
+from coreviz_studio.auth.principal import Principal
+from coreviz_studio.db.tables import Dataset, Ltree, Media
+from coreviz_studio.errors import BadRequest, NotFound
+from coreviz_studio.media import paths
+from coreviz_studio.tenancy import scoped
+
+
+def parent_path() -> ColumnElement[str]:
+    """SQL: the path of the container a media row sits in (all labels but its own)."""
+    return func.subpath(Media.path, 0, func.nlevel(Media.path) - 1, type_=Ltree)
+
+
+def lock_tree(session: Session, dataset_id: uuid.UUID, exclusive: bool) -> None:
+    key = func.hashtextextended(f"media-tree:{dataset_id}", 0)
+    fn = func.pg_advisory_xact_lock if exclusive else func.pg_advisory_xact_lock_shared
+    session.execute(select(fn(key)))
+
+
+def container(session: Session, principal: Principal, dataset: Dataset,
+              path: str | None) -> str:
+    """The normalised path of a place rows can live in: the collection's root (when `path` is
+    None) or an existing folder of this collection. 400 for a malformed path or one of another
+    collection, 404 when no such folder exists (or it was deleted)."""
+    root = paths.root(dataset.id)
+    if path is None or not path.strip():
+        return root
+    normal = paths.parse(path)
+    if normal == root:
+        return root
+    if not normal.startswith(root + "."):
+        raise BadRequest("The path is not in this collection: it must start with the "
+                         "collection's id")
+    folder = session.scalars(
+        scoped(Media, principal).where(
+            Media.id == paths.last_id(normal), Media.dataset_id == dataset.id,
+            Media.type == "folder", Media.status == "active",
+            Media.path == normal)  # the folder still sits where the path says
+    ).one_or_none()
+    if folder is None:
+        raise NotFound("Folder not found")
+    return normal

@@ -1,0 +1,119 @@
+"""Blobs as files under one directory: written to `tmp/`, fsynced, renamed into place, and the
+directory fsynced, so a blob is either complete and durable or absent."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import time
+from pathlib import Path
+
+from coreviz_studio.formats import SNIFF_BYTES
+from coreviz_studio.storage.base import is_key, new_key
+
+# Pending files older than this are leftovers of a crash and are removed at start.
+STALE_PENDING_SECONDS = 6 * 3600
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class LocalPendingBlob:
+    def __init__(self, store: LocalBlobStore) -> None:
+        self._store = store
+        self._path = store.tmp_dir / f"{os.getpid()}-{new_key('part').replace('/', '-')}"
+        self._file = open(self._path, "xb")  # noqa: SIM115 - closed in commit/discard
+        self._hash = hashlib.sha256()
+        self._head = bytearray()
+        self.size = 0
+        self.sha256 = ""
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def head(self) -> bytes:
+        return bytes(self._head)
+
+    def write(self, chunk: bytes) -> None:
+        self._file.write(chunk)
+        self._hash.update(chunk)
+        self.size += len(chunk)
+        if len(self._head) < SNIFF_BYTES:
+            self._head += chunk[: SNIFF_BYTES - len(self._head)]
+
+    def flush(self) -> None:
+        """Make the bytes so far readable through `path` (and durable)."""
+        if not self._file.closed:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            self.sha256 = self._hash.hexdigest()
+
+    def commit(self, ext: str) -> str:
+        self.flush()
+        key = new_key(ext)
+        target = self._store.root / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(self._path, target)
+        _fsync_dir(target.parent)
+        return key
+
+    def discard(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+        with contextlib.suppress(FileNotFoundError):
+            self._path.unlink()
+
+
+class LocalBlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tmp_dir = root / "tmp"
+        self.tmp_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def begin(self) -> LocalPendingBlob:
+        return LocalPendingBlob(self)
+
+    def put_file(self, source: Path, ext: str) -> str:
+        pending = self.begin()
+        try:
+            with open(source, "rb") as src:
+                while chunk := src.read(1 << 20):
+                    pending.write(chunk)
+            return pending.commit(ext)
+        except BaseException:
+            pending.discard()
+            raise
+
+    def local_path(self, key: str) -> Path | None:
+        if not is_key(key):  # the only paths ever opened are keys this store made
+            return None
+        path = self.root / key
+        return path if path.is_file() else None
+
+    def delete(self, key: str) -> None:
+        path = self.local_path(key)
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+    def reap_pending(self, older_than: float = STALE_PENDING_SECONDS) -> int:
+        """Remove pending files left by a crash; returns how many."""
+        removed = 0
+        cutoff = time.time() - older_than
+        for entry in self.tmp_dir.iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                if entry.stat().st_mtime < cutoff:
+                    if entry.is_dir():
+                        shutil.rmtree(entry, ignore_errors=True)
+                    else:
+                        entry.unlink()
+                    removed += 1
+        return removed

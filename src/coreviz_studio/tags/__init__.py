@@ -1,0 +1,1 @@
+"""Tags: {label: [values]} groups on media, and their per-collection aggregation."""

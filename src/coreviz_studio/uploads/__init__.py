@@ -1,0 +1,1 @@
+"""Uploads: streaming multipart, type detection from content, probing."""

@@ -1,0 +1,185 @@
+"""Read what a file is without decoding it: dimensions, duration, pages and EXIF.
+
+Only headers are read, so an upload answers fast and a decompression bomb is refused before a
+single pixel is decoded. Full decoding (frames, thumbnails) is the pipeline's work.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import ExifTags, Image, UnidentifiedImageError
+
+from coreviz_studio.errors import AppError, Invalid
+from coreviz_studio.formats import Format
+
+# EXIF orientations 5-8 turn the picture a quarter, so width and height swap on display.
+_QUARTER_TURNS = {5, 6, 7, 8}
+_PILLOW_FORMATS = {"jpg": "JPEG", "png": "PNG", "gif": "GIF", "webp": "WEBP", "bmp": "BMP",
+                   "tif": "TIFF", "heic": "HEIF", "heif": "HEIF"}
+_MAX_EXIF_VALUE = 2048  # longer strings and blobs (maker notes, thumbnails) are left out
+_MAX_EXIF_TAGS = 300
+
+
+class TooLarge(AppError):
+    status = 413
+
+
+@dataclass
+class Probe:
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None
+    page_count: int | None = None
+    exif: dict[str, Any] = field(default_factory=lambda: {"tags": {}})
+
+
+def probe(path: Path, fmt: Format, max_pixels: int) -> Probe:
+    """What the file at `path` holds; Invalid (422) when the decoder cannot read what the bytes
+    claim to be, TooLarge (413) when an image declares more than `max_pixels`."""
+    if fmt.kind == "image":
+        return _probe_image(path, fmt, max_pixels)
+    if fmt.kind == "video":
+        return _probe_video(path, fmt)
+    return _probe_pdf(path)
+
+
+def _probe_image(path: Path, fmt: Format, max_pixels: int) -> Probe:
+    if fmt.ext in ("heic", "heif"):
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+    # Pillow refuses outright at twice its limit; ours is checked below from the header alone.
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path, formats=[_PILLOW_FORMATS[fmt.ext]]) as img:
+                width, height = img.size
+                if width * height > max_pixels:
+                    raise _too_many_pixels(width, height, max_pixels)
+                exif = img.getexif()
+                orientation = int(exif.get(ExifTags.Base.Orientation, 1) or 1)
+                tags = _exif_tags(exif)
+    except Image.DecompressionBombError as exc:
+        raise TooLarge(f"The image declares more pixels than the limit of {max_pixels:,} "
+                       "(COREVIZ_MAX_IMAGE_PIXELS)") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise Invalid(f"The file looks like {fmt.ext.upper()} but is not a readable image "
+                      f"({exc})") from exc
+    if width <= 0 or height <= 0:
+        raise Invalid("The image has no pixels")
+    if orientation in _QUARTER_TURNS:
+        width, height = height, width
+    return Probe(width=width, height=height, exif={"tags": tags})
+
+
+def _too_many_pixels(width: int, height: int, limit: int) -> TooLarge:
+    return TooLarge(f"The image is {width}x{height} ({width * height:,} pixels); the limit is "
+                    f"{limit:,} pixels (COREVIZ_MAX_IMAGE_PIXELS)")
+
+
+def _exif_tags(exif: Image.Exif) -> dict[str, Any]:
+    """EXIF as JSON: tag names, numbers and short strings (the main, Exif and GPS IFDs)."""
+    out: dict[str, Any] = {}
+    sources: list[tuple[dict[int, Any], dict[int, str]]] = [(dict(exif), ExifTags.TAGS)]
+    sub_ifds = ((ExifTags.IFD.Exif, ExifTags.TAGS), (ExifTags.IFD.GPSInfo, ExifTags.GPSTAGS))
+    for ifd, names in sub_ifds:
+        try:
+            sources.append((dict(exif.get_ifd(ifd)), names))
+        except Exception:  # noqa: S112 - a broken sub-IFD loses only its own tags
+            continue
+    for tags, names in sources:
+        for key, raw in tags.items():
+            if len(out) >= _MAX_EXIF_TAGS:
+                return out
+            name = names.get(key)
+            value = _json_value(raw)
+            if name and value is not None and name not in ("ExifOffset", "GPSInfo"):
+                out[name] = value
+    return out
+
+
+def _json_value(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        # PostgreSQL's JSON cannot hold NUL; EXIF strings are often NUL-padded.
+        text = value.replace("\x00", "").strip()
+        return text if len(text) <= _MAX_EXIF_VALUE else None
+    if isinstance(value, bytes):
+        return None
+    if isinstance(value, tuple | list) and depth < 2 and len(value) <= 64:
+        items = [_json_value(v, depth + 1) for v in value]
+        return items if all(v is not None for v in items) else None
+    try:  # IFDRational and friends
+        number = float(value)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _probe_video(path: Path, fmt: Format) -> Probe:
+    import av
+
+    try:
+        # Small probe limits: only the header is wanted, and hostile files cannot make FFmpeg
+        # scan far.
+        with av.open(str(path), options={"probesize": "5000000",
+                                         "analyzeduration": "5000000"}) as container:
+            streams = container.streams.video
+            if not streams:
+                raise Invalid("The file holds no video stream")
+            stream = streams[0]
+            width = stream.codec_context.width or None
+            height = stream.codec_context.height or None
+            duration = None
+            if container.duration is not None and container.duration > 0:
+                duration = container.duration / av.time_base
+            elif stream.duration and stream.time_base:
+                duration = float(stream.duration * stream.time_base)
+            if _rotation(stream) in (90, 270) and width and height:
+                width, height = height, width
+    except av.FFmpegError as exc:
+        raise Invalid(f"The file looks like {fmt.ext.upper()} but is not a readable video "
+                      f"({exc})") from exc
+    return Probe(width=width, height=height, duration=duration)
+
+
+def _rotation(stream: Any) -> int:
+    """Display rotation of a video stream in degrees (phones record portrait as rotated)."""
+    try:
+        rotate = stream.metadata.get("rotate")
+        if rotate is not None:
+            return int(float(rotate)) % 360
+        for side in getattr(stream, "side_data", {}) or {}:
+            if "displaymatrix" in str(side).lower():
+                return int(abs(round(float(stream.side_data[side])))) % 360
+    except (TypeError, ValueError, KeyError):
+        return 0
+    return 0
+
+
+def _probe_pdf(path: Path) -> Probe:
+    import pypdfium2
+
+    try:
+        pdf = pypdfium2.PdfDocument(str(path))
+    except pypdfium2.PdfiumError as exc:
+        if "password" in str(exc).lower():
+            raise Invalid("The PDF is password-protected") from exc
+        raise Invalid(f"The file looks like PDF but is not a readable document ({exc})") from exc
+    try:
+        pages = len(pdf)
+        if pages == 0:
+            raise Invalid("The PDF has no pages")
+        width, height = pdf[0].get_size()  # points (1/72 inch)
+        return Probe(width=round(width), height=round(height), page_count=pages)
+    finally:
+        pdf.close()

@@ -1,0 +1,31 @@
+"""HTTP for uploads: the body is streamed, never read whole."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, status
+from starlette.concurrency import run_in_threadpool
+
+from coreviz_studio.deps import Blobs, Config, CurrentPrincipal, Db, Urls
+from coreviz_studio.uploads import service
+from coreviz_studio.uploads.receive import receive, too_large
+from coreviz_studio.uploads.schemas import UploadResult
+
+router = APIRouter(prefix="/api", tags=["upload"])
+# Room for the multipart framing and the text fields around the file.
+_FORM_OVERHEAD = 64 * 1024
+
+
+@router.post("/upload/multipart", response_model=UploadResult,
+             status_code=status.HTTP_201_CREATED)
+async def upload(request: Request, db: Db, principal: CurrentPrincipal, store: Blobs,
+                 settings: Config, urls: Urls) -> UploadResult:
+    """Multipart form: `file` (the bytes), `datasetId`, `path?` (a folder's path), `name?`,
+    `versionOf?` (a media id: the file becomes that item's new active version)."""
+    service.can_upload(principal)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > settings.max_upload_bytes + _FORM_OVERHEAD:
+        raise too_large(settings.max_upload_bytes)
+    received = await receive(request.stream(), request.headers.get("content-type"), store,
+                             settings.max_upload_bytes)
+    return await run_in_threadpool(service.store_upload, db, principal, received, store,
+                                   settings, urls)

@@ -1,0 +1,71 @@
+"""Real files of every supported format, made on the fly (Pillow, pillow-heif, PyAV, PDFium),
+and hostile ones."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+from PIL import Image
+
+
+def image(fmt: str = "JPEG", size: tuple[int, int] = (64, 48), orientation: int | None = None,
+          color: str = "red", noise: bool = False) -> bytes:
+    img = Image.new("RGB", size, color)
+    if noise:  # incompressible: the picture data dwarfs the header
+        img = Image.merge("RGB", [Image.effect_noise(size, 80)] * 3)
+    out = io.BytesIO()
+    kwargs = {}
+    if orientation is not None:
+        exif = Image.Exif()
+        exif[0x0112] = orientation  # Orientation
+        exif[0x010F] = "TestCam\x00"  # Make, NUL-padded as cameras write it
+        kwargs["exif"] = exif.tobytes()
+    if fmt == "HEIF":
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+    img.save(out, format=fmt, **kwargs)
+    return out.getvalue()
+
+
+def video(path: Path, container: str = "mp4", codec: str = "libx264", seconds: float = 1.0,
+          size: tuple[int, int] = (64, 48), fps: int = 10) -> bytes:
+    import av
+
+    with av.open(str(path), "w", format=container) as out:
+        stream = out.add_stream(codec, rate=fps)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for i in range(int(seconds * fps)):
+            frame = av.VideoFrame.from_image(Image.new("RGB", size, (i * 20 % 255, 0, 0)))
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path.read_bytes()
+
+
+def pdf(pages: int = 2, size: tuple[float, float] = (612, 792)) -> bytes:
+    import pypdfium2
+
+    doc = pypdfium2.PdfDocument.new()
+    for _ in range(pages):
+        doc.new_page(*size)
+    out = io.BytesIO()
+    doc.save(out)
+    doc.close()
+    return out.getvalue()
+
+
+def png_bomb(width: int = 30000, height: int = 30000) -> bytes:
+    """A tiny PNG whose header declares width x height pixels (the data is a few bytes)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 1024)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
