@@ -4,7 +4,9 @@ from __future__ import annotations
 def test_healthz_checks_the_database(client) -> None:  # type: ignore[no-untyped-def]
     r = client.get("/healthz")
     assert r.status_code == 200
-    assert r.json()["database"] == "ok" and r.json()["schemaRevision"] == "0001"
+    from coreviz_studio.db.migrate import head_revision
+
+    assert r.json()["database"] == "ok" and r.json()["schemaRevision"] == head_revision()
 
 
 def test_openapi_and_docs(client) -> None:  # type: ignore[no-untyped-def]

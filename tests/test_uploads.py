@@ -196,9 +196,10 @@ def test_bad_fields(lib: Library, client, make_member) -> None:  # type: ignore[
 
 
 def test_viewer_cannot_upload(client, make_member) -> None:  # type: ignore[no-untyped-def]
-    owner = make_member()
+    owner = make_member(org="Upload Viewers")
     lib = Library(client, owner)
-    viewer = make_member(org=str(owner.org_id), role="viewer")
+    viewer = make_member(org="Upload Viewers", role="viewer")
+    assert viewer.org_id == owner.org_id
     r = client.post("/api/upload/multipart", headers=viewer.headers, data={"datasetId": lib.id},
                     files={"file": ("a.jpg", media_files.image())})
     assert r.status_code == 403

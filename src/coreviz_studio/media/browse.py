@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, func, or_, select
+from sqlalchemy import ColumnElement, false, func, or_, select, true
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.orm import Session
 
@@ -138,7 +138,7 @@ def parse_query(params: dict[str, str]) -> BrowseQuery:
 
 
 def _conditions(q: BrowseQuery, container: str) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = [Media.status == "active", Media.is_active_version.is_(True)]
+    where: list[ColumnElement[bool]] = [Media.status == "active", Media.is_active_version == true()]
     if q.recursive:
         where += [Media.path.op("<@")(container), Media.path != container]
     else:

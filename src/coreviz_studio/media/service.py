@@ -207,9 +207,11 @@ def delete_version(session: Session, principal: Principal, root_id: str,
     principal.require("member")
     if not version_id:
         raise Invalid("versionId is required (the version to delete)")
-    anchor = get_row(session, principal, root_id)
+    # The anchor may itself be a deleted version: it still names the group.
+    anchor = session.scalars(scoped(Media, principal).where(
+        Media.id == parse_id(root_id, "media"))).one_or_none()
     version = get_row(session, principal, version_id, lock=True)
-    if version.root_id != anchor.root_id:
+    if anchor is None or version.root_id != anchor.root_id:
         raise NotFound("Version not found")
     was_active = version.is_active_version
     version.is_active_version = False

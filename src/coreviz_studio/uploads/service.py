@@ -84,9 +84,8 @@ def store_upload(session: Session, principal: Principal, received: Received, sto
 
     media_id = uuid.uuid4()
     name = display_name(received.fields.get("name"), received.filename, fmt.ext)
-    metadata: dict[str, object] = {
-        "processing": {"status": "queued", "queuedAt": datetime.now(UTC).isoformat()},
-    }
+    queued_at = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    metadata: dict[str, object] = {"processing": {"status": "queued", "queuedAt": queued_at}}
     root_id, version = media_id, 1
     if previous is not None:
         root_id = previous.root_id or previous.id
