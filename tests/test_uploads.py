@@ -221,3 +221,26 @@ def test_failed_commit_removes_the_blob(lib: Library, settings, monkeypatch) -> 
     assert r.status_code == 500
     assert _blob_files(settings) == before
     assert lib.browse()["pagination"]["total"] == 0
+
+
+def test_no_connection_idles_in_a_transaction_while_a_file_streams(lib: Library, client,  # type: ignore[no-untyped-def]
+                                                                   database) -> None:
+    from sqlalchemy import text
+
+    seen: list[int] = []
+
+    def body():  # type: ignore[no-untyped-def]
+        yield (f"--b\r\nContent-Disposition: form-data; name=\"datasetId\"\r\n\r\n{lib.id}\r\n"
+               "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n"
+               "\r\n").encode()
+        yield media_files.image("PNG")
+        with database.engine.connect() as conn:  # the server is now waiting for more bytes
+            seen.append(conn.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'"
+                " AND datname = current_database() AND pid <> pg_backend_pid()")).scalar_one())
+        yield b"\r\n--b--\r\n"
+
+    r = client.post("/api/upload/multipart", content=body(),
+                    headers={**lib.headers, "content-type": "multipart/form-data; boundary=b"})
+    assert r.status_code == 201, r.text
+    assert seen == [0]

@@ -21,7 +21,7 @@ async def upload(request: Request, db: Db, principal: CurrentPrincipal, store: B
                  settings: Config, urls: Urls) -> UploadResult:
     """Multipart form: `file` (the bytes), `datasetId`, `path?` (a folder's path), `name?`,
     `versionOf?` (a media id: the file becomes that item's new active version)."""
-    service.can_upload(principal)
+    await run_in_threadpool(service.before_streaming, db, principal)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > settings.max_upload_bytes + _FORM_OVERHEAD:
         raise too_large(settings.max_upload_bytes)

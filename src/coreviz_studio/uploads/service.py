@@ -35,9 +35,12 @@ MAX_NAME = 255
 _SUPPORTED = "JPEG, PNG, WebP, GIF, HEIC/HEIF, TIFF, BMP, MP4, MOV, WebM, MKV or PDF"
 
 
-def can_upload(principal: Principal) -> None:
-    """Checked before the body is read: a viewer's upload is refused without storing a byte."""
+def before_streaming(session: Session, principal: Principal) -> None:
+    """Checked before the body is read: a viewer's upload is refused without storing a byte.
+    The authentication's transaction is committed here (the one exception to "services never
+    commit"), so no pooled connection sits idle in a transaction while a big file streams in."""
     principal.require("member")
+    session.commit()
 
 
 def display_name(given: str | None, filename: str | None, ext: str) -> str:
