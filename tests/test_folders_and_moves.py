@@ -130,3 +130,49 @@ def test_move_media_item(lib: Library) -> None:
     assert r.status_code == 200
     assert lib.names(path=folder["path"]) == ["p.jpg"]
     assert lib.names() == ["F"]
+
+
+def test_concurrent_reuse_makes_one_folder(lib: Library, client) -> None:  # type: ignore[no-untyped-def]
+    from concurrent.futures import ThreadPoolExecutor
+
+    def create(_: int) -> str:
+        r = client.post("/api/folder", headers=lib.headers,
+                        json={"datasetId": lib.id, "name": "Inbox", "reuse": True})
+        assert r.status_code == 201, r.text
+        return str(r.json()["folder"]["id"])
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = set(pool.map(create, range(8)))
+    assert len(ids) == 1
+    assert lib.names() == ["Inbox"]
+
+
+def test_upload_racing_a_folder_delete_never_leaves_an_orphan(lib: Library, client,  # type: ignore[no-untyped-def]
+                                                              monkeypatch) -> None:
+    """The folder is deleted while an upload into it is between its checks and its insert:
+    the delete must wait, then take the new item with it."""
+    import threading
+    import time
+
+    from coreviz_studio.uploads import service as uploads
+
+    real_container = uploads.tree.container
+    checked = threading.Event()
+
+    def slow_container(*args, **kwargs):  # type: ignore[no-untyped-def]
+        path = real_container(*args, **kwargs)
+        checked.set()
+        time.sleep(0.5)
+        return path
+
+    folder = lib.folder("Racy")
+    monkeypatch.setattr(uploads.tree, "container", slow_container)
+    result: list[int] = []
+    upload = threading.Thread(target=lambda: result.append(
+        lib.upload_raw(media_files.image(), "x.jpg", path=folder["path"]).status_code))
+    upload.start()
+    assert checked.wait(5)
+    assert client.delete(f"/api/folder/{folder['id']}", headers=lib.headers).status_code == 200
+    upload.join()
+    assert result == [201]
+    assert lib.names(recursive="true") == []
