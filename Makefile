@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint migrate
+.PHONY: help venv run test lint bench migrate
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -20,9 +20,13 @@ test: venv  ## run the whole test suite
 	$(PY) -m pytest -q
 
 lint: venv  ## ruff, mypy and the import-linter layering contract
-	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+
+bench: venv  ## run the benchmarks (prints figures; takes a few minutes)
+	$(PY) -m bench.upload
+	$(PY) -m bench.browse
 
 migrate: $(PY)  ## apply database migrations to the data dir's database
 	$(VENV)/bin/coreviz-studio migrate

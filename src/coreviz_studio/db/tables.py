@@ -211,9 +211,9 @@ class Dataset(Base):
 class Media(Base):
     """Images, videos, PDFs and folders (type=folder), placed in a tree by the ltree `path`.
 
-    `path` is the container the row sits in: `<datasetHex>` at the root, `<datasetHex>.<folderHex>`
-    inside a folder. Versions: a derived media points to its `root_id`; exactly one row per root
-    has `is_active_version`.
+    `path` ends with the row's own id: `<datasetHex>.<idHex>` at the root of a collection,
+    `<datasetHex>.<folderHex>.<idHex>` inside a folder (see media/paths.py). Versions share a
+    `root_id` (an original is its own root); exactly one row per root has `is_active_version`.
     """
 
     __tablename__ = "media"

@@ -1,0 +1,95 @@
+"""What the benchmarks share: a real `coreviz-studio serve` on a throwaway data dir, a user with
+an API key, and one empty collection; on the way out, the server is stopped, the errors in its
+logs are printed and the temp dir is removed (also when the benchmark fails).
+
+It reuses the test suite's process helpers (`tests.processes`), so run the benchmarks from the
+repository root: `.venv/bin/python -m bench.upload`.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from tests.processes import Server, cli_json
+
+MB = 1024 * 1024
+# Lines worth showing from the server's log (tracebacks, errors, 5xx answers) and PostgreSQL's.
+_SERVER_PROBLEM = re.compile(r"ERROR|CRITICAL|\" 5\d\d ")
+_PG_PROBLEM = re.compile(r"\b(ERROR|FATAL|PANIC):")
+
+
+@dataclass
+class Bench:
+    root: Path  # the temp dir: data dir, logs and scratch files (one filesystem)
+    data_dir: Path
+    server: Server
+    client: httpx.Client  # base_url and x-api-key already set
+    org_id: str
+    dataset_id: str
+
+    @property
+    def pid(self) -> int:
+        """The server's Python process (uvicorn runs in it; PostgreSQL is a separate tree)."""
+        return self.server.proc.pid
+
+
+@contextmanager
+def running(prefix: str = "cvs-bench-") -> Iterator[Bench]:
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    root.chmod(0o711)  # as root, the embedded PostgreSQL's user must traverse it
+    data_dir = root / "data"
+    server: Server | None = None
+    try:
+        server = Server(data_dir)
+        user = cli_json("users", "create", "--email", "bench@example.org", "--name", "Bench",
+                        "--org", "Bench", "--data-dir", str(data_dir))
+        headers = {"x-api-key": user["apiKey"]}
+        with httpx.Client(base_url=server.url, headers=headers, timeout=900) as client:
+            org_id = user["organizationId"]
+            r = client.post(f"/api/organization/{org_id}/datasets", json={"name": "bench"})
+            if r.status_code != 201:
+                raise RuntimeError(f"creating the collection: {r.status_code} {r.text[:500]}")
+            yield Bench(root, data_dir, server, client, org_id, r.json()["id"])
+    finally:
+        if server is not None:
+            _stop(server)
+            print_problems(server, data_dir)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _stop(server: Server) -> None:
+    """SIGTERM and wait (the server stops its embedded PostgreSQL); SIGKILL if it hangs."""
+    try:
+        server.terminate()
+    except Exception:
+        with suppress(Exception):
+            server.kill9()
+
+
+def print_problems(server: Server, data_dir: Path, limit: int = 80) -> None:
+    lines = server.output().splitlines()
+    found: list[str] = []
+    for i, line in enumerate(lines):
+        if line.startswith("Traceback"):  # the whole block, up to the exception's own line
+            end = next((j for j in range(i + 1, len(lines)) if not lines[j].startswith(" ")),
+                       len(lines) - 1)
+            found += [f"server: {text}" for text in lines[i:end + 1]]
+        elif _SERVER_PROBLEM.search(line):
+            found.append(f"server: {line}")
+    pg_log = data_dir / "postgres.log"
+    if pg_log.exists():
+        found += [f"postgres: {line}" for line in pg_log.read_text(errors="replace").splitlines()
+                  if _PG_PROBLEM.search(line)]
+    if not found:
+        print("logs: no tracebacks, errors or 5xx answers")
+        return
+    print(f"logs: {len(found)} problem line(s):")
+    for line in found[:limit]:
+        print(f"  {line}")

@@ -1,0 +1,194 @@
+"""Browse latency over a big collection: GET /api/dataset/{id}/media?limit=100 on --media items.
+
+Starts a real server on a temp data dir, then writes the collection straight into its embedded
+PostgreSQL with a few INSERT ... SELECT statements: images with one frame and one caption each,
+~90% at the collection's root and ~10% in a few folders, 2/3 tagged {"Color": [...]}, created over
+the year 2025; then VACUUM (ANALYZE). Each query shape gets 5 warm-up requests and --requests
+timed ones at random offsets across its whole result; p50/p99 are wall times seen by the client.
+Every page is checked: 100 items, and each image with its one frame and one caption embedded.
+
+Prints figures only; timings are never asserted. Run from the repository root:
+    .venv/bin/python -m bench.browse [--media 100000] [--requests 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from bench._server import Bench, running
+from coreviz_studio.db.embedded import EmbeddedPostgres
+
+FOLDERS = 5
+LIMIT = 100
+WARMUPS = 5
+START = "2025-01-01T00:00:00Z"  # created_at spreads over the year from here
+
+_FOLDERS_SQL = """
+INSERT INTO media (id, organization_id, dataset_id, type, name, path, root_id, is_active_version,
+                   status, created_at, updated_at)
+SELECT id, %(org)s::uuid, %(ds)s::uuid, 'folder', 'Folder ' || n,
+       text2ltree(%(root)s::text || '.' || h.hex), id, true, 'active',
+       %(start)s::timestamptz, %(start)s::timestamptz
+FROM (SELECT n, gen_random_uuid() AS id FROM generate_series(1, %(folders)s) n) f,
+     LATERAL (SELECT replace(f.id::text, '-', '') AS hex) h
+RETURNING id
+"""
+# Every 10th item goes into a folder; the path is <collection>[.<folder>].<own id>.
+_MEDIA_SQL = """
+WITH s AS (
+    SELECT n, gen_random_uuid() AS id,
+           %(start)s::timestamptz + random() * interval '365 days' AS ts,
+           CASE WHEN n %% 10 = 0 THEN (%(folder_ids)s::uuid[])[1 + (n / 10) %% %(folders)s]
+           END AS folder
+    FROM generate_series(1, %(count)s) n)
+INSERT INTO media (id, organization_id, dataset_id, type, name, path, root_id, is_active_version,
+                   status, metadata, mime_type, size_bytes, width, height, created_at, updated_at)
+SELECT id, %(org)s::uuid, %(ds)s::uuid, 'image', 'IMG_' || substr(md5(n::text), 1, 8) || '.jpg',
+       text2ltree(%(root)s::text || coalesce('.' || replace(folder::text, '-', ''), '')
+                  || '.' || replace(id::text, '-', '')),
+       id, true, 'active',
+       CASE WHEN n %% 3 = 0 THEN '{}'::jsonb
+            ELSE jsonb_build_object('tags', jsonb_build_object('Color', jsonb_build_array(
+                (ARRAY['red', 'blue', 'green', 'yellow'])[1 + (n / 3) %% 4])))
+       END,
+       'image/jpeg', 200000 + (n * 7919) %% 5000000, 4032, 3024, ts, ts
+FROM s
+"""
+_FRAMES_SQL = """
+INSERT INTO frames (organization_id, media_id, frame_index, timestamp, width, height, metadata,
+                    created_at, updated_at)
+SELECT organization_id, id, 0, 0, width, height, '{}'::jsonb, created_at, created_at
+FROM media WHERE dataset_id = %(ds)s AND type = 'image'
+"""
+_CAPTIONS_SQL = """
+INSERT INTO captions (organization_id, frame_id, text, model, created_at, updated_at)
+SELECT f.organization_id, f.id,
+       'A ' || coalesce(m.metadata -> 'tags' -> 'Color' ->> 0, 'plain')
+       || ' scene photographed on ' || to_char(m.created_at, 'FMMonth DD, YYYY') || '.',
+       'bench', f.created_at, f.created_at
+FROM frames f JOIN media m ON m.id = f.media_id
+WHERE m.dataset_id = %(ds)s
+"""
+
+
+def generate(b: Bench, count: int) -> uuid.UUID:
+    """Write `count` images (+ frames, captions) into the collection; returns one folder's id."""
+    pg = EmbeddedPostgres(b.data_dir)
+    url = pg.acquire()  # joins the server's running cluster
+    try:
+        params: dict[str, Any] = {"org": b.org_id, "ds": b.dataset_id, "start": START,
+                                  "root": uuid.UUID(b.dataset_id).hex, "folders": FOLDERS,
+                                  "count": count}
+        with psycopg.connect(url, autocommit=True) as conn:
+            started = time.perf_counter()
+            with conn.transaction():
+                conn.execute("SELECT setseed(0.42)")
+                folder_ids = [row[0] for row in conn.execute(_FOLDERS_SQL, params).fetchall()]
+                conn.execute(_MEDIA_SQL, {**params, "folder_ids": folder_ids})
+                frames = conn.execute(_FRAMES_SQL, params).rowcount
+                captions = conn.execute(_CAPTIONS_SQL, params).rowcount
+            inserted = time.perf_counter() - started
+            conn.execute("VACUUM (ANALYZE) media, frames, captions")
+        print(f"generated {count:,} media + {FOLDERS} folders, {frames:,} frames, "
+              f"{captions:,} captions in {inserted:.1f} s "
+              f"(+{time.perf_counter() - started - inserted:.1f} s VACUUM ANALYZE)")
+        return uuid.UUID(str(folder_ids[0]))
+    finally:
+        pg.release()
+
+
+@dataclass
+class Result:
+    shape: str
+    total: int
+    p50: float
+    p99: float
+    kb: float
+    pages_ok: int
+    errors: list[str]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    """Nearest rank: the smallest value with at least q% of the values at or below it."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def _page_ok(body: dict[str, Any], expected: int) -> bool:
+    """`expected` items, and each image with its one frame carrying its one caption."""
+    items = body["media"]
+    images = [m for m in items if m["type"] != "folder"]
+    return len(items) == expected and all(
+        len(m["frames"]) == 1 and len(m["frames"][0]["captions"]) == 1 for m in images)
+
+
+def measure(b: Bench, shape: str, params: dict[str, str], requests: int,
+            rng: random.Random) -> Result:
+    url = f"/api/dataset/{b.dataset_id}/media"
+    first = b.client.get(url, params={**params, "limit": "0"})
+    if first.status_code != 200:
+        return Result(shape, 0, 0, 0, 0, 0, [f"limit=0: {first.status_code} {first.text[:300]}"])
+    total = first.json()["pagination"]["total"]
+    times: list[float] = []
+    sizes: list[int] = []
+    ok = 0
+    errors: list[str] = []
+    for i in range(WARMUPS + requests):
+        offset = rng.randrange(max(total - LIMIT, 0) + 1)
+        query = {**params, "limit": str(LIMIT), "offset": str(offset)}
+        started = time.perf_counter()
+        r = b.client.get(url, params=query)
+        elapsed = time.perf_counter() - started
+        if r.status_code != 200:
+            errors.append(f"GET {r.request.url}: {r.status_code} {r.text[:300]}")
+            continue
+        if i < WARMUPS:
+            continue
+        times.append(elapsed * 1000)
+        sizes.append(len(r.content))
+        ok += _page_ok(r.json(), min(LIMIT, total - offset))
+    if not times:
+        return Result(shape, total, 0, 0, 0, 0, errors)
+    return Result(shape, total, _percentile(times, 50), _percentile(times, 99),
+                  sum(sizes) / len(sizes) / 1024, ok, errors)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--media", type=int, default=100_000, help="images to generate")
+    parser.add_argument("--requests", type=int, default=50, help="timed requests per shape")
+    args = parser.parse_args()
+    with running("cvs-bench-browse-") as b:
+        folder = generate(b, args.media)
+        shapes = {
+            "(a) default sort (createdAt asc)": {},
+            "(b) sortBy=name desc": {"sortBy": "name", "sortDirection": "desc"},
+            "(c) recursive=true": {"recursive": "true"},
+            "(d) tagFilters Color=red": {"tagFilters": json.dumps({"Color": ["red"]})},
+            "(e) a folder (path=...)": {"path": f"{uuid.UUID(b.dataset_id).hex}.{folder.hex}"},
+            "(f) dateFrom/dateTo, one month": {"dateFrom": "2025-06-01", "dateTo": "2025-06-30"},
+        }
+        rng = random.Random(42)
+        results = [measure(b, name, params, args.requests, rng) for name, params in shapes.items()]
+        print(f"\nGET /api/dataset/{{id}}/media?limit={LIMIT}&offset=<random in range>, "
+              f"{args.requests} timed requests per shape after {WARMUPS} warm-ups")
+        print(f"{'shape':34} {'total':>8} {'p50 ms':>8} {'p99 ms':>8} {'KB/page':>8}  pages ok")
+        for r in results:
+            print(f"{r.shape:34} {r.total:>8,} {r.p50:>8.1f} {r.p99:>8.1f} {r.kb:>8.0f}  "
+                  f"{r.pages_ok}/{args.requests}")
+        for r in results:
+            for error in r.errors[:5]:
+                print(f"error in {r.shape}: {error}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""Upload throughput and server memory: one big file through POST /api/upload/multipart.
+
+Starts a real server on a temp data dir, makes a real MP4 (PyAV) and pads it to --size-mb with
+MP4 `free` boxes (which readers skip, so it still probes as a video), then compares:
+- copy: shutil.copyfile of that file to the same disk, plus fsync (the server fsyncs blobs too);
+- upload: the file streamed by httpx as a multipart form (the client never holds it whole).
+During the upload the server process's RSS is sampled every 50 ms (its Python process only; the
+embedded PostgreSQL is a separate process tree). A small warm-up upload comes first, so the
+one-time import of the video prober is not counted as upload memory. Sizes: MB = 2**20 bytes.
+
+Prints figures only; timings are never asserted. Run from the repository root:
+    .venv/bin/python -m bench.upload [--size-mb 1024]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import av
+import httpx
+import psutil
+from PIL import Image
+
+from bench._server import MB, Bench, running
+
+_ZEROS = bytes(8 * MB)
+_MAX_BOX = 64 * MB  # each `free` box; a 32-bit box size allows up to 4 GiB
+
+
+def make_mp4(path: Path, seconds: float = 3.0, size: tuple[int, int] = (320, 240),
+             fps: int = 25) -> None:
+    with av.open(str(path), "w", format="mp4") as out:
+        stream: Any = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for i in range(int(seconds * fps)):
+            frame = av.VideoFrame.from_image(Image.new("RGB", size, (i * 7 % 255, 80, 160)))
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+def pad_with_free_boxes(path: Path, target: int) -> None:
+    """Append `free` boxes (4-byte big-endian size, b"free", zeros) until the file is `target`
+    bytes long, then fsync it so its write-back does not land inside a measurement."""
+    with open(path, "ab") as out:
+        left = target - out.tell()
+        if left < 8:
+            raise SystemExit(f"--size-mb is too small: the MP4 alone is {out.tell():,} bytes")
+        while left > 0:
+            box = min(left, _MAX_BOX)
+            if 0 < left - box < 8:  # keep room for a last box's header
+                box -= 8
+            out.write(box.to_bytes(4, "big") + b"free")
+            zeros = box - 8
+            while zeros > 0:
+                out.write(_ZEROS[:min(zeros, len(_ZEROS))])
+                zeros -= len(_ZEROS)
+            left -= box
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def probed_duration(path: Path) -> float:
+    """Open the file as the server does (small probe limits); the duration must be readable."""
+    with av.open(str(path), options={"probesize": "5000000", "analyzeduration": "5000000"}) as c:
+        if not c.streams.video or not c.duration:
+            raise SystemExit(f"{path} does not probe as a video with a duration")
+        return float(c.duration / av.time_base)
+
+
+def copy_mbps(source: Path) -> float:
+    target = source.with_name(source.name + ".copy")
+    start = time.perf_counter()
+    shutil.copyfile(source, target)
+    with open(target, "rb") as f:
+        os.fsync(f.fileno())
+    seconds = time.perf_counter() - start
+    target.unlink()
+    return source.stat().st_size / MB / seconds
+
+
+class RssSampler(threading.Thread):
+    """The peak RSS of one process, sampled every `interval` seconds until stopped."""
+
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.process = psutil.Process(pid)
+        self.interval = interval
+        self.peak = self.process.memory_info().rss
+        self.samples = 0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.is_set():
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            self.samples += 1
+            self._done.wait(self.interval)
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+
+def upload(b: Bench, path: Path) -> str:
+    """POST the file; returns the new media id (exits with what the server said otherwise)."""
+    with open(path, "rb") as f:
+        r = b.client.post("/api/upload/multipart", data={"datasetId": b.dataset_id},
+                          files={"file": (path.name, f, "video/mp4")})
+    if r.status_code != 201 or "mediaId" not in r.json():
+        raise SystemExit(f"upload of {path.name}: {r.status_code} {r.text[:1000]}")
+    return str(r.json()["mediaId"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size-mb", type=int, default=1024, help="file size in MB (2**20 B)")
+    args = parser.parse_args()
+    with running("cvs-bench-upload-") as b:
+        small, big = b.root / "small.mp4", b.root / "big.mp4"
+        make_mp4(small)
+        shutil.copyfile(small, big)
+        pad_with_free_boxes(big, args.size_mb * MB)
+        size = big.stat().st_size
+        print(f"file: {size:,} bytes, a {probed_duration(big):.2f} s MP4 padded with free boxes")
+
+        server = psutil.Process(b.pid)
+        idle = server.memory_info().rss
+        upload(b, small)  # warm-up: imports the video prober once
+        copy = copy_mbps(big)
+
+        sampler = RssSampler(b.pid)
+        before = sampler.peak
+        cpu_before, client_before = sum(server.cpu_times()[:2]), time.process_time()
+        sampler.start()
+        start = time.perf_counter()
+        try:
+            media_id = upload(b, big)
+        finally:
+            seconds = time.perf_counter() - start
+            sampler.stop()
+        server_cpu = sum(server.cpu_times()[:2]) - cpu_before
+        client_cpu = time.process_time() - client_before
+
+        media = b.client.get(f"/api/media/{media_id}").json()["media"]
+        stored = media["sizeBytes"]
+        check = "ok" if stored == size else f"MISMATCH: {stored:,} stored vs {size:,} sent"
+        speed = size / MB / seconds
+        print(f"upload: 201, mediaId {media_id}, sizeBytes {check}, "
+              f"duration {media.get('duration')}")
+        print(f"copy {copy:.0f} MB/s | upload {speed:.0f} MB/s ({seconds:.2f} s) | "
+              f"ratio {speed / copy:.2f} | server RSS idle {idle / MB:.0f} MB, before "
+              f"{before / MB:.0f} MB, peak {sampler.peak / MB:.0f} MB "
+              f"(+{(sampler.peak - before) / MB:.1f} MB, {sampler.samples} samples)")
+        print(f"cpu during upload: server {server_cpu:.2f} s, client {client_cpu:.2f} s "
+              f"({os.cpu_count()} cores)")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except httpx.HTTPError as exc:
+        raise SystemExit(f"HTTP error: {exc!r}") from exc
