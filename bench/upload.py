@@ -20,31 +20,16 @@ import shutil
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import av
 import httpx
 import psutil
-from PIL import Image
+from tests.media_files import video
 
 from bench._server import MB, Bench, running
 
 _ZEROS = bytes(8 * MB)
 _MAX_BOX = 64 * MB  # each `free` box; a 32-bit box size allows up to 4 GiB
-
-
-def make_mp4(path: Path, seconds: float = 3.0, size: tuple[int, int] = (320, 240),
-             fps: int = 25) -> None:
-    with av.open(str(path), "w", format="mp4") as out:
-        stream: Any = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height = size
-        stream.pix_fmt = "yuv420p"
-        for i in range(int(seconds * fps)):
-            frame = av.VideoFrame.from_image(Image.new("RGB", size, (i * 7 % 255, 80, 160)))
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
 
 
 def pad_with_free_boxes(path: Path, target: int) -> None:
@@ -125,7 +110,7 @@ def main() -> None:
     args = parser.parse_args()
     with running("cvs-bench-upload-") as b:
         small, big = b.root / "small.mp4", b.root / "big.mp4"
-        make_mp4(small)
+        video(small, seconds=3.0, size=(320, 240), fps=25)
         shutil.copyfile(small, big)
         pad_with_free_boxes(big, args.size_mb * MB)
         size = big.stat().st_size

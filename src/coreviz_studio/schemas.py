@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -26,6 +26,16 @@ def has_nul(value: Any, depth: int = 0) -> bool:
     if isinstance(value, list):
         return any(has_nul(v, depth + 1) for v in value)
     return False
+
+
+def _refuse_null(value: Any) -> Any:
+    if value is None:
+        raise ValueError("cannot be null; leave the field out to keep the current value")
+    return value
+
+
+# For PATCH bodies: a field that may be left out, but not set to null (names, for example).
+NotNull = BeforeValidator(_refuse_null)
 
 
 class InputModel(WireModel):

@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from coreviz_studio.schemas import InputModel, WireModel
+from coreviz_studio.schemas import InputModel, NotNull, WireModel
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Icon = Annotated[str, Field(max_length=200)]
@@ -20,15 +20,8 @@ class DatasetCreate(InputModel):
 
 
 class DatasetUpdate(InputModel):
-    name: Name | None = None
+    name: Annotated[Name | None, NotNull] = None
     icon: Icon | None = None  # null clears the icon
-
-    @field_validator("name", mode="before")
-    @classmethod
-    def _name_not_null(cls, value: object) -> object:
-        if value is None:
-            raise ValueError("name cannot be null; leave it out to keep the current name")
-        return value
 
 
 class DatasetOut(WireModel):

@@ -6,8 +6,8 @@ from fastapi import APIRouter, status
 
 from coreviz_studio.deps import CurrentPrincipal, Db
 from coreviz_studio.folders import service
-from coreviz_studio.folders.schemas import FolderCreate, FolderEnvelope, FolderUpdate
-from coreviz_studio.media.schemas import Deleted
+from coreviz_studio.folders.schemas import FolderCreate, FolderEnvelope
+from coreviz_studio.media.schemas import Deleted, ItemUpdate
 
 router = APIRouter(prefix="/api", tags=["folders"])
 
@@ -23,7 +23,7 @@ def get_folder(folder_id: str, db: Db, principal: CurrentPrincipal) -> FolderEnv
 
 
 @router.patch("/folder/{folder_id}", response_model=FolderEnvelope)
-def update_folder(folder_id: str, body: FolderUpdate, db: Db,
+def update_folder(folder_id: str, body: ItemUpdate, db: Db,
                   principal: CurrentPrincipal) -> FolderEnvelope:
     changes = body.model_dump(exclude_unset=True)
     return FolderEnvelope(folder=service.update_folder(db, principal, folder_id, changes))

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from coreviz_studio.schemas import InputModel, WireModel
 
@@ -18,18 +18,6 @@ class FolderCreate(InputModel):
     name: Name
     path: Annotated[str, Field(max_length=4096)] | None = None
     reuse: bool = False
-
-
-class FolderUpdate(InputModel):
-    name: Name | None = None
-    metadata: dict[str, Any] | None = None
-
-    @field_validator("name", mode="before")
-    @classmethod
-    def _name_not_null(cls, value: object) -> object:
-        if value is None:
-            raise ValueError("name cannot be null; leave it out to keep the current name")
-        return value
 
 
 class FolderOut(WireModel):

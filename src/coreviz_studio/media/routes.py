@@ -11,8 +11,8 @@ from coreviz_studio.media.schemas import (
     BrowseOut,
     Deleted,
     DeletedVersion,
+    ItemUpdate,
     MediaEnvelope,
-    MediaUpdate,
     MoveBody,
     Moved,
     VersionsOut,
@@ -36,7 +36,7 @@ def get_media(media_id: str, db: Db, principal: CurrentPrincipal, urls: Urls) ->
 
 
 @router.patch("/media/{media_id}", response_model=MediaEnvelope)
-def update_media(media_id: str, body: MediaUpdate, db: Db, principal: CurrentPrincipal,
+def update_media(media_id: str, body: ItemUpdate, db: Db, principal: CurrentPrincipal,
                  urls: Urls) -> MediaEnvelope:
     changes = body.model_dump(exclude_unset=True)
     return MediaEnvelope(media=service.update_media(db, principal, media_id, changes, urls))

@@ -7,9 +7,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from coreviz_studio.schemas import InputModel, WireModel
+from coreviz_studio.schemas import InputModel, NotNull, WireModel
 
 Name = Annotated[str, Field(min_length=1, max_length=1024)]
 
@@ -134,17 +134,12 @@ class BrowseOut(WireModel):
     pagination: Pagination
 
 
-class MediaUpdate(InputModel):
-    name: Name | None = None
+class ItemUpdate(InputModel):
+    """PATCH of a media item or a folder."""
+
+    name: Annotated[Name | None, NotNull] = None
     # Merged into the current metadata; a key set to null is removed.
     metadata: dict[str, Any] | None = None
-
-    @field_validator("name", mode="before")
-    @classmethod
-    def _name_not_null(cls, value: object) -> object:
-        if value is None:
-            raise ValueError("name cannot be null; leave it out to keep the current name")
-        return value
 
 
 class MoveBody(InputModel):
