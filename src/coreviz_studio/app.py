@@ -16,6 +16,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from coreviz_studio import __version__
 from coreviz_studio.accounts.routes import router as accounts_router
+from coreviz_studio.auth.device import OAuthError
+from coreviz_studio.auth.routes import pages as auth_pages
+from coreviz_studio.auth.routes import router as auth_router
 from coreviz_studio.blobs.routes import router as blobs_router
 from coreviz_studio.config import Settings, get_settings
 from coreviz_studio.datasets.routes import router as datasets_router
@@ -48,9 +51,17 @@ def _describe(errors: list[Any]) -> str:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(OAuthError)
+    async def _oauth_error(_: Request, exc: OAuthError) -> JSONResponse:
+        # RFC 6749 5.2 / RFC 8628 3.5 shape, which better-auth's device client reads.
+        return JSONResponse({"error": exc.error, "error_description": exc.message},
+                            status_code=exc.status, headers={"Cache-Control": "no-store"})
+
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
-        return error_body(exc.status, exc.message)
+        response = error_body(exc.status, exc.message, **({"code": exc.code} if exc.code else {}))
+        response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -146,7 +157,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.blob_urls = BlobUrls(settings.effective_public_url())
     install_error_handlers(app)
     app.add_middleware(JsonBodiesByDefault)
-    for router in (health_router, accounts_router, datasets_router, media_router, folders_router,
-                   tags_router, uploads_router, blobs_router):
+    for router in (health_router, accounts_router, auth_router, auth_pages, datasets_router,
+                   media_router, folders_router, tags_router, uploads_router, blobs_router):
         app.include_router(router)
     return app

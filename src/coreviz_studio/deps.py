@@ -5,15 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Security
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import (
+    APIKeyCookie,
+    APIKeyHeader,
+    HTTPAuthorizationCredentials,
+    HTTPBearer,
+)
 from sqlalchemy.orm import Session
 
 from coreviz_studio.auth import service as auth_service
 from coreviz_studio.auth.principal import Principal
 from coreviz_studio.config import Settings
 from coreviz_studio.db.session import committed, rolled_back
+from coreviz_studio.errors import AppError, Forbidden, Unauthorized
 from coreviz_studio.storage.base import BlobStore
 from coreviz_studio.storage.urls import BlobUrls
 
@@ -29,6 +36,14 @@ def get_db(request: Request) -> Iterator[Session]:
         yield session
         session.commit()
         committed(session)
+    except AppError as exc:
+        if exc.keep_changes:
+            session.commit()
+            committed(session)
+        else:
+            session.rollback()
+            rolled_back(session)
+        raise
     except BaseException:
         session.rollback()
         rolled_back(session)
@@ -43,18 +58,60 @@ Db = Annotated[Session, Depends(get_db, scope="function")]
 # auto_error=False: a missing credential gets the contract's 401 body from the service.
 _api_key = APIKeyHeader(name="x-api-key", auto_error=False)
 _bearer = HTTPBearer(auto_error=False)
+SESSION_COOKIE = "better-auth.session_token"
+_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False)
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def _same_origin(request: Request) -> bool:
+    """A cookie-authenticated change must come from a page of this server (no CSRF)."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True  # not a browser's cross-site request: browsers send Origin on those
+    return urlsplit(origin).netloc == request.headers.get("host", "")
 
 
 def current_principal(
+    request: Request,
     db: Db,
     api_key: Annotated[str | None, Security(_api_key)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    cookie: Annotated[str | None, Security(_cookie)],
 ) -> Principal:
+    if not api_key and not bearer and cookie:  # a browser signed in on this server
+        if request.method not in _SAFE_METHODS and not _same_origin(request):
+            raise Forbidden("Cross-site request refused")
+        return auth_service.authenticate(db, None, f"Bearer {cookie}")
     authorization = f"Bearer {bearer.credentials}" if bearer else None
     return auth_service.authenticate(db, api_key, authorization)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def optional_principal(
+    request: Request,
+    db: Db,
+    api_key: Annotated[str | None, Security(_api_key)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    cookie: Annotated[str | None, Security(_cookie)],
+) -> Principal | None:
+    """The caller, or None for an anonymous one (get-session answers null then)."""
+    try:
+        return current_principal(request, db, api_key, bearer, cookie)
+    except Unauthorized:
+        return None
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+
+
+def client_address(request: Request) -> str:
+    """Who is calling, for rate limits (the direct peer; a proxy would need trusted headers)."""
+    return request.client.host if request.client else "unknown"
+
+
+ClientAddress = Annotated[str, Depends(client_address)]
 
 
 def get_blob_store(request: Request) -> BlobStore:

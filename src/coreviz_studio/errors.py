@@ -10,10 +10,16 @@ from http import HTTPStatus
 
 class AppError(Exception):
     status: int = 500
+    # True when the request's changes must commit even though it answers with this error
+    # (a device poll records its time before answering "authorization_pending").
+    keep_changes: bool = False
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, code: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.code = code  # a stable machine-readable code, for clients that switch on one
+        self.headers = headers or {}
         if status is not None:
             self.status = status
 
@@ -29,8 +35,9 @@ class BadRequest(AppError):
 class Unauthorized(AppError):
     status = 401
 
-    def __init__(self, message: str = "Invalid or missing API key") -> None:
-        super().__init__(message)
+    def __init__(self, message: str = "Invalid or missing API key",
+                 code: str | None = None) -> None:
+        super().__init__(message, code=code)
 
 
 class Forbidden(AppError):
@@ -47,6 +54,10 @@ class Conflict(AppError):
 
 class Invalid(AppError):
     status = 422
+
+
+class TooManyRequests(AppError):
+    status = 429
 
 
 class Unavailable(AppError):

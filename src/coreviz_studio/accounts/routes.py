@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from coreviz_studio.accounts import service
-from coreviz_studio.accounts.schemas import MeOut, OrganizationOut
+from coreviz_studio.accounts import members, service
+from coreviz_studio.accounts.schemas import (
+    AddMemberBody,
+    MemberOut,
+    MembersOut,
+    MemberUser,
+    MeOut,
+    OrganizationOut,
+    RemoveMemberBody,
+    SetActiveBody,
+    UpdateRoleBody,
+)
 from coreviz_studio.deps import CurrentPrincipal, Db
 
 router = APIRouter(prefix="/api", tags=["identity"])
@@ -24,3 +34,42 @@ def list_organizations(db: Db, principal: CurrentPrincipal) -> list[Organization
     return [OrganizationOut(id=org.id, name=org.name, slug=org.slug, role=role,
                             created_at=org.created_at)
             for org, role in service.organizations_of(db, principal.user_id)]
+
+
+def _member(m: members.Member) -> MemberOut:
+    return MemberOut(id=m.membership.id, organization_id=m.membership.organization_id,
+                     user_id=m.user.id, role=m.membership.role,
+                     created_at=m.membership.created_at,
+                     user=MemberUser(id=m.user.id, email=m.user.email, name=m.user.name))
+
+
+@router.post("/auth/organization/set-active", response_model=OrganizationOut)
+def set_active(body: SetActiveBody, db: Db, principal: CurrentPrincipal) -> OrganizationOut:
+    """Switch the organization a signed-in session (and /api/me) acts for."""
+    org = members.set_active(db, principal, body.organization_id)
+    role = next(r for o, r in service.organizations_of(db, principal.user_id) if o.id == org.id)
+    return OrganizationOut(id=org.id, name=org.name, slug=org.slug, role=role,
+                           created_at=org.created_at)
+
+
+@router.get("/auth/organization/list-members", response_model=MembersOut)
+def list_members(db: Db, principal: CurrentPrincipal) -> MembersOut:
+    found = [_member(m) for m in members.list_members(db, principal)]
+    return MembersOut(members=found, total=len(found))
+
+
+@router.post("/auth/organization/add-member", response_model=MemberOut)
+def add_member(body: AddMemberBody, db: Db, principal: CurrentPrincipal) -> MemberOut:
+    """Add a person by email (an unknown email gets an account without a password; set one
+    with `coreviz-studio users set-password`)."""
+    return _member(members.add_member(db, principal, body.email, body.role, body.name))
+
+
+@router.post("/auth/organization/update-member-role", response_model=MemberOut)
+def update_member_role(body: UpdateRoleBody, db: Db, principal: CurrentPrincipal) -> MemberOut:
+    return _member(members.update_role(db, principal, body.member_id, body.role))
+
+
+@router.post("/auth/organization/remove-member", response_model=MemberOut)
+def remove_member(body: RemoveMemberBody, db: Db, principal: CurrentPrincipal) -> MemberOut:
+    return _member(members.remove_member(db, principal, body.member_id_or_email))

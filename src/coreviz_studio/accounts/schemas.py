@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from coreviz_studio.schemas import WireModel
+from pydantic import Field
+
+from coreviz_studio.schemas import InputModel, WireModel
 
 
 class MeOut(WireModel):
@@ -23,3 +26,45 @@ class OrganizationOut(WireModel):
     slug: str
     role: str
     created_at: datetime
+
+
+class MemberUser(WireModel):
+    id: uuid.UUID
+    email: str
+    name: str
+
+
+class MemberOut(WireModel):
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    user_id: uuid.UUID
+    role: str
+    created_at: datetime
+    user: MemberUser
+
+
+class MembersOut(WireModel):
+    members: list[MemberOut]
+    total: int
+
+
+Role = Annotated[str, Field(min_length=1, max_length=16)]
+
+
+class AddMemberBody(InputModel):
+    email: Annotated[str, Field(min_length=3, max_length=320)]
+    role: Role = "member"
+    name: Annotated[str, Field(max_length=200)] | None = None
+
+
+class RemoveMemberBody(InputModel):
+    member_id_or_email: Annotated[str, Field(min_length=1, max_length=320)]
+
+
+class UpdateRoleBody(InputModel):
+    member_id: Annotated[str, Field(min_length=1, max_length=320)]
+    role: Role
+
+
+class SetActiveBody(InputModel):
+    organization_id: Annotated[str, Field(min_length=1, max_length=64)]

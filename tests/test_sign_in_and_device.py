@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from coreviz_studio.accounts import service as accounts
+from coreviz_studio.auth.device import USER_CODE_FAILURES
+from coreviz_studio.auth.sessions import SIGN_IN_FAILURES
+
+PASSWORD = "correct horse battery"
+GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limits() -> None:
+    SIGN_IN_FAILURES.reset()
+    USER_CODE_FAILURES.reset()
+
+
+@pytest.fixture
+def person(make_member, database):  # type: ignore[no-untyped-def]
+    member = make_member()
+    with database.sessions() as s:
+        accounts.set_password(s, member.email, PASSWORD)
+        s.commit()
+    return member
+
+
+def _sign_in(client, email: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    return client.post("/api/auth/sign-in/email", json={"email": email, "password": password})
+
+
+def test_sign_in_get_session_sign_out(client, person) -> None:  # type: ignore[no-untyped-def]
+    r = _sign_in(client, person.email.upper())  # emails are case-insensitive
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["user"]["email"] == person.email and body["redirect"] is False
+    token = body["token"]
+    cookie = r.headers["set-cookie"]
+    assert "better-auth.session_token=" in cookie and "HttpOnly" in cookie
+    assert "samesite=lax" in cookie.lower()
+    client.cookies.clear()
+    bearer = {"Authorization": f"Bearer {token}"}
+    me = client.get("/api/me", headers=bearer).json()
+    assert me["userId"] == str(person.user_id) and me["organizationId"] == str(person.org_id)
+    session = client.get("/api/auth/get-session", headers=bearer).json()
+    assert session["user"]["id"] == str(person.user_id)
+    assert session["session"]["activeOrganizationId"] == str(person.org_id)
+    # The cookie alone works too (the web page's way).
+    assert client.get("/api/me", cookies={"better-auth.session_token": token}).status_code == 200
+    assert client.post("/api/auth/sign-out", headers=bearer).json() == {"success": True}
+    assert client.get("/api/me", headers=bearer).status_code == 401
+    assert client.get("/api/auth/get-session", headers=bearer).json() is None
+    assert client.get("/api/auth/get-session").json() is None
+
+
+def test_wrong_password_and_unknown_user_look_the_same(client, person) -> None:  # type: ignore[no-untyped-def]
+    wrong = _sign_in(client, person.email, "not the password")
+    unknown = _sign_in(client, "nobody@example.org", "whatever1")
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json() == {
+        "error": "Unauthorized", "message": "Invalid email or password",
+        "code": "INVALID_EMAIL_OR_PASSWORD"}
+    assert "set-cookie" not in wrong.headers
+
+
+def test_password_guessing_is_rate_limited(client, person) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(10):
+        assert _sign_in(client, person.email, "guess-guess").status_code == 401
+    r = _sign_in(client, person.email)  # even the right password waits now
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+
+
+def test_cookie_writes_from_another_site_are_refused(client, person) -> None:  # type: ignore[no-untyped-def]
+    token = _sign_in(client, person.email).json()["token"]
+    client.cookies.clear()
+    jar = {"better-auth.session_token": token}
+    r = client.post(f"/api/organization/{person.org_id}/datasets", cookies=jar,
+                    headers={"origin": "https://evil.example"}, json={"name": "x"})
+    assert r.status_code == 403
+    r = client.post(f"/api/organization/{person.org_id}/datasets", cookies=jar,
+                    headers={"origin": "http://testserver"}, json={"name": "x"})
+    assert r.status_code == 201
+
+
+def _start(client):  # type: ignore[no-untyped-def]
+    r = client.post("/api/auth/device/code", json={"client_id": "coreviz-cli",
+                                                   "scope": "openid profile email"})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _poll(client, code: dict, client_id: str = "coreviz-cli"):  # type: ignore[no-untyped-def]
+    return client.post("/api/auth/device/token", json={
+        "grant_type": GRANT, "device_code": code["device_code"], "client_id": client_id})
+
+
+def _age_poll(database, seconds: int = 60) -> None:  # type: ignore[no-untyped-def]
+    """Pretend the device waited its interval since its last poll."""
+    with database.engine.begin() as conn:
+        conn.execute(text("UPDATE device_codes SET last_polled_at = last_polled_at - "
+                          "make_interval(secs => :s)"), {"s": seconds})
+
+
+def test_device_flow_approve(client, person, database) -> None:  # type: ignore[no-untyped-def]
+    code = _start(client)
+    assert code["verification_uri"].endswith("/device") and code["interval"] == 5
+    assert code["verification_uri_complete"].endswith(f"?user_code={code['user_code']}")
+    assert code["expires_in"] == 1800 and len(code["user_code"]) == 9  # XXXX-XXXX
+
+    r = _poll(client, code)
+    assert r.status_code == 400 and r.json()["error"] == "authorization_pending"
+    r = _poll(client, code)  # at once: too fast
+    assert r.json()["error"] == "slow_down"
+    assert "10 s" in r.json()["error_description"]  # the interval grew by 5 s
+
+    page = client.get(code["verification_uri_complete"])
+    assert page.status_code == 200 and "Approve" in page.text
+    checked = client.get("/api/auth/device", params={"user_code": code["user_code"].lower()})
+    assert checked.json()["status"] == "pending" and checked.json()["client_id"] == "coreviz-cli"
+
+    token = _sign_in(client, person.email).json()["token"]
+    client.cookies.clear()
+    r = client.post("/api/auth/device/approve", headers={"Authorization": f"Bearer {token}"},
+                    json={"userCode": code["user_code"]})
+    assert r.status_code == 200 and r.json() == {"success": True}
+    assert _poll(client, code, "someone-else").json()["error"] == "invalid_client"
+    _age_poll(database)
+    r = _poll(client, code)
+    assert r.status_code == 200, r.text
+    grant = r.json()
+    assert grant["token_type"] == "Bearer" and grant["expires_in"] > 0
+    assert grant["scope"] == "openid profile email"
+    bearer = {"Authorization": f"Bearer {grant['access_token']}"}
+    assert client.get("/api/me", headers=bearer).json()["userId"] == str(person.user_id)
+    session = client.get("/api/auth/get-session", headers=bearer).json()
+    assert session["user"]["email"] == person.email
+    # The device code works once.
+    _age_poll(database)
+    assert _poll(client, code).json()["error"] == "invalid_grant"
+    # And the user code cannot be approved again.
+    r = client.post("/api/auth/device/approve", headers={"Authorization": f"Bearer {token}"},
+                    json={"userCode": code["user_code"]})
+    assert r.status_code == 400
+
+
+def test_device_flow_deny_and_expiry(client, person, database) -> None:  # type: ignore[no-untyped-def]
+    token = _sign_in(client, person.email).json()["token"]
+    client.cookies.clear()
+    auth = {"Authorization": f"Bearer {token}"}
+    code = _start(client)
+    assert client.post("/api/auth/device/deny", headers=auth,
+                       json={"userCode": code["user_code"]}).status_code == 200
+    assert _poll(client, code).json()["error"] == "access_denied"
+    _age_poll(database)
+    assert _poll(client, code).json()["error"] == "invalid_grant"
+
+    late = _start(client)
+    with database.engine.begin() as conn:
+        conn.execute(text("UPDATE device_codes SET expires_at = :t WHERE user_code = :c"),
+                     {"t": datetime.now(UTC) - timedelta(seconds=1),
+                      "c": late["user_code"].replace("-", "")})
+    assert _poll(client, late).json()["error"] == "expired_token"
+    assert client.post("/api/auth/device/approve", headers=auth,
+                       json={"userCode": late["user_code"]}).status_code == 404
+    # Approving needs a signed-in user.
+    fresh = _start(client)
+    assert client.post("/api/auth/device/approve",
+                       json={"userCode": fresh["user_code"]}).status_code == 401
+    bad = client.post("/api/auth/device/token", json={
+        "grant_type": "password", "device_code": fresh["device_code"], "client_id": "x"})
+    assert bad.json()["error"] == "unsupported_grant_type"
+
+
+def test_guessing_user_codes_is_rate_limited(client) -> None:  # type: ignore[no-untyped-def]
+    real = _start(client)
+    statuses = [client.get("/api/auth/device", params={"user_code": f"AAAA-AA{i:02d}"}).status_code
+                for i in range(12)]
+    assert statuses[:10] == [404] * 10 and statuses[10:] == [429, 429]
+    # Even a right code waits once the address is blocked.
+    r = client.get("/api/auth/device", params={"user_code": real["user_code"]})
+    assert r.status_code == 429 and r.headers["retry-after"]
