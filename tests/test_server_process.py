@@ -106,11 +106,39 @@ def test_cli_without_a_server_starts_and_stops_the_database(data_dir) -> None:  
     assert r.status_code == 401
     r = httpx.get(f"{server.url}/api/me", headers={"x-api-key": alice["apiKey"]})
     assert r.status_code == 200 and r.json()["email"] == "alice@example.org"
+    secrets = [alice["apiKey"], key["apiKey"], *_sign_in_and_device_login(server.url)]
     server.terminate()
     _wait_gone(data_dir / "postgres")
     # No secret in plain text anywhere under the data dir (the database files included).
-    for path in data_dir.rglob("*"):
+    # Nor in the server's log.
+    for path in [*data_dir.rglob("*"), server.log]:
         if path.is_file():
             blob = path.read_bytes()
-            assert alice["apiKey"].encode() not in blob, path
-            assert key["apiKey"].encode() not in blob, path
+            for secret in secrets:
+                assert secret.encode() not in blob, (path, secret[:6])
+    assert "user_code=[redacted]" in server.output()
+
+
+def _sign_in_and_device_login(url: str) -> list[str]:
+    """Sign in, approve a device login on the verification page's endpoints, make an API key
+    over HTTP; every secret seen on the way (they must never be stored or logged)."""
+    signed = httpx.post(f"{url}/api/auth/sign-in/email",
+                        json={"email": "alice@example.org", "password": "another-pass"})
+    assert signed.status_code == 200, signed.text
+    auth = {"Authorization": f"Bearer {signed.json()['token']}"}
+    code = httpx.post(f"{url}/api/auth/device/code", json={"client_id": "coreviz-cli"}).json()
+    assert httpx.get(code["verification_uri_complete"]).status_code == 200
+    assert httpx.get(f"{url}/api/auth/device", params={"user_code": code["user_code"]}
+                     ).status_code == 200
+    assert httpx.post(f"{url}/api/auth/device/approve", headers=auth,
+                      json={"userCode": code["user_code"]}).status_code == 200
+    grant = httpx.post(f"{url}/api/auth/device/token", json={
+        "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+        "device_code": code["device_code"], "client_id": "coreviz-cli"}).json()
+    bearer = {"Authorization": f"Bearer {grant['access_token']}"}
+    assert httpx.get(f"{url}/api/me", headers=bearer).status_code == 200
+    made = httpx.post(f"{url}/api/auth/api-key/create", headers=bearer, json={"name": "web"})
+    assert made.status_code == 200, made.text  # alice owns her organization
+    # (The short user code is kept until it expires: alone it grants nothing.)
+    return [signed.json()["token"], code["device_code"], grant["access_token"],
+            made.json()["key"]]

@@ -4,7 +4,6 @@ same data dir: they share its embedded PostgreSQL."""
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,7 +13,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from sqlalchemy.orm import Session
 
-from coreviz_studio import __version__
+from coreviz_studio import __version__, logs
 from coreviz_studio.accounts import service as accounts
 from coreviz_studio.auth import service as auth
 from coreviz_studio.config import Settings
@@ -84,11 +83,6 @@ def _in_transaction(data_dir: Path | None, work: Callable[[Session], T]) -> T:
             raise  # unreachable: _fail exits
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Listen address (default 127.0.0.1).")] = None,
@@ -101,7 +95,7 @@ def serve(
     from coreviz_studio.app import create_app
 
     settings = _settings(data_dir, host=host, port=port)
-    _setup_logging(settings.log_level)
+    logs.setup(settings.log_level)
     db = _open_migrated(settings)
     try:
         with db.sessions() as session:
