@@ -126,7 +126,8 @@ def test_device_flow_approve(client, person, database) -> None:  # type: ignore[
     r = client.post("/api/auth/device/approve", headers={"Authorization": f"Bearer {token}"},
                     json={"userCode": code["user_code"]})
     assert r.status_code == 200 and r.json() == {"success": True}
-    assert _poll(client, code, "someone-else").json()["error"] == "invalid_client"
+    assert _poll(client, code, "someone-else").json() == {"error": "invalid_grant",
+                                                          "error_description": "Client ID mismatch"}
     _age_poll(database)
     r = _poll(client, code)
     assert r.status_code == 200, r.text
@@ -163,8 +164,8 @@ def test_device_flow_deny_and_expiry(client, person, database) -> None:  # type:
                      {"t": datetime.now(UTC) - timedelta(seconds=1),
                       "c": late["user_code"].replace("-", "")})
     assert _poll(client, late).json()["error"] == "expired_token"
-    assert client.post("/api/auth/device/approve", headers=auth,
-                       json={"userCode": late["user_code"]}).status_code == 404
+    r = client.post("/api/auth/device/approve", headers=auth, json={"userCode": late["user_code"]})
+    assert r.status_code == 400 and r.json()["error"] == "expired_token"
     # Approving needs a signed-in user.
     fresh = _start(client)
     assert client.post("/api/auth/device/approve",
@@ -178,7 +179,7 @@ def test_guessing_user_codes_is_rate_limited(client) -> None:  # type: ignore[no
     real = _start(client)
     statuses = [client.get("/api/auth/device", params={"user_code": f"AAAA-AA{i:02d}"}).status_code
                 for i in range(12)]
-    assert statuses[:10] == [404] * 10 and statuses[10:] == [429, 429]
+    assert statuses[:10] == [400] * 10 and statuses[10:] == [429, 429]
     # Even a right code waits once the address is blocked.
     r = client.get("/api/auth/device", params={"user_code": real["user_code"]})
     assert r.status_code == 429 and r.headers["retry-after"]

@@ -19,7 +19,7 @@ from coreviz_studio.auth.principal import Principal
 from coreviz_studio.auth.secrets import hash_secret
 from coreviz_studio.auth.service import create_session
 from coreviz_studio.db.tables import DeviceCode
-from coreviz_studio.errors import AppError, NotFound
+from coreviz_studio.errors import AppError
 from coreviz_studio.ratelimit import FailureLimiter
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
@@ -83,15 +83,15 @@ def poll(session: Session, grant_type: str, device_code: str, client_id: str,
     row = session.scalars(select(DeviceCode).where(
         DeviceCode.device_code_hash == hash_secret(device_code)).with_for_update()).one_or_none()
     if row is None or row.status == "consumed":
-        raise OAuthError("invalid_grant", "Unknown or already used device code")
+        raise OAuthError("invalid_grant", "Invalid device code")
     if row.client_id != client_id:
-        raise OAuthError("invalid_client", "This device code was issued to another client")
+        raise OAuthError("invalid_grant", "Client ID mismatch")
     now = _now()
     if row.expires_at <= now:
-        raise OAuthError("expired_token", "The device code has expired; start again")
+        raise OAuthError("expired_token", "Device code has expired")
     if row.status == "denied":
         row.status = "consumed"
-        raise OAuthError("access_denied", "The request was denied", keep_changes=True)
+        raise OAuthError("access_denied", "Access denied", keep_changes=True)
     too_soon = (row.last_polled_at is not None
                 and now - row.last_polled_at < timedelta(seconds=row.interval_seconds))
     row.last_polled_at = now
@@ -100,8 +100,7 @@ def poll(session: Session, grant_type: str, device_code: str, client_id: str,
         raise OAuthError("slow_down", f"Polling too fast; wait {row.interval_seconds} s between "
                          "polls", keep_changes=True)
     if row.status == "pending":
-        raise OAuthError("authorization_pending", "Waiting for the user to approve",
-                         keep_changes=True)
+        raise OAuthError("authorization_pending", "Authorization pending", keep_changes=True)
     assert row.user_id is not None
     row.status = "consumed"
     _, token = create_session(session, row.user_id, row.organization_id, session_ttl,
@@ -111,15 +110,18 @@ def poll(session: Session, grant_type: str, device_code: str, client_id: str,
 
 
 def find(session: Session, user_code: str, client: str, for_update: bool = False) -> DeviceCode:
-    """A pending, unexpired request by its user code; failures count against `client`."""
+    """An unexpired request by its user code; unknown codes count against `client`.
+    Errors are better-auth's: 400 invalid_request or expired_token."""
     USER_CODE_FAILURES.check(client)
     stmt = select(DeviceCode).where(DeviceCode.user_code == normalize_user_code(user_code))
     if for_update:
         stmt = stmt.with_for_update()
     row = session.scalars(stmt).one_or_none()
-    if row is None or row.expires_at <= _now():
+    if row is None:
         USER_CODE_FAILURES.fail(client)
-        raise NotFound("Unknown or expired code")
+        raise OAuthError("invalid_request", "Invalid user code")
+    if row.expires_at <= _now():
+        raise OAuthError("expired_token", "User code has expired")
     return row
 
 
@@ -127,7 +129,7 @@ def decide(session: Session, principal: Principal, user_code: str, approve: bool
            client: str) -> DeviceCode:
     row = find(session, user_code, client, for_update=True)
     if row.status != "pending":
-        raise OAuthError("invalid_request", "This code has already been used")
+        raise OAuthError("invalid_request", "Device code already processed")
     row.status = "approved" if approve else "denied"
     row.user_id = principal.user_id
     row.organization_id = principal.organization_id
