@@ -75,6 +75,8 @@ def test_blob_is_served_byte_for_byte_with_range_and_etag(lib: Library, client) 
     assert r.headers["content-type"] == "image/png"
     assert r.headers["x-content-type-options"] == "nosniff"
     etag = r.headers["etag"]
+    head = client.head(path)
+    assert head.status_code == 200 and head.headers["content-length"] == str(len(data))
     assert client.get(path, headers={"if-none-match": etag}).status_code == 304
     r = client.get(path, headers={"range": "bytes=10-19"})
     assert r.status_code == 206 and r.content == data[10:20]

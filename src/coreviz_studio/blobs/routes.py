@@ -12,7 +12,8 @@ from coreviz_studio.storage.urls import BLOB_ROUTE
 router = APIRouter(prefix=BLOB_ROUTE, tags=["blobs"])
 
 
-@router.api_route("/{key:path}", methods=["GET", "HEAD"], response_model=None)
+@router.head("/{key:path}", response_model=None, include_in_schema=False)
+@router.get("/{key:path}", response_model=None)
 def get_blob(key: str, request: Request, store: Blobs) -> Response:
     blob = service.find(store, key)
     headers = {"etag": blob.etag, "cache-control": "public, max-age=31536000, immutable",

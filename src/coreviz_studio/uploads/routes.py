@@ -13,10 +13,21 @@ from coreviz_studio.uploads.schemas import UploadResult
 router = APIRouter(prefix="/api", tags=["upload"])
 # Room for the multipart framing and the text fields around the file.
 _FORM_OVERHEAD = 64 * 1024
+# The body is read by hand (streamed), so its form is described here for /docs and clients.
+_FORM_SCHEMA = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file", "datasetId"],
+    "properties": {
+        "file": {"type": "string", "format": "binary"},
+        "datasetId": {"type": "string", "description": "The collection to upload into"},
+        "path": {"type": "string", "description": "A folder's path (default: the root)"},
+        "name": {"type": "string", "description": "The name to show (default: the filename)"},
+        "versionOf": {"type": "string", "description": "Make the file a new version of this "
+                                                       "media item"},
+    }}}}}}
 
 
 @router.post("/upload/multipart", response_model=UploadResult,
-             status_code=status.HTTP_201_CREATED)
+             status_code=status.HTTP_201_CREATED, openapi_extra=_FORM_SCHEMA)
 async def upload(request: Request, db: Db, principal: CurrentPrincipal, store: Blobs,
                  settings: Config, urls: Urls) -> UploadResult:
     """Multipart form: `file` (the bytes), `datasetId`, `path?` (a folder's path), `name?`,
