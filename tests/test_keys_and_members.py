@@ -73,7 +73,7 @@ def test_members_and_roles(client, org) -> None:  # type: ignore[no-untyped-def]
     assert r.status_code == 200, r.text
     added = r.json()
     assert added["role"] == "viewer" and added["user"]["email"] == new_email
-    assert client.post("/api/auth/organization/add-member", headers=admin.headers,
+    assert client.post("/api/auth/organization/invite-member", headers=admin.headers,
                        json={"email": new_email}).status_code == 409
     # Only admins manage members; only owners make owners.
     assert client.post("/api/auth/organization/add-member", headers=viewer.headers,

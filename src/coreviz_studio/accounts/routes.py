@@ -58,10 +58,12 @@ def list_members(db: Db, principal: CurrentPrincipal) -> MembersOut:
     return MembersOut(members=found, total=len(found))
 
 
+@router.post("/auth/organization/invite-member", response_model=MemberOut)
 @router.post("/auth/organization/add-member", response_model=MemberOut)
 def add_member(body: AddMemberBody, db: Db, principal: CurrentPrincipal) -> MemberOut:
-    """Add a person by email (an unknown email gets an account without a password; set one
-    with `coreviz-studio users set-password`)."""
+    """Add a person by email, at once (invite-member does the same: a self-hosted server sends
+    no mail). An unknown email gets an account without a password; set one with
+    `coreviz-studio users set-password`."""
     return _member(members.add_member(db, principal, body.email, body.role, body.name))
 
 
