@@ -71,34 +71,35 @@ def _same_origin(request: Request) -> bool:
     return urlsplit(origin).netloc == request.headers.get("host", "")
 
 
-def current_principal(
+def _credential(
     request: Request,
-    db: Db,
     api_key: Annotated[str | None, Security(_api_key)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     cookie: Annotated[str | None, Security(_cookie)],
-) -> Principal:
-    if not api_key and not bearer and cookie:  # a browser signed in on this server
+) -> tuple[str | None, str | None]:
+    """(x-api-key, "Bearer <token>") of the request; the session cookie stands in for the
+    Bearer header when no header credential is sent (a browser signed in on this server)."""
+    if not api_key and not bearer and cookie:
         if request.method not in _SAFE_METHODS and not _same_origin(request):
             raise Forbidden("Cross-site request refused")
-        return auth_service.authenticate(db, None, f"Bearer {cookie}")
-    authorization = f"Bearer {bearer.credentials}" if bearer else None
-    return auth_service.authenticate(db, api_key, authorization)
+        return None, f"Bearer {cookie}"
+    return api_key, f"Bearer {bearer.credentials}" if bearer else None
+
+
+Credential = Annotated[tuple[str | None, str | None], Depends(_credential)]
+
+
+def current_principal(db: Db, credential: Credential) -> Principal:
+    return auth_service.authenticate(db, *credential)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def optional_principal(
-    request: Request,
-    db: Db,
-    api_key: Annotated[str | None, Security(_api_key)],
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
-    cookie: Annotated[str | None, Security(_cookie)],
-) -> Principal | None:
+def optional_principal(db: Db, credential: Credential) -> Principal | None:
     """The caller, or None for an anonymous one (get-session answers null then)."""
     try:
-        return current_principal(request, db, api_key, bearer, cookie)
+        return auth_service.authenticate(db, *credential)
     except Unauthorized:
         return None
 
