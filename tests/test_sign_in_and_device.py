@@ -49,7 +49,8 @@ def test_sign_in_get_session_sign_out(client, person) -> None:  # type: ignore[n
     assert session["user"]["id"] == str(person.user_id)
     assert session["session"]["activeOrganizationId"] == str(person.org_id)
     # The cookie alone works too (the web page's way).
-    assert client.get("/api/me", cookies={"better-auth.session_token": token}).status_code == 200
+    jar = {"cookie": f"better-auth.session_token={token}"}
+    assert client.get("/api/me", headers=jar).status_code == 200
     assert client.post("/api/auth/sign-out", headers=bearer).json() == {"success": True}
     assert client.get("/api/me", headers=bearer).status_code == 401
     assert client.get("/api/auth/get-session", headers=bearer).json() is None
@@ -76,12 +77,12 @@ def test_password_guessing_is_rate_limited(client, person) -> None:  # type: ign
 def test_cookie_writes_from_another_site_are_refused(client, person) -> None:  # type: ignore[no-untyped-def]
     token = _sign_in(client, person.email).json()["token"]
     client.cookies.clear()
-    jar = {"better-auth.session_token": token}
-    r = client.post(f"/api/organization/{person.org_id}/datasets", cookies=jar,
-                    headers={"origin": "https://evil.example"}, json={"name": "x"})
+    jar = {"cookie": f"better-auth.session_token={token}"}
+    r = client.post(f"/api/organization/{person.org_id}/datasets",
+                    headers={**jar, "origin": "https://evil.example"}, json={"name": "x"})
     assert r.status_code == 403
-    r = client.post(f"/api/organization/{person.org_id}/datasets", cookies=jar,
-                    headers={"origin": "http://testserver"}, json={"name": "x"})
+    r = client.post(f"/api/organization/{person.org_id}/datasets",
+                    headers={**jar, "origin": "http://testserver"}, json={"name": "x"})
     assert r.status_code == 201
 
 
