@@ -56,8 +56,20 @@ class Invalid(AppError):
     status = 422
 
 
+class TooLarge(AppError):
+    status = 413
+
+
+class UnsupportedMediaType(AppError):
+    status = 415
+
+
 class TooManyRequests(AppError):
     status = 429
+
+
+class NotImplementedYet(AppError):
+    status = 501
 
 
 class Unavailable(AppError):

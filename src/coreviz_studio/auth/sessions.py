@@ -6,6 +6,7 @@ time (argon2 runs every time), and repeated failures are rate limited per addres
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -29,7 +30,7 @@ class SignedIn:
     token: str
 
 
-def _first_organization(session: Session, user: User) -> object:
+def _first_organization(session: Session, user: User) -> uuid.UUID | None:
     if user.active_organization_id is not None:
         return user.active_organization_id
     return session.scalar(select(Membership.organization_id).where(
@@ -47,8 +48,8 @@ def sign_in(session: Session, email: str, password: str, ttl: timedelta, client:
         SIGN_IN_FAILURES.fail(client, email_key)
         raise Unauthorized("Invalid email or password", code="INVALID_EMAIL_OR_PASSWORD")
     org_id = _first_organization(session, user)
-    row, token = create_session(session, user.id, org_id if org_id else None,  # type: ignore[arg-type]
-                                ttl, user_agent=user_agent, ip_address=client)
+    row, token = create_session(session, user.id, org_id, ttl, user_agent=user_agent,
+                                ip_address=client)
     return SignedIn(user, row, token)
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from coreviz_studio.auth.principal import Principal
 from coreviz_studio.datasets.service import get_dataset
 from coreviz_studio.db.tables import MEDIA_TYPES, Media
-from coreviz_studio.errors import AppError, BadRequest
+from coreviz_studio.errors import BadRequest, NotImplementedYet
 from coreviz_studio.ids import parse_id
 from coreviz_studio.media import tree
 from coreviz_studio.media.schemas import BrowseOut, Pagination
@@ -35,10 +35,6 @@ _SORTS = {"createdAt": "created_at", "updatedAt": "updated_at", "name": "name", 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no", ""}
-
-
-class NotYet(AppError):
-    status = 501
 
 
 @dataclass
@@ -99,7 +95,7 @@ def parse_query(params: dict[str, str]) -> BrowseQuery:
             raise BadRequest(f"{name} cannot contain NUL characters")
     for name in ("q", "similarToObjectId", "clusterId"):
         if params.get(name):
-            raise NotYet(f"{name} (search) is not available on this server yet")
+            raise NotImplementedYet(f"{name} (search) is not available on this server yet")
     q = BrowseQuery()
     q.limit = _int("limit", params.get("limit"), 10, 0, MAX_LIMIT)
     q.offset = _int("offset", params.get("offset"), 0, 0, MAX_OFFSET)

@@ -14,7 +14,7 @@ from typing import Any
 
 from PIL import ExifTags, Image, UnidentifiedImageError
 
-from coreviz_studio.errors import AppError, Invalid
+from coreviz_studio.errors import Invalid, TooLarge
 from coreviz_studio.formats import Format
 
 # EXIF orientations 5-8 turn the picture a quarter, so width and height swap on display.
@@ -23,10 +23,6 @@ _PILLOW_FORMATS = {"jpg": "JPEG", "png": "PNG", "gif": "GIF", "webp": "WEBP", "b
                    "tif": "TIFF", "heic": "HEIF", "heif": "HEIF"}
 _MAX_EXIF_VALUE = 2048  # longer strings and blobs (maker notes, thumbnails) are left out
 _MAX_EXIF_TAGS = 300
-
-
-class TooLarge(AppError):
-    status = 413
 
 
 @dataclass

@@ -16,21 +16,13 @@ import anyio.to_thread
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from coreviz_studio.errors import AppError, BadRequest, Invalid
+from coreviz_studio.errors import AppError, BadRequest, Invalid, TooLarge, UnsupportedMediaType
 from coreviz_studio.storage.base import BlobStore, PendingBlob
 
 FIELDS = ("datasetId", "path", "name", "versionOf")
 FILE_FIELD = "file"
 MAX_FIELD_BYTES = 16 * 1024
 _BATCH = 1 << 20  # bytes handed to the writer thread at a time
-
-
-class TooLarge(AppError):
-    status = 413
-
-
-class UnsupportedBody(AppError):
-    status = 415
 
 
 @dataclass
@@ -52,7 +44,7 @@ class _Part:
 def boundary_of(content_type: str | None) -> bytes:
     kind, params = parse_options_header(content_type or "")
     if kind.lower() != b"multipart/form-data":
-        raise UnsupportedBody("Upload with Content-Type multipart/form-data (a form with a "
+        raise UnsupportedMediaType("Upload with Content-Type multipart/form-data (a form with a "
                               "'file' field)")
     boundary = params.get(b"boundary")
     if not boundary or len(boundary) > 200:

@@ -21,14 +21,14 @@ from coreviz_studio.config import Settings
 from coreviz_studio.datasets.service import get_dataset
 from coreviz_studio.db.session import on_rollback
 from coreviz_studio.db.tables import Media
-from coreviz_studio.errors import Invalid
+from coreviz_studio.errors import Invalid, UnsupportedMediaType
 from coreviz_studio.formats import sniff
 from coreviz_studio.media import paths, tree
 from coreviz_studio.media.service import get_row
 from coreviz_studio.storage.base import BlobStore
 from coreviz_studio.storage.urls import BlobUrls
 from coreviz_studio.uploads.probe import probe
-from coreviz_studio.uploads.receive import Received, UnsupportedBody
+from coreviz_studio.uploads.receive import Received
 from coreviz_studio.uploads.schemas import UploadResult
 
 MAX_NAME = 255
@@ -63,7 +63,7 @@ def store_upload(session: Session, principal: Principal, received: Received, sto
             raise Invalid("The file is empty")
         fmt = sniff(blob.head())
         if fmt is None:
-            raise UnsupportedBody(f"Unsupported file type: the content is not {_SUPPORTED} "
+            raise UnsupportedMediaType(f"Unsupported file type: the content is not {_SUPPORTED} "
                                   "(the type is read from the bytes, not the name)")
         dataset_id = (received.fields.get("datasetId") or "").strip()
         if not dataset_id:
