@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from importlib import resources
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -26,6 +25,7 @@ from coreviz_studio.auth.schemas import (
     Success,
     UserOut,
 )
+from coreviz_studio.config import Settings
 from coreviz_studio.deps import (
     SESSION_COOKIE,
     ClientAddress,
@@ -40,7 +40,7 @@ pages = APIRouter(tags=["auth"])
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _ttl(settings: Any) -> timedelta:
+def _ttl(settings: Settings) -> timedelta:
     return timedelta(hours=settings.session_ttl_hours)
 
 
@@ -65,7 +65,7 @@ def sign_out(response: Response, db: Db, principal: CurrentPrincipal) -> Success
 
 
 @router.get("/get-session", response_model=GetSessionOut | None)
-def get_session(db: Db, principal: OptionalPrincipal) -> Any:
+def get_session(db: Db, principal: OptionalPrincipal) -> GetSessionOut | JSONResponse:
     """The caller's session and user; `null` when not signed in (as better-auth answers)."""
     if principal is None:
         return JSONResponse(None, headers=_NO_STORE)

@@ -21,7 +21,7 @@ from coreviz_studio.errors import Invalid, NotFound
 from coreviz_studio.ids import parse_id
 from coreviz_studio.media import paths, tree
 from coreviz_studio.media.schemas import Deleted, DeletedVersion, MediaOut, Moved
-from coreviz_studio.media.views import frames_of, media_out
+from coreviz_studio.media.views import media_list
 from coreviz_studio.storage.urls import BlobUrls
 from coreviz_studio.tags.rules import check_tags
 from coreviz_studio.tenancy import scoped
@@ -48,7 +48,7 @@ def get_row(session: Session, principal: Principal, media_id: str, *, folder: bo
 
 
 def to_wire(session: Session, row: Media, urls: BlobUrls) -> MediaOut:
-    return media_out(row, frames_of(session, [row.id], urls).get(row.id, []), urls)
+    return media_list(session, [row], urls)[0]
 
 
 def get_media(session: Session, principal: Principal, media_id: str,
@@ -175,9 +175,7 @@ def _group(session: Session, principal: Principal, root_id: uuid.UUID | None) ->
 def list_versions(session: Session, principal: Principal, media_id: str,
                   urls: BlobUrls) -> list[MediaOut]:
     row = get_row(session, principal, media_id)
-    rows = _group(session, principal, row.root_id)
-    frames = frames_of(session, [r.id for r in rows], urls)
-    return [media_out(r, frames.get(r.id, []), urls) for r in rows]
+    return media_list(session, _group(session, principal, row.root_id), urls)
 
 
 def _activate(session: Session, group: list[Media], chosen: Media) -> None:
