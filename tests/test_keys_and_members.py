@@ -94,7 +94,7 @@ def test_members_and_roles(client, org) -> None:  # type: ignore[no-untyped-def]
     # A removed member's key stops working at once.
     r = client.post("/api/auth/organization/remove-member", headers=admin.headers,
                     json={"memberIdOrEmail": viewer.email})
-    assert r.status_code == 200
+    assert r.status_code == 200 and r.json()["member"]["user"]["email"] == viewer.email
     assert client.get("/api/me", headers=viewer.headers).status_code == 401
     r = client.post("/api/auth/organization/remove-member", headers=admin.headers,
                     json={"memberIdOrEmail": owner.email})

@@ -12,6 +12,7 @@ from coreviz_studio.accounts.schemas import (
     MemberUser,
     MeOut,
     OrganizationOut,
+    RemovedMember,
     RemoveMemberBody,
     SetActiveBody,
     UpdateRoleBody,
@@ -72,6 +73,8 @@ def update_member_role(body: UpdateRoleBody, db: Db, principal: CurrentPrincipal
     return _member(members.update_role(db, principal, body.member_id, body.role))
 
 
-@router.post("/auth/organization/remove-member", response_model=MemberOut)
-def remove_member(body: RemoveMemberBody, db: Db, principal: CurrentPrincipal) -> MemberOut:
-    return _member(members.remove_member(db, principal, body.member_id_or_email))
+@router.post("/auth/organization/remove-member", response_model=RemovedMember)
+def remove_member(body: RemoveMemberBody, db: Db, principal: CurrentPrincipal) -> RemovedMember:
+    """Answers `{member}`, as better-auth's organization plugin does."""
+    return RemovedMember(member=_member(members.remove_member(db, principal,
+                                                              body.member_id_or_email)))

@@ -43,6 +43,10 @@ class MemberOut(WireModel):
     user: MemberUser
 
 
+class RemovedMember(WireModel):
+    member: MemberOut
+
+
 class MembersOut(WireModel):
     members: list[MemberOut]
     total: int
