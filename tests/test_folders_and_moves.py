@@ -176,3 +176,32 @@ def test_upload_racing_a_folder_delete_never_leaves_an_orphan(lib: Library, clie
     upload.join()
     assert result == [201]
     assert lib.names(recursive="true") == []
+
+
+def test_nesting_stops_at_the_depth_limit_with_a_clear_error(lib: Library) -> None:
+    from coreviz_studio.media.paths import MAX_DEPTH
+
+    path = None
+    for level in range(MAX_DEPTH - 1):  # the collection's root is the first label
+        path = lib.folder(f"d{level}", path=path)["path"]
+    r = lib.client.post("/api/folder", headers=lib.headers,
+                        json={"datasetId": lib.id, "name": "too deep", "path": path})
+    assert r.status_code == 422 and "deeper" in r.json()["message"]
+    assert lib.upload_raw(media_files.image(), path=path).status_code == 422
+    chain = lib.folder("chain")
+    lib.folder("inner", path=chain["path"])
+    deep_parent = path.rsplit(".", 1)[0]
+    r = lib.move(chain["id"], deep_parent)  # its child would land one level too deep
+    assert r.status_code == 422, r.text
+
+
+def test_names_lose_control_and_bidi_characters(lib: Library, client) -> None:  # type: ignore[no-untyped-def]
+    assert lib.folder("\u202eevil\u0007 name")["name"] == "evil name"
+    family = "👨\u200d👩\u200d👧 album"  # joiners stay
+    assert lib.folder(family)["name"] == family
+    r = client.post("/api/folder", headers=lib.headers,
+                    json={"datasetId": lib.id, "name": "\u0007\u0095"})
+    assert r.status_code == 422
+    r = client.post("/api/folder", headers=lib.headers,
+                    json={"datasetId": lib.id, "name": "x", "reuse": "yes"})
+    assert r.status_code == 422

@@ -128,3 +128,12 @@ def test_several_organizations_and_explicit_switching(client, make_member, datab
     r = client.post("/api/auth/organization/set-active", headers=bearer,
                     json={"organizationId": str(uuid.uuid4())})
     assert r.status_code == 404
+
+
+def test_emails_match_whatever_their_case(client, org) -> None:  # type: ignore[no-untyped-def]
+    admin = org["admin"]
+    add = lambda email: client.post("/api/auth/organization/add-member",  # noqa: E731
+                                    headers=admin.headers, json={"email": email})
+    assert add("Çedric@example.org").status_code == 200
+    assert add("Çedric@example.org").status_code == 409
+    assert add("bad\u0006@example.org").status_code == 422

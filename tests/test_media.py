@@ -140,6 +140,9 @@ def test_versions(lib: Library, client) -> None:  # type: ignore[no-untyped-def]
     assert lib.browse()["pagination"]["total"] == 0
     r = client.delete(f"/api/media/{original['id']}/versions", headers=lib.headers)
     assert r.status_code in (404, 422)
+    folder = lib.folder("F")
+    r = client.patch(f"/api/media/{folder['id']}/select-version", headers=lib.headers)
+    assert r.status_code == 422
 
 
 def test_moving_a_versioned_item_moves_every_version(lib: Library) -> None:

@@ -81,6 +81,10 @@ def test_blob_is_served_byte_for_byte_with_range_and_etag(lib: Library, client) 
     r = client.get(path, headers={"range": "bytes=10-19"})
     assert r.status_code == 206 and r.content == data[10:20]
     assert r.headers["content-range"] == f"bytes 10-19/{len(data)}"
+    assert client.get(path, headers={"if-none-match": f'"x", {etag}'}).status_code == 304
+    for bad_range in ("bytes=abc", "bytes=5-2", "items=0-5"):  # ignored, as RFC 9110 says
+        r = client.get(path, headers={"range": bad_range})
+        assert r.status_code == 200 and r.content == data
     assert client.get(path.replace(path[-12:-4], "00000000")).status_code == 404
     assert client.get("/blobs/../../etc/passwd").status_code == 404
     assert client.get("/blobs/tmp/x").status_code == 404
@@ -109,6 +113,7 @@ def test_hostile_files_are_refused_and_leave_nothing(lib: Library, settings, dat
     r = lib.upload_raw(data, "photo.jpg")
     assert r.status_code == status, r.text
     assert words in r.json()["message"]
+    assert str(settings.effective_blob_dir()) not in r.json()["message"]
     assert r.json()["error"]
     assert _blob_files(settings) == before
     assert lib.browse()["pagination"]["total"] == 0

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg.errors import ProgramLimitExceeded
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -87,6 +88,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     async def _db_down(_: Request, exc: OperationalError) -> JSONResponse:
+        if isinstance(exc.orig, ProgramLimitExceeded):  # e.g. an index entry too large
+            log.warning("value over a database limit: %s", exc.orig)
+            return error_body(422, "A value is too large to store")
         log.error("database unavailable: %s", exc.orig)
         return error_body(503, "The database is unavailable; try again shortly")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
@@ -26,6 +27,25 @@ def has_nul(value: Any, depth: int = 0) -> bool:
     if isinstance(value, list):
         return any(has_nul(v, depth + 1) for v in value)
     return False
+
+
+# Bidirectional overrides and isolates: they make a name display as something else.
+_BIDI = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
+def clean_text(value: str) -> str:
+    """A name as people will see it: without control characters (C0, C1, DEL) or bidi
+    overrides, trimmed. Joiners stay, so emoji sequences survive."""
+    kept = "".join(c for c in value if unicodedata.category(c) != "Cc")
+    return kept.translate(_BIDI).strip()
+
+
+def _clean(value: Any) -> Any:
+    return clean_text(value) if isinstance(value, str) else value
+
+
+# For names: cleaned before the length is checked, so a name of control characters is empty.
+Clean = BeforeValidator(_clean)
 
 
 def _refuse_null(value: Any) -> Any:

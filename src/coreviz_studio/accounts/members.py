@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from coreviz_studio.accounts.service import create_user, find_user
 from coreviz_studio.auth.principal import Principal
+from coreviz_studio.auth.service import same_email
 from coreviz_studio.db.tables import ROLES, AuthSession, Membership, Organization, User
 from coreviz_studio.errors import BadRequest, Conflict, Invalid, NotFound
 from coreviz_studio.ids import parse_id
@@ -50,7 +51,7 @@ def _get(session: Session, principal: Principal, ref: str) -> Member:
     stmt = (select(Membership, User).join(User, User.id == Membership.user_id)
             .where(Membership.organization_id == principal.organization_id))
     if "@" in ref:
-        stmt = stmt.where(func.lower(User.email) == ref.strip().lower())
+        stmt = stmt.where(same_email(ref))
     else:
         ident = parse_id(ref, "member")
         stmt = stmt.where((Membership.id == ident) | (Membership.user_id == ident))

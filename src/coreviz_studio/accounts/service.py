@@ -7,15 +7,16 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from coreviz_studio.auth.principal import Principal
 from coreviz_studio.auth.secrets import hash_password
+from coreviz_studio.auth.service import create_api_key, same_email
 from coreviz_studio.db.tables import ROLES, Membership, Organization, User
 from coreviz_studio.errors import Conflict, Invalid, NotFound
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$")
 
 
 def slugify(name: str) -> str:
@@ -58,8 +59,7 @@ def find_organization(session: Session, name: str) -> Organization:
 
 
 def find_user(session: Session, email: str) -> User | None:
-    return session.scalars(select(User).where(func.lower(User.email) == email.strip().lower())
-                           ).one_or_none()
+    return session.scalars(select(User).where(same_email(email))).one_or_none()
 
 
 def create_user(session: Session, email: str, name: str, password: str | None = None) -> User:
@@ -143,8 +143,6 @@ def enroll(session: Session, email: str, name: str, org_name: str, password: str
            role: str | None = None) -> NewUser:
     """Create a user in an organization (created, or joined if that name exists) with a first
     API key. The first member of a new organization is its owner; a joiner is a member."""
-    from coreviz_studio.auth.service import create_api_key  # accounts -> auth, one way
-
     org, created = get_or_create_organization(session, org_name)
     user = create_user(session, email, name, password)
     role = role or ("owner" if created else "member")

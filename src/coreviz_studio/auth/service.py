@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from coreviz_studio.auth.principal import Principal
@@ -20,6 +20,12 @@ from coreviz_studio.errors import NotFound, Unauthorized
 
 # last_used_at is advisory: write it at most once a minute per credential, not on every request.
 _TOUCH_EVERY = timedelta(minutes=1)
+
+
+def same_email(email: str) -> ColumnElement[bool]:
+    """SQL: the user's email equals `email`, ignoring case the way the unique index does
+    (PostgreSQL's lower() on both sides; Python's would disagree on some letters)."""
+    return func.lower(User.email) == func.lower(email.strip())
 
 
 def _now() -> datetime:

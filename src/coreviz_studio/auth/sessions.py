@@ -10,12 +10,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from coreviz_studio.auth.principal import Principal
 from coreviz_studio.auth.secrets import verify_password
-from coreviz_studio.auth.service import create_session
+from coreviz_studio.auth.service import create_session, same_email
 from coreviz_studio.db.tables import ApiKey, AuthSession, Membership, User
 from coreviz_studio.errors import Unauthorized
 from coreviz_studio.ratelimit import FailureLimiter
@@ -41,8 +41,7 @@ def sign_in(session: Session, email: str, password: str, ttl: timedelta, client:
             user_agent: str | None) -> SignedIn:
     email_key = "email:" + email.strip().lower()
     SIGN_IN_FAILURES.check(client, email_key)
-    user = session.scalars(select(User).where(
-        func.lower(User.email) == email.strip().lower())).one_or_none()
+    user = session.scalars(select(User).where(same_email(email))).one_or_none()
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok:
         SIGN_IN_FAILURES.fail(client, email_key)

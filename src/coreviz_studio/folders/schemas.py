@@ -6,18 +6,18 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
-from coreviz_studio.schemas import InputModel, WireModel
+from coreviz_studio.schemas import Clean, InputModel, WireModel
 
-Name = Annotated[str, Field(min_length=1, max_length=1024)]
+Name = Annotated[str, Clean, Field(min_length=1, max_length=1024)]
 
 
 class FolderCreate(InputModel):
     dataset_id: Annotated[str, Field(min_length=1, max_length=64)]
     name: Name
     path: Annotated[str, Field(max_length=4096)] | None = None
-    reuse: bool = False
+    reuse: StrictBool = False
 
 
 class FolderOut(WireModel):

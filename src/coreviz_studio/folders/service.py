@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 from coreviz_studio.auth.principal import Principal
 from coreviz_studio.datasets.service import get_dataset
 from coreviz_studio.db.tables import Media
-from coreviz_studio.errors import Invalid
 from coreviz_studio.folders.schemas import FolderCreate, FolderOut
 from coreviz_studio.media import paths, service, tree
 from coreviz_studio.media.schemas import Deleted
@@ -33,8 +32,8 @@ def create_folder(session: Session, principal: Principal, body: FolderCreate) ->
     dataset = get_dataset(session, principal, body.dataset_id)
     tree.lock_tree(session, dataset.id, exclusive=False)
     parent = tree.container(session, principal, dataset, body.path)
-    if paths.depth(parent) + 1 > paths.MAX_DEPTH:
-        raise Invalid(f"Folders cannot nest deeper than {paths.MAX_DEPTH} levels")
+    folder_id = uuid.uuid4()
+    new_path = paths.child(parent, folder_id)  # refuses too deep a folder
     if body.reuse:
         # Two reusing calls at once must agree on one folder.
         session.execute(select(func.pg_advisory_xact_lock(
@@ -47,9 +46,8 @@ def create_folder(session: Session, principal: Principal, body: FolderCreate) ->
             .order_by(Media.created_at, Media.id).limit(1)).first()
         if existing is not None:
             return folder_out(existing)
-    folder_id = uuid.uuid4()
     row = Media(id=folder_id, organization_id=principal.organization_id, dataset_id=dataset.id,
-                type="folder", name=body.name, path=paths.child(parent, folder_id),
+                type="folder", name=body.name, path=new_path,
                 root_id=folder_id, metadata_={}, exif={}, status="active",
                 created_by_id=principal.user_id)
     session.add(row)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import re
 import uuid
 
-from coreviz_studio.errors import BadRequest
+from coreviz_studio.errors import BadRequest, Invalid
 
 _LABEL = re.compile(r"^[0-9a-f]{32}$")
-MAX_DEPTH = 64  # folders nested deeper than this are refused (ltree allows 65535 labels)
+# Labels in a path, the collection's included. A btree index entry holds at most 2704 bytes and
+# the browse index stores a path and its parent (about 36 bytes a label each): 30 leaves room.
+MAX_DEPTH = 30
 
 
 def label(row_id: uuid.UUID) -> str:
@@ -27,6 +29,9 @@ def root(dataset_id: uuid.UUID) -> str:
 
 
 def child(parent: str, row_id: uuid.UUID) -> str:
+    """The path of a new row in `parent`; 422 when it would nest deeper than MAX_DEPTH."""
+    if depth(parent) >= MAX_DEPTH:
+        raise Invalid(f"Folders cannot nest deeper than {MAX_DEPTH - 1} levels")
     return f"{parent}.{label(row_id)}"
 
 

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from coreviz_studio.schemas import InputModel, NotNull, WireModel
+from coreviz_studio.schemas import Clean, InputModel, NotNull, WireModel
 
-Name = Annotated[str, Field(min_length=1, max_length=1024)]
+Name = Annotated[str, Clean, Field(min_length=1, max_length=1024)]
 
 
 class CaptionOut(WireModel):

@@ -192,6 +192,8 @@ def select_version(session: Session, principal: Principal, version_id: str,
                    urls: BlobUrls) -> MediaOut:
     principal.require("member")
     row = get_row(session, principal, version_id, lock=True)
+    if row.type == "folder":
+        raise Invalid("Folders have no versions")
     _activate(session, _group(session, principal, row.root_id), row)
     row.updated_by_id = principal.user_id
     session.flush()

@@ -66,12 +66,17 @@ def _probe_image(path: Path, fmt: Format, max_pixels: int) -> Probe:
                        "(COREVIZ_MAX_IMAGE_PIXELS)") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise Invalid(f"The file looks like {fmt.ext.upper()} but is not a readable image "
-                      f"({exc})") from exc
+                      f"({_reason(exc, path)})") from exc
     if width <= 0 or height <= 0:
         raise Invalid("The image has no pixels")
     if orientation in _QUARTER_TURNS:
         width, height = height, width
     return Probe(width=width, height=height, exif={"tags": tags})
+
+
+def _reason(exc: BaseException, path: Path) -> str:
+    """A decoder's complaint, without the server's file path in it."""
+    return str(exc).replace(f"'{path}'", "the file").replace(str(path), "the file")[:300]
 
 
 def _too_many_pixels(width: int, height: int, limit: int) -> TooLarge:
@@ -144,7 +149,7 @@ def _probe_video(path: Path, fmt: Format) -> Probe:
                 width, height = height, width
     except av.FFmpegError as exc:
         raise Invalid(f"The file looks like {fmt.ext.upper()} but is not a readable video "
-                      f"({exc})") from exc
+                      f"({_reason(exc, path)})") from exc
     return Probe(width=width, height=height, duration=duration)
 
 
@@ -170,7 +175,8 @@ def _probe_pdf(path: Path) -> Probe:
     except pypdfium2.PdfiumError as exc:
         if "password" in str(exc).lower():
             raise Invalid("The PDF is password-protected") from exc
-        raise Invalid(f"The file looks like PDF but is not a readable document ({exc})") from exc
+        raise Invalid("The file looks like PDF but is not a readable document "
+                      f"({_reason(exc, path)})") from exc
     try:
         pages = len(pdf)
         if pages == 0:

@@ -9,7 +9,6 @@ blob nor a blob without its row.
 from __future__ import annotations
 
 import re
-import unicodedata
 import uuid
 from datetime import UTC, datetime
 
@@ -25,6 +24,7 @@ from coreviz_studio.errors import Invalid, UnsupportedMediaType
 from coreviz_studio.formats import sniff
 from coreviz_studio.media import paths, tree
 from coreviz_studio.media.service import get_row
+from coreviz_studio.schemas import clean_text
 from coreviz_studio.storage.base import BlobStore
 from coreviz_studio.storage.urls import BlobUrls
 from coreviz_studio.uploads.probe import probe
@@ -47,8 +47,7 @@ def display_name(given: str | None, filename: str | None, ext: str) -> str:
     """The name people see: the last component of what the client sent, without control
     characters. It is never used to build a file path (blob keys are random)."""
     raw = given if given and given.strip() else filename or ""
-    raw = re.split(r"[/\\]", raw)[-1]
-    clean = "".join(c for c in raw if unicodedata.category(c)[0] != "C").strip()
+    clean = clean_text(re.split(r"[/\\]", raw)[-1])
     if clean in ("", ".", ".."):
         return f"upload.{ext}"
     return clean[:MAX_NAME]
