@@ -36,17 +36,13 @@ def get_db(request: Request) -> Iterator[Session]:
         yield session
         session.commit()
         committed(session)
-    except AppError as exc:
-        if exc.keep_changes:
+    except BaseException as exc:
+        if isinstance(exc, AppError) and exc.keep_changes:
             session.commit()
             committed(session)
         else:
             session.rollback()
             rolled_back(session)
-        raise
-    except BaseException:
-        session.rollback()
-        rolled_back(session)
         raise
     finally:
         session.close()

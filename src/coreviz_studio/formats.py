@@ -18,16 +18,17 @@ class Format:
     kind: str  # the media type on the wire: image, video or pdf
     mime: str
     ext: str
+    pillow: str | None = None  # Pillow's name for the format (images only)
 
 
-JPEG = Format("image", "image/jpeg", "jpg")
-PNG = Format("image", "image/png", "png")
-GIF = Format("image", "image/gif", "gif")
-WEBP = Format("image", "image/webp", "webp")
-BMP = Format("image", "image/bmp", "bmp")
-TIFF = Format("image", "image/tiff", "tif")
-HEIC = Format("image", "image/heic", "heic")
-HEIF = Format("image", "image/heif", "heif")
+JPEG = Format("image", "image/jpeg", "jpg", "JPEG")
+PNG = Format("image", "image/png", "png", "PNG")
+GIF = Format("image", "image/gif", "gif", "GIF")
+WEBP = Format("image", "image/webp", "webp", "WEBP")
+BMP = Format("image", "image/bmp", "bmp", "BMP")
+TIFF = Format("image", "image/tiff", "tif", "TIFF")
+HEIC = Format("image", "image/heic", "heic", "HEIF")
+HEIF = Format("image", "image/heif", "heif", "HEIF")
 MP4 = Format("video", "video/mp4", "mp4")
 MOV = Format("video", "video/quicktime", "mov")
 WEBM = Format("video", "video/webm", "webm")

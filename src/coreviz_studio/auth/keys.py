@@ -13,7 +13,6 @@ from coreviz_studio.auth.principal import Principal
 from coreviz_studio.auth.secrets import API_KEY_PREFIX
 from coreviz_studio.db.tables import ApiKey
 from coreviz_studio.ids import parse_id
-from coreviz_studio.tenancy import get_owned
 
 
 def describe(row: ApiKey) -> dict[str, Any]:
@@ -43,10 +42,7 @@ def list_keys(session: Session, principal: Principal) -> list[ApiKey]:
 
 def revoke(session: Session, principal: Principal, key_id: str) -> ApiKey:
     principal.require("admin")
-    row = get_owned(session, ApiKey, parse_id(key_id, "key"), principal, "API key not found")
-    if row.revoked_at is None:
-        row.revoked_at = datetime.now(UTC)
-        session.flush()
-    return row
+    return service.revoke_api_key(session, principal.organization_id,
+                                  str(parse_id(key_id, "key")))
 
 

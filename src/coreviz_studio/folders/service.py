@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from coreviz_studio.auth.principal import Principal
@@ -36,8 +35,7 @@ def create_folder(session: Session, principal: Principal, body: FolderCreate) ->
     new_path = paths.child(parent, folder_id)  # refuses too deep a folder
     if body.reuse:
         # Two reusing calls at once must agree on one folder.
-        session.execute(select(func.pg_advisory_xact_lock(
-            func.hashtextextended(f"folder:{parent}:{body.name}", 0))))
+        tree.lock(session, f"folder:{parent}:{body.name}")
         existing = session.scalars(
             scoped(Media, principal).where(
                 Media.dataset_id == dataset.id, Media.type == "folder",

@@ -178,9 +178,10 @@ def list_versions(session: Session, principal: Principal, media_id: str,
     return media_list(session, _group(session, principal, row.root_id), urls)
 
 
-def _activate(session: Session, group: list[Media], chosen: Media) -> None:
-    # Clear the old flag first: one active version per group is a unique index.
-    for other in group:
+def make_active(session: Session, principal: Principal, chosen: Media) -> None:
+    """Make `chosen` the active version of its group (the old flag is cleared first: one
+    active version per group is a unique index)."""
+    for other in _group(session, principal, chosen.root_id):
         if other.id != chosen.id and other.is_active_version:
             other.is_active_version = False
     session.flush()
@@ -194,7 +195,7 @@ def select_version(session: Session, principal: Principal, version_id: str,
     row = get_row(session, principal, version_id, lock=True)
     if row.type == "folder":
         raise Invalid("Folders have no versions")
-    _activate(session, _group(session, principal, row.root_id), row)
+    make_active(session, principal, row)
     row.updated_by_id = principal.user_id
     session.flush()
     session.refresh(row)
@@ -224,5 +225,5 @@ def delete_version(session: Session, principal: Principal, root_id: str,
         rest = _group(session, principal, version.root_id)
         if rest:
             promoted = rest[-1]
-            _activate(session, rest, promoted)
+            make_active(session, principal, promoted)
     return DeletedVersion(deleted_id=version.id, promoted_id=promoted.id if promoted else None)

@@ -24,10 +24,15 @@ def parent_path() -> ColumnElement[str]:
     return func.subpath(Media.path, 0, func.nlevel(Media.path) - 1, type_=Ltree)
 
 
-def lock_tree(session: Session, dataset_id: uuid.UUID, exclusive: bool) -> None:
-    key = func.hashtextextended(f"media-tree:{dataset_id}", 0)
+def lock(session: Session, name: str, exclusive: bool = True) -> None:
+    """A transaction-scoped PostgreSQL advisory lock on `name`."""
+    key = func.hashtextextended(name, 0)
     fn = func.pg_advisory_xact_lock if exclusive else func.pg_advisory_xact_lock_shared
     session.execute(select(fn(key)))
+
+
+def lock_tree(session: Session, dataset_id: uuid.UUID, exclusive: bool) -> None:
+    lock(session, f"media-tree:{dataset_id}", exclusive)
 
 
 def container(session: Session, principal: Principal, dataset: Dataset,

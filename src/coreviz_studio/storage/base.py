@@ -55,10 +55,6 @@ class PendingBlob(Protocol):
 class BlobStore(Protocol):
     def begin(self) -> PendingBlob: ...
 
-    def put_file(self, source: Path, ext: str) -> str:
-        """Store a copy of a local file (the pipeline's frames and thumbnails); its key."""
-        ...
-
     def local_path(self, key: str) -> Path | None:
         """The file of a stored blob, or None if there is none."""
         ...

@@ -82,17 +82,6 @@ class LocalBlobStore:
     def begin(self) -> LocalPendingBlob:
         return LocalPendingBlob(self)
 
-    def put_file(self, source: Path, ext: str) -> str:
-        pending = self.begin()
-        try:
-            with open(source, "rb") as src:
-                while chunk := src.read(1 << 20):
-                    pending.write(chunk)
-            return pending.commit(ext)
-        except BaseException:
-            pending.discard()
-            raise
-
     def local_path(self, key: str) -> Path | None:
         if not is_key(key):  # the only paths ever opened are keys this store made
             return None

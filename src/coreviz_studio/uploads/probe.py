@@ -19,8 +19,6 @@ from coreviz_studio.formats import Format
 
 # EXIF orientations 5-8 turn the picture a quarter, so width and height swap on display.
 _QUARTER_TURNS = {5, 6, 7, 8}
-_PILLOW_FORMATS = {"jpg": "JPEG", "png": "PNG", "gif": "GIF", "webp": "WEBP", "bmp": "BMP",
-                   "tif": "TIFF", "heic": "HEIF", "heif": "HEIF"}
 _MAX_EXIF_VALUE = 2048  # longer strings and blobs (maker notes, thumbnails) are left out
 _MAX_EXIF_TAGS = 300
 
@@ -45,7 +43,8 @@ def probe(path: Path, fmt: Format, max_pixels: int) -> Probe:
 
 
 def _probe_image(path: Path, fmt: Format, max_pixels: int) -> Probe:
-    if fmt.ext in ("heic", "heif"):
+    assert fmt.pillow is not None  # every image format names its Pillow decoder
+    if fmt.pillow == "HEIF":
         import pillow_heif
 
         pillow_heif.register_heif_opener()
@@ -54,7 +53,7 @@ def _probe_image(path: Path, fmt: Format, max_pixels: int) -> Probe:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path, formats=[_PILLOW_FORMATS[fmt.ext]]) as img:
+            with Image.open(path, formats=[fmt.pillow]) as img:
                 width, height = img.size
                 if width * height > max_pixels:
                     raise _too_many_pixels(width, height, max_pixels)

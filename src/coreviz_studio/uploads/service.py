@@ -23,7 +23,7 @@ from coreviz_studio.db.tables import Media
 from coreviz_studio.errors import Invalid, UnsupportedMediaType
 from coreviz_studio.formats import sniff
 from coreviz_studio.media import paths, tree
-from coreviz_studio.media.service import get_row
+from coreviz_studio.media.service import get_row, make_active
 from coreviz_studio.schemas import clean_text
 from coreviz_studio.storage.base import BlobStore
 from coreviz_studio.storage.urls import BlobUrls
@@ -97,19 +97,17 @@ def store_upload(session: Session, principal: Principal, received: Received, sto
             metadata["tags"] = previous.metadata_["tags"]
         if not received.fields.get("name"):
             name = previous.name
-        # One active version per group (a unique index): clear the old flag first.
-        for row in session.scalars(select(Media).where(Media.root_id == root_id,
-                                                       Media.is_active_version)):
-            row.is_active_version = False
-        session.flush()
     row = Media(
         id=media_id, organization_id=principal.organization_id, dataset_id=dataset.id,
         type=fmt.kind, name=name, path=paths.child(parent, media_id), blob_key=key,
         mime_type=fmt.mime, size_bytes=blob.size, sha256=blob.sha256, width=facts.width,
         height=facts.height, duration=facts.duration, page_count=facts.page_count,
         exif=facts.exif, metadata_=metadata, status="active", root_id=root_id,
-        is_active_version=True, version_number=version, created_by_id=principal.user_id)
+        is_active_version=previous is None, version_number=version,
+        created_by_id=principal.user_id)
     session.add(row)
     session.flush()
+    if previous is not None:
+        make_active(session, principal, row)
     return UploadResult(media_id=media_id, url=urls.of(key) or "",
                         message=f"Uploaded {name} ({fmt.kind}); processing is queued")
