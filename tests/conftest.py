@@ -46,7 +46,8 @@ def pg_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(database_url=pg_url, data_dir=tmp_path_factory.mktemp("data"))
+    # No in-process worker: tests run jobs when they mean to (tests/pipeline_helpers.py).
+    return Settings(database_url=pg_url, data_dir=tmp_path_factory.mktemp("data"), workers=0)
 
 
 @pytest.fixture(scope="session")

@@ -69,3 +69,56 @@ def png_bomb(width: int = 30000, height: int = 30000) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 1024)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def video_with_cut(path: Path, cut_at: float = 2.0, seconds: float = 4.0,
+                   size: tuple[int, int] = (160, 120), fps: int = 10) -> bytes:
+    """A video of one shot (a slowly drifting red scene) and, from `cut_at`, a hard cut to a
+    different one (blue, with a white square)."""
+    import av
+    from PIL import ImageDraw
+
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for i in range(int(seconds * fps)):
+            if i / fps < cut_at:
+                img = Image.new("RGB", size, (200, 40 + i % 10, 30))
+            else:
+                img = Image.new("RGB", size, (20, 40, 210))
+                ImageDraw.Draw(img).rectangle((40, 30, 100, 90), fill="white")
+            for packet in stream.encode(av.VideoFrame.from_image(img)):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path.read_bytes()
+
+
+def pdf_with_text(pages: list[str]) -> bytes:
+    """A PDF with one line of Helvetica text per page (written by hand: PDFium can read but
+    the Python binding has no simple way to write text)."""
+    objects = ["<< /Type /Catalog /Pages 2 0 R >>", ""]
+    kids = []
+    for text in pages:
+        content = f"BT /F1 24 Tf 72 700 Td ({text}) Tj ET".encode()
+        page_no = len(objects) + 1
+        kids.append(f"{page_no} 0 R")
+        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+                       f"/Resources << /Font << /F1 {page_no + 1} 0 R >> >> "
+                       f"/Contents {page_no + 2} 0 R >>")
+        objects.append("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+        objects.append(f"<< /Length {len(content)} >>\nstream\n{content.decode()}\nendstream")
+    objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(pages)} >>"
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n{body}\nendobj\n".encode()
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    for offset in offsets:
+        out += f"{offset:010d} 00000 n \n".encode()
+    out += (f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\n"
+            f"startxref\n{xref}\n%%EOF\n").encode()
+    return bytes(out)

@@ -62,6 +62,91 @@ class Settings(BaseSettings):
         "before it is decoded (decompression bombs).",
     )
 
+    # --- background processing -------------------------------------------------------------
+    workers: int = Field(
+        1, ge=0,
+        description="Processing workers `serve` runs in its own process (0: none; then run "
+        "`coreviz-studio worker` somewhere that reaches the same database).",
+    )
+    worker_concurrency: int = Field(
+        2, ge=1, description="Jobs one worker runs at the same time (threads)."
+    )
+    job_attempts: int = Field(
+        3, ge=1, description="Tries of a processing job before it is marked failed."
+    )
+    worker_heartbeat_seconds: float = Field(
+        10.0, gt=0, description="How often a worker tells the database it is alive."
+    )
+    stalled_after_seconds: float = Field(
+        60.0, gt=0,
+        description="A job whose worker sent no heartbeat for this long is run again "
+        "(the worker died mid-job).",
+    )
+    decode_timeout_seconds: float = Field(
+        300.0, gt=0, description="Longest time decoding one upload into frames may take."
+    )
+    decode_memory_mb: int = Field(
+        2048, ge=256, description="Address-space cap of the process that decodes one upload."
+    )
+    frame_max_side: int = Field(
+        2048, ge=64, description="Longest side of a stored frame (pixels); larger are scaled down."
+    )
+    thumbnail_max_side: int = Field(
+        384, ge=16, description="Longest side of a frame's thumbnail (pixels)."
+    )
+    video_max_frames: int = Field(
+        40, ge=1, description="Most frames kept from one video (scene changes + interval)."
+    )
+    video_frame_interval_seconds: float = Field(
+        10.0, gt=0, description="A video frame is kept at least this often between scene cuts."
+    )
+    video_max_seconds: float = Field(
+        4 * 3600.0, gt=0, description="Only this much of a video is decoded."
+    )
+    pdf_max_pages: int = Field(200, ge=1, description="Only this many PDF pages become frames.")
+    # --- models ----------------------------------------------------------------------------
+    models: str = Field(
+        "faces,text,moderation,labels,objects,clip,text-embedding",
+        description="Models the pipeline runs, comma-separated, or `none`. `objects` and `clip` "
+        "run only when their files are in the models dir.",
+    )
+    models_dir: Path | None = Field(
+        None, description="Where hub-kind models live; default <data_dir>/models."
+    )
+    model_threads: int = Field(
+        1, ge=1, description="Threads each model uses per call (workers x concurrency x this "
+        "should not exceed the cores)."
+    )
+    moderation_threshold: float = Field(
+        0.8, ge=0, le=1, description="NSFW score from which an item is flagged by moderation."
+    )
+    vision_api_base: str | None = Field(
+        None, description="An OpenAI-compatible endpoint (for example http://host:11434/v1) used "
+        "for captions, /api/ai/describe and /api/ai/tag; unset = offline models only."
+    )
+    vision_api_key: str | None = Field(None, description="Bearer key for vision_api_base.")
+    vision_api_model: str = Field("llava", description="Model name sent to vision_api_base.")
+    vision_api_timeout_seconds: float = Field(
+        60.0, gt=0, description="Time limit of one call to vision_api_base."
+    )
+    generate_api_base: str | None = Field(
+        None, description="An OpenAI-compatible image endpoint for /api/ai/edit and "
+        "/api/ai/generate; unset = those answer 501."
+    )
+    fetch_max_bytes: int = Field(
+        20 * 1024 * 1024, ge=1, description="Largest image /api/ai/* fetches from a URL (bytes)."
+    )
+    fetch_timeout_seconds: float = Field(
+        10.0, gt=0, description="Time limit of fetching an image URL for /api/ai/*."
+    )
+
+    def effective_models_dir(self) -> Path:
+        return self.models_dir or self.data_dir / "models"
+
+    def model_set(self) -> frozenset[str]:
+        names = {n.strip() for n in self.models.split(",") if n.strip()}
+        return frozenset() if names <= {"none"} else frozenset(names)
+
     def effective_blob_dir(self) -> Path:
         return self.blob_dir or self.data_dir / "blobs"
 

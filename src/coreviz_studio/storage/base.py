@@ -60,3 +60,17 @@ class BlobStore(Protocol):
         ...
 
     def delete(self, key: str) -> None: ...
+
+
+def put_file(store: BlobStore, source: Path, ext: str) -> str:
+    """Copy a local file into the store under a new key (the pipeline's frames and
+    thumbnails); the caller deletes the key again if its row never commits."""
+    pending = store.begin()
+    try:
+        with open(source, "rb") as f:
+            while chunk := f.read(1024 * 1024):
+                pending.write(chunk)
+        return pending.commit(ext)
+    except BaseException:
+        pending.discard()
+        raise

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -24,6 +23,7 @@ from coreviz_studio.errors import Invalid, UnsupportedMediaType
 from coreviz_studio.formats import sniff
 from coreviz_studio.media import paths, tree
 from coreviz_studio.media.service import get_row, make_active
+from coreviz_studio.pipeline.queue import enqueue
 from coreviz_studio.schemas import clean_text
 from coreviz_studio.storage.base import BlobStore
 from coreviz_studio.storage.urls import BlobUrls
@@ -86,8 +86,7 @@ def store_upload(session: Session, principal: Principal, received: Received, sto
 
     media_id = uuid.uuid4()
     name = display_name(received.fields.get("name"), received.filename, fmt.ext)
-    queued_at = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    metadata: dict[str, object] = {"processing": {"status": "queued", "queuedAt": queued_at}}
+    metadata: dict[str, object] = {}
     root_id, version = media_id, 1
     if previous is not None:
         root_id = previous.root_id or previous.id
@@ -109,5 +108,7 @@ def store_upload(session: Session, principal: Principal, received: Received, sto
     session.flush()
     if previous is not None:
         make_active(session, principal, row)
+    # In this transaction: the upload and its processing job commit together or not at all.
+    enqueue(session, row, reason="upload")
     return UploadResult(media_id=media_id, url=urls.of(key) or "",
                         message=f"Uploaded {name} ({fmt.kind}); processing is queued")

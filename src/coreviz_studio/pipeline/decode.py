@@ -1,0 +1,232 @@
+"""Turn an uploaded file into frames on disk: the only code that decodes untrusted pixels.
+
+It runs in a child process (`sandbox.py`) with capped memory and time, so a hostile or broken
+file can at worst kill that child. What it writes is plain: one normalized JPEG and one
+thumbnail per frame, in a directory the caller owns. The models only ever see those JPEGs.
+
+- image: one frame, EXIF orientation applied, alpha flattened on white, first frame of an
+  animation;
+- video: the first frame, a frame at each scene cut, and one at least every
+  `interval` seconds (spread out when the cap on frames would be passed);
+- pdf: one frame per page, rendered by PDFium, with the page's text layer.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+JPEG_QUALITY = 88
+# Mean absolute difference (0-255) between two tiny grayscale frames that counts as a cut.
+SCENE_CUT = 28.0
+_SMALL = (64, 36)  # the size frames are compared at: cheap, and blind to noise
+_MIN_GAP = 0.5  # seconds: flashes closer than this to the last kept frame make no new frame
+
+
+class BadMedia(Exception):
+    """The file cannot be turned into frames; retrying would not help. The message is for
+    users (no server paths)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    frame_max_side: int = 2048
+    thumbnail_max_side: int = 384
+    max_pixels: int = 178_956_970
+    video_max_frames: int = 40
+    video_interval: float = 10.0
+    video_max_seconds: float = 4 * 3600.0
+    pdf_max_pages: int = 200
+
+
+@dataclass
+class DecodedFrame:
+    index: int
+    image: str  # file name of the normalized JPEG inside the output directory
+    thumbnail: str
+    width: int
+    height: int
+    timestamp: float = 0.0
+    end_timestamp: float | None = None
+    page_number: int | None = None
+    text: str | None = None  # a PDF page's text layer
+    scene_cut: bool = False
+
+
+@dataclass
+class Decoded:
+    frames: list[DecodedFrame]
+    duration: float | None = None
+    page_count: int | None = None
+    notes: list[str] = field(default_factory=list)  # limits that cut the file short
+
+
+def decode(kind: str, src: Path, out: Path, limits: Limits) -> Decoded:
+    if kind == "image":
+        return _decode_image(src, out, limits)
+    if kind == "video":
+        return _decode_video(src, out, limits)
+    if kind == "pdf":
+        return _decode_pdf(src, out, limits)
+    raise BadMedia(f"nothing to decode for a {kind}")
+
+
+def _save(img: Image.Image, out: Path, index: int, limits: Limits, **extra: object) -> DecodedFrame:
+    """Write frame `index` (scaled to the frame size) and its thumbnail."""
+    img = flatten(img)
+    img.thumbnail((limits.frame_max_side, limits.frame_max_side), Image.Resampling.LANCZOS)
+    name, thumb_name = f"{index:05d}.jpg", f"{index:05d}.thumb.jpg"
+    img.save(out / name, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    thumb = img.copy()
+    thumb.thumbnail((limits.thumbnail_max_side, limits.thumbnail_max_side),
+                    Image.Resampling.LANCZOS)
+    thumb.save(out / thumb_name, "JPEG", quality=80)
+    return DecodedFrame(index, name, thumb_name, img.width, img.height, **extra)  # type: ignore[arg-type]
+
+
+def flatten(img: Image.Image) -> Image.Image:
+    """RGB, with any transparency laid on white (a transparent logo must not turn black)."""
+    if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        back = Image.new("RGB", rgba.size, (255, 255, 255))
+        back.paste(rgba, mask=rgba.getchannel("A"))
+        return back
+    return img if img.mode == "RGB" else img.convert("RGB")
+
+
+def _decode_image(src: Path, out: Path, limits: Limits) -> Decoded:
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    Image.MAX_IMAGE_PIXELS = limits.max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(src) as img:
+                # JPEG can decode straight at a fraction of its size: far less memory and time.
+                img.draft("RGB", (limits.frame_max_side, limits.frame_max_side))
+                img.load()
+                upright = ImageOps.exif_transpose(img)
+                frame = _save(upright, out, 0, limits)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise BadMedia(f"the image has more pixels than the limit of {limits.max_pixels:,}") \
+            from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise BadMedia(f"the image cannot be decoded ({_short(exc)})") from exc
+    return Decoded([frame])
+
+
+def _decode_video(src: Path, out: Path, limits: Limits) -> Decoded:
+    import av
+    import numpy as np
+
+    notes: list[str] = []
+    frames: list[DecodedFrame] = []
+    try:
+        container = av.open(str(src), metadata_errors="ignore")
+    except (av.error.FFmpegError, OSError) as exc:
+        raise BadMedia(f"the video cannot be opened ({_short(exc)})") from exc
+    with container:
+        if not container.streams.video:
+            raise BadMedia("the file has no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        duration = _duration(container, stream)
+        interval = limits.video_interval
+        if duration:
+            # Spread the regular frames out so that they alone never pass the cap.
+            interval = max(interval, duration / max(limits.video_max_frames - 1, 1))
+        previous: np.ndarray | None = None
+        last_kept = -math.inf
+        last_time = 0.0
+        try:
+            for frame in container.decode(stream):
+                t = float(frame.time) if frame.time is not None else last_time
+                last_time = t
+                if t > limits.video_max_seconds:
+                    notes.append(f"only the first {limits.video_max_seconds:g} s were decoded")
+                    break
+                if frame.width * frame.height > limits.max_pixels:
+                    raise BadMedia("the video's frames are larger than the pixel limit")
+                small = frame.to_ndarray(format="gray", width=_SMALL[0], height=_SMALL[1])
+                small = small.astype(np.int16)
+                cut = previous is not None and float(np.abs(small - previous).mean()) > SCENE_CUT
+                previous = small
+                due = t - last_kept >= interval
+                if not frames or (cut and t - last_kept >= _MIN_GAP) or due:
+                    if len(frames) >= limits.video_max_frames:
+                        notes.append(f"frames were capped at {limits.video_max_frames}")
+                        break
+                    frames.append(_save(frame.to_image(), out, len(frames), limits,
+                                        timestamp=round(t, 3), scene_cut=cut))
+                    last_kept = t
+        except av.error.FFmpegError as exc:
+            if not frames:
+                raise BadMedia(f"the video cannot be decoded ({_short(exc)})") from exc
+            notes.append("the video is damaged after "
+                         f"{last_time:.1f} s; frames up to there were kept")
+        if not frames:
+            raise BadMedia("the video has no decodable frames")
+        end = duration if duration else last_time
+        for current, following in zip(frames, [*frames[1:], None], strict=True):
+            current.end_timestamp = round(following.timestamp if following else max(end,
+                                          current.timestamp), 3)
+        return Decoded(frames, duration=duration or last_time or None, notes=notes)
+
+
+def _duration(container: object, stream: object) -> float | None:
+    """Seconds, from the stream if it says, else from the container; None if neither knows."""
+    if getattr(stream, "duration", None) and getattr(stream, "time_base", None):
+        return float(stream.duration * stream.time_base)  # type: ignore[attr-defined]
+    total = getattr(container, "duration", None)
+    return total / 1_000_000 if total else None
+
+
+def _decode_pdf(src: Path, out: Path, limits: Limits) -> Decoded:
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(str(src))
+    except pdfium.PdfiumError as exc:
+        raise BadMedia(f"the PDF cannot be opened ({_short(exc)})") from exc
+    notes: list[str] = []
+    frames: list[DecodedFrame] = []
+    try:
+        count = len(pdf)
+        if count == 0:
+            raise BadMedia("the PDF has no pages")
+        if count > limits.pdf_max_pages:
+            notes.append(f"only the first {limits.pdf_max_pages} pages were rendered")
+        for i in range(min(count, limits.pdf_max_pages)):
+            page = pdf[i]
+            try:
+                w, h = page.get_size()
+                # Points to pixels: fit the frame size, never above 3x (216 dpi) for tiny pages.
+                scale = min(limits.frame_max_side / max(w, h, 1.0), 3.0)
+                image = page.render(scale=scale).to_pil()
+                textpage = page.get_textpage()
+                text = textpage.get_text_bounded().replace("\r\n", "\n").strip()
+                textpage.close()
+            finally:
+                page.close()
+            frames.append(_save(image, out, i, limits, page_number=i + 1,
+                                text=text or None))
+    except pdfium.PdfiumError as exc:
+        if not frames:
+            raise BadMedia(f"the PDF cannot be rendered ({_short(exc)})") from exc
+        notes.append(f"page {len(frames) + 1} cannot be rendered; earlier pages were kept")
+    finally:
+        pdf.close()
+    return Decoded(frames, page_count=count, notes=notes)
+
+
+def _short(exc: BaseException) -> str:
+    """A decoder's complaint, short and without file paths."""
+    text = str(exc) or type(exc).__name__
+    if "/" in text:
+        text = type(exc).__name__
+    return text[:200]

@@ -1,0 +1,158 @@
+"""One processing job: decode a media into frames, run the models, store the results.
+
+`metadata.processing` tells users where it stands: queued → processing → ready, or failed with
+a readable `error`. A file that cannot be decoded fails at once (retrying cannot help); any
+other error is retried by the queue and marked failed only on the last attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from coreviz_studio.ai.registry import Models, models_for
+from coreviz_studio.config import Settings
+from coreviz_studio.db.session import Database
+from coreviz_studio.db.tables import Media
+from coreviz_studio.pipeline.analyze import FrameResult, Timings, analyze_frame
+from coreviz_studio.pipeline.decode import BadMedia, Limits
+from coreviz_studio.pipeline.queue import now_iso, set_processing
+from coreviz_studio.pipeline.sandbox import DecodeFailed, decode_isolated
+from coreviz_studio.pipeline.store import replace_frames
+from coreviz_studio.storage.base import BlobStore, put_file
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Pipeline:
+    """What a job needs, built once per worker process."""
+
+    db: Database
+    store: BlobStore
+    settings: Settings
+
+    def models(self) -> Models:
+        return models_for(self.settings)
+
+    def limits(self) -> Limits:
+        s = self.settings
+        return Limits(frame_max_side=s.frame_max_side, thumbnail_max_side=s.thumbnail_max_side,
+                      max_pixels=s.max_image_pixels, video_max_frames=s.video_max_frames,
+                      video_interval=s.video_frame_interval_seconds,
+                      video_max_seconds=s.video_max_seconds, pdf_max_pages=s.pdf_max_pages)
+
+
+def process(pipe: Pipeline, media_id: uuid.UUID, attempt: int = 1,
+            last_attempt: bool = True) -> str:
+    """Run one job; returns "ready", "failed" or "skipped" (the media is gone). Raises on an
+    unexpected error so that the queue retries it."""
+    started = time.perf_counter()
+    with pipe.db.sessions.begin() as session:
+        media = _locked(session, media_id)
+        if media is None:
+            return "skipped"
+        previous = media.metadata_.get("processing") or {}
+        set_processing(media, {"status": "processing", "startedAt": now_iso(),
+                               "attempt": attempt, "queuedAt": previous.get("queuedAt")})
+        kind, blob_key = media.type, media.blob_key
+    try:
+        return _run(pipe, media_id, kind, blob_key, attempt, started)
+    except (BadMedia, DecodeFailed) as exc:
+        _finish(pipe, media_id, {"status": "failed", "error": str(exc), "attempt": attempt})
+        log.info("media %s failed: %s", media_id, exc)
+        return "failed"
+    except Exception as exc:
+        error = f"processing error: {type(exc).__name__}: {str(exc)[:300]}"
+        if last_attempt:
+            _finish(pipe, media_id, {"status": "failed", "error": error, "attempt": attempt})
+        else:
+            _finish(pipe, media_id, {"status": "queued", "error": error, "attempt": attempt,
+                                     "willRetry": True})
+        raise
+
+
+def _run(pipe: Pipeline, media_id: uuid.UUID, kind: str, blob_key: str | None, attempt: int,
+         started: float) -> str:
+    source = pipe.store.local_path(blob_key) if blob_key else None
+    if source is None or not source.exists():
+        raise BadMedia("the uploaded file is missing from storage")
+    models = pipe.models()
+    timings = Timings()
+    with tempfile.TemporaryDirectory(prefix="coreviz-frames-") as tmp:
+        out = Path(tmp)
+        with timings.stage("decode"):
+            decoded = decode_isolated(kind, source, out, pipe.limits(),
+                                      timeout=pipe.settings.decode_timeout_seconds,
+                                      memory_mb=pipe.settings.decode_memory_mb)
+        results: list[FrameResult] = []
+        for spec in decoded.frames:
+            with Image.open(out / spec.image) as image:
+                results.append(analyze_frame(models, image, kind, spec.text, timings))
+        keys: list[tuple[str, str]] = []
+        try:
+            with timings.stage("store"):
+                for spec in decoded.frames:
+                    keys.append((put_file(pipe.store, out / spec.image, "jpeg"),
+                                 put_file(pipe.store, out / spec.thumbnail, "jpeg")))
+                with pipe.db.sessions.begin() as session:
+                    media = _locked(session, media_id)
+                    if media is None or media.blob_key != blob_key:
+                        raise _Gone
+                    stale = replace_frames(session, media, decoded, results, keys)
+                    notes = decoded.notes + [n for r in results for n in r.notes]
+                    state: dict[str, Any] = {
+                        "status": "ready", "finishedAt": now_iso(), "attempt": attempt,
+                        "frames": len(decoded.frames), "models": models.names(),
+                        "seconds": round(time.perf_counter() - started, 3),
+                        "stages": {k: round(v, 3) for k, v in timings.seconds.items()},
+                    }
+                    if notes:
+                        state["notes"] = notes
+                    set_processing(media, state)
+        except _Gone:
+            _delete(pipe.store, [k for pair in keys for k in pair])
+            return "skipped"
+        except BaseException:
+            _delete(pipe.store, [k for pair in keys for k in pair])
+            raise
+    _delete(pipe.store, stale)
+    log.info("media %s ready: %d frames in %.2f s", media_id, len(decoded.frames),
+             time.perf_counter() - started)
+    return "ready"
+
+
+class _Gone(Exception):
+    """The media was deleted or replaced while it was being processed."""
+
+
+def _locked(session: Session, media_id: uuid.UUID) -> Media | None:
+    """The media row, locked, if it is still something to process."""
+    media = session.scalar(select(Media).where(Media.id == media_id).with_for_update())
+    if media is None or media.status != "active" or media.type == "folder":
+        return None
+    return media
+
+
+def _finish(pipe: Pipeline, media_id: uuid.UUID, state: dict[str, Any]) -> None:
+    with pipe.db.sessions.begin() as session:
+        media = _locked(session, media_id)
+        if media is not None:
+            set_processing(media, {**state, "finishedAt": now_iso()})
+
+
+def _delete(store: BlobStore, keys: list[str]) -> None:
+    for key in keys:
+        try:
+            store.delete(key)
+        except OSError:
+            log.warning("could not delete blob %s", key)

@@ -1,0 +1,80 @@
+"""Run `decode` in a child process with capped memory and time.
+
+A decoder that loops, explodes in memory or crashes (a hostile video, a PDF bomb) then takes
+down only its child: the worker reports a readable failure and goes on with the next job.
+Children come from a fork server that has already imported the decoders, so one costs a fork
+(milliseconds), not a new interpreter, and never inherits the worker's threads or models.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import resource
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from coreviz_studio.pipeline.decode import BadMedia, Decoded, Limits, decode
+
+_context = multiprocessing.get_context("forkserver")
+# "__main__" too: otherwise every child re-imports the main module (the CLI, or pytest).
+_context.set_forkserver_preload(["__main__", "coreviz_studio.pipeline.decode"])
+
+
+class DecodeFailed(Exception):
+    """The child did not finish: too slow, out of memory, or crashed. The message is for
+    users."""
+
+
+def decode_isolated(kind: str, src: Path, out: Path, limits: Limits, *, timeout: float,
+                    memory_mb: int) -> Decoded:
+    """`decode(kind, src, out, limits)` in a child; BadMedia or DecodeFailed when it can't."""
+    receive, send = _context.Pipe(duplex=False)
+    child = _context.Process(
+        target=_child, args=(send, kind, str(src), str(out), limits, memory_mb, timeout),
+        name="coreviz-decode", daemon=True,
+    )
+    child.start()
+    send.close()
+    try:
+        if not receive.poll(timeout):
+            child.kill()
+            raise DecodeFailed(f"decoding took longer than {timeout:g} s "
+                               "(COREVIZ_DECODE_TIMEOUT_SECONDS)")
+        try:
+            outcome, value = receive.recv()
+        except EOFError:
+            child.join(5)
+            raise DecodeFailed(
+                f"the decoder stopped (exit code {child.exitcode}); the file is damaged or needs "
+                f"more than {memory_mb} MB (COREVIZ_DECODE_MEMORY_MB)") from None
+    finally:
+        receive.close()
+        child.join(5)
+        if child.is_alive():
+            child.kill()
+    if outcome == "bad":
+        raise BadMedia(value)
+    if outcome == "failed":
+        raise DecodeFailed(value)
+    assert isinstance(value, Decoded)
+    return value
+
+
+def _child(send: Connection, kind: str, src: str, out: str, limits: Limits, memory_mb: int,
+           timeout: float) -> None:
+    cap = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    # CPU seconds as a second fence: a child the parent somehow stops watching still ends.
+    cpu = int(timeout * 2) + 5
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    try:
+        send.send(("ok", decode(kind, Path(src), Path(out), limits)))
+    except BadMedia as exc:
+        send.send(("bad", str(exc)))
+    except MemoryError:
+        send.send(("failed", f"decoding needs more than {memory_mb} MB "
+                             "(COREVIZ_DECODE_MEMORY_MB)"))
+    except Exception as exc:  # any other decoder failure is the file's, reported readably
+        send.send(("bad", f"the file cannot be decoded ({type(exc).__name__})"))
+    finally:
+        send.close()

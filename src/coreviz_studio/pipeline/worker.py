@@ -1,0 +1,97 @@
+"""Workers: procrastinate runs the jobs; we add the recovery of stalled ones.
+
+The same code runs inside `serve` (by default) and as `coreviz-studio worker`, on this machine
+or any other that reaches the database. A worker sends a heartbeat; when one dies mid-job (a
+kill, a crash, a lost machine), any other worker notices the silent heartbeat after
+`stalled_after_seconds` and queues that job again (procrastinate reports stalled jobs but
+leaves retrying them to us).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from typing import Any
+
+import procrastinate
+
+from coreviz_studio.pipeline.process import Pipeline, process
+from coreviz_studio.pipeline.queue import QUEUE, TASK
+
+log = logging.getLogger(__name__)
+
+
+def make_app(pipe: Pipeline) -> procrastinate.App:
+    settings = pipe.settings
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(
+        conninfo=pipe.db.url, min_size=1, max_size=4))
+    retries = procrastinate.RetryStrategy(max_attempts=settings.job_attempts - 1,
+                                          exponential_wait=4)
+
+    @app.task(name=TASK, queue=QUEUE, pass_context=True, retry=retries)
+    def process_media(context: procrastinate.JobContext, media_id: str) -> str:
+        job = context.job
+        attempt = job.attempts + 1
+        return process(pipe, uuid.UUID(media_id), attempt=attempt,
+                       last_attempt=attempt >= settings.job_attempts)
+
+    return app
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+async def run(pipe: Pipeline, *, wait: bool = True, install_signal_handlers: bool = False,
+              concurrency: int | None = None) -> None:
+    """Work through the queue: forever (`wait`), or until it is empty (tests, one-shot runs)."""
+    settings = pipe.settings
+    app = make_app(pipe)
+    options: dict[str, Any] = {
+        "queues": [QUEUE], "wait": wait, "name": worker_name(),
+        "concurrency": concurrency or settings.worker_concurrency,
+        "install_signal_handlers": install_signal_handlers,
+        "update_heartbeat_interval": settings.worker_heartbeat_seconds,
+        "stalled_worker_timeout": settings.stalled_after_seconds,
+        "delete_jobs": "successful",
+    }
+    async with app.open_async():
+        await recover_stalled(app, settings.stalled_after_seconds)
+        watcher = asyncio.create_task(_watch_stalled(app, settings.stalled_after_seconds))
+        try:
+            await app.run_worker_async(**options)
+        finally:
+            watcher.cancel()
+
+
+async def _watch_stalled(app: procrastinate.App, stalled_after: float) -> None:
+    while True:
+        await asyncio.sleep(max(stalled_after / 3, 0.5))
+        try:
+            await recover_stalled(app, stalled_after)
+        except Exception:  # the database may be briefly away; try again next round
+            log.exception("stalled-job check failed")
+
+
+async def recover_stalled(app: procrastinate.App, stalled_after: float) -> int:
+    """Queue again every job whose worker stopped sending heartbeats; how many."""
+    stalled = await app.job_manager.get_stalled_jobs(queue=QUEUE,
+                                                     seconds_since_heartbeat=stalled_after)
+    count = 0
+    for job in stalled:
+        try:
+            await app.job_manager.retry_job(job)
+            count += 1
+            log.warning("job %s (%s) was left by a stopped worker; queued again",
+                        job.id, job.task_kwargs)
+        except Exception:  # another worker requeued it first
+            log.debug("job %s already requeued", job.id)
+    return count
+
+
+def run_until_empty(pipe: Pipeline) -> None:
+    """Process everything queued, then return (tests and the `reprocess --wait` command)."""
+    asyncio.run(run(pipe, wait=False, install_signal_handlers=False))
