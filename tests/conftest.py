@@ -76,10 +76,7 @@ class Member:
         return {"x-api-key": self.key}
 
 
-@pytest.fixture
-def make_member(database: Database):  # type: ignore[no-untyped-def]
-    """make_member(org=None, role=None) -> a new user (in a new org unless `org` is given)."""
-
+def _member_factory(database: Database):  # type: ignore[no-untyped-def]
     def make(org: str | None = None, role: str | None = None) -> Member:
         email = f"u-{uuid.uuid4().hex[:10]}@example.org"
         with database.sessions() as s:
@@ -89,6 +86,18 @@ def make_member(database: Database):  # type: ignore[no-untyped-def]
         return Member(new.user.id, new.organization.id, email, new.api_key)
 
     return make
+
+
+@pytest.fixture
+def make_member(database: Database):  # type: ignore[no-untyped-def]
+    """make_member(org=None, role=None) -> a new user (in a new org unless `org` is given)."""
+    return _member_factory(database)
+
+
+@pytest.fixture(scope="module")
+def make_member_module(database: Database):  # type: ignore[no-untyped-def]
+    """make_member for module-scoped fixtures (work shared by a module's tests)."""
+    return _member_factory(database)
 
 
 @pytest.fixture

@@ -122,3 +122,28 @@ def pdf_with_text(pages: list[str]) -> bytes:
     out += (f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\n"
             f"startxref\n{xref}\n%%EOF\n").encode()
     return bytes(out)
+
+
+def photo(name: str) -> bytes:
+    """One of scikit-image's bundled photos (astronaut, chelsea, coffee, ...) as a JPEG."""
+    import numpy as np
+    import skimage.data
+
+    pixels = np.asarray(getattr(skimage.data, name)())
+    out = io.BytesIO()
+    Image.fromarray(pixels).convert("RGB").save(out, "JPEG", quality=92)
+    return out.getvalue()
+
+
+def printed_text(lines: list[str], size: tuple[int, int] = (900, 400)) -> bytes:
+    """Black text on white, as a PNG: a page of print for the text reader."""
+    from PIL import ImageDraw, ImageFont
+
+    img = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.load_default(size=64)
+    for i, line in enumerate(lines):
+        draw.text((40, 40 + i * 110), line, fill="black", font=font)
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    return out.getvalue()

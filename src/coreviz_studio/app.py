@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from coreviz_studio import __version__
 from coreviz_studio.accounts.routes import router as accounts_router
+from coreviz_studio.ai.routes import router as ai_router
 from coreviz_studio.auth.device import OAuthError
 from coreviz_studio.auth.routes import pages as auth_pages
 from coreviz_studio.auth.routes import router as auth_router
@@ -29,6 +31,9 @@ from coreviz_studio.errors import AppError
 from coreviz_studio.folders.routes import router as folders_router
 from coreviz_studio.health.routes import router as health_router
 from coreviz_studio.media.routes import router as media_router
+from coreviz_studio.pipeline import worker
+from coreviz_studio.pipeline.process import Pipeline
+from coreviz_studio.pipeline.routes import router as processing_router
 from coreviz_studio.storage.local import LocalBlobStore
 from coreviz_studio.storage.urls import BlobUrls
 from coreviz_studio.tags.routes import router as tags_router
@@ -129,6 +134,19 @@ class JsonBodiesByDefault:
         await self.app(scope, receive, send)
 
 
+def start_workers(pipe: Pipeline, count: int) -> list[asyncio.Task[None]]:
+    """`serve` processes uploads itself unless told otherwise (COREVIZ_WORKERS=0)."""
+    return [asyncio.create_task(worker.run(pipe), name=f"worker-{i}") for i in range(count)]
+
+
+async def stop_workers(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    # A job cut off here is picked up again by stalled-job recovery.
+    if tasks:
+        await asyncio.wait(tasks, timeout=10)
+
+
 def create_app(settings: Settings | None = None, database: Database | None = None,
                close_database: bool = False) -> FastAPI:
     """The app. Without a `database` it opens (and migrates) one for its lifetime; with one, it
@@ -144,9 +162,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             upgrade(db.engine)
         app.state.db = db
         app.state.blobs.reap_pending()
+        workers = start_workers(Pipeline(db, app.state.blobs, settings), settings.workers)
         try:
             yield
         finally:
+            await stop_workers(workers)
             if database is None or close_database:
                 db.close()
 
@@ -162,6 +182,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     install_error_handlers(app)
     app.add_middleware(JsonBodiesByDefault)
     for router in (health_router, accounts_router, auth_router, auth_pages, datasets_router,
-                   media_router, folders_router, tags_router, uploads_router, blobs_router):
+                   media_router, folders_router, tags_router, uploads_router, blobs_router,
+                   processing_router, ai_router):
         app.include_router(router)
     return app

@@ -118,6 +118,59 @@ def serve(
                 port=settings.port, log_level=settings.log_level, proxy_headers=False)
 
 
+@app.command("worker")
+def worker_command(
+    concurrency: Annotated[int | None, typer.Option(
+        help="Jobs at the same time (default $COREVIZ_WORKER_CONCURRENCY or 2).")] = None,
+    until_empty: Annotated[bool, typer.Option(
+        "--until-empty", help="Stop once the queue is empty instead of waiting for work.")
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Process uploads (frames, captions, objects, embeddings) from the shared queue.
+
+    Run as many as you like, here or on other machines that reach the same database (set
+    DATABASE_URL) and see the same blob directory."""
+    import asyncio
+
+    from coreviz_studio.pipeline import worker
+    from coreviz_studio.pipeline.process import Pipeline
+    from coreviz_studio.storage.local import LocalBlobStore
+
+    settings = _settings(data_dir, worker_concurrency=concurrency)
+    logs.setup(settings.log_level)
+    with _database(settings) as db:
+        pipe = Pipeline(db, LocalBlobStore(settings.effective_blob_dir()), settings)
+        typer.echo(f"worker {worker.worker_name()}: {settings.worker_concurrency} at a time")
+        asyncio.run(worker.run(pipe, wait=not until_empty, install_signal_handlers=True))
+
+
+@app.command()
+def reprocess(
+    media: Annotated[list[str] | None, typer.Option(
+        "--media", help="A media id (repeat for several).")] = None,
+    collection: Annotated[str | None, typer.Option(
+        "--collection", help="Every media of this collection (dataset id).")] = None,
+    everything: Annotated[bool, typer.Option(
+        "--all", help="Every media of every organization (after a model change).")] = False,
+    failed_only: Annotated[bool, typer.Option(
+        "--failed", help="Only media whose processing failed.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Queue processing again (a running server or `worker` picks it up)."""
+    from coreviz_studio.pipeline import reprocess as requeue
+
+    if not (media or collection or everything):
+        _fail("say what to reprocess: --media ID, --collection ID or --all")
+
+    def work(session: Session) -> tuple[int, int]:
+        return requeue.requeue_where(session, media_ids=media, dataset_id=collection,
+                                     failed_only=failed_only)
+
+    queued, skipped = _in_transaction(data_dir, work)
+    typer.echo(f"queued {queued} media" + (f" ({skipped} already waiting)" if skipped else ""))
+
+
 @app.command()
 def migrate(data_dir: DataDir = None) -> None:
     """Apply pending database migrations (the server also does this on start)."""

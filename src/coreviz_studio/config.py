@@ -129,10 +129,6 @@ class Settings(BaseSettings):
     vision_api_timeout_seconds: float = Field(
         60.0, gt=0, description="Time limit of one call to vision_api_base."
     )
-    generate_api_base: str | None = Field(
-        None, description="An OpenAI-compatible image endpoint for /api/ai/edit and "
-        "/api/ai/generate; unset = those answer 501."
-    )
     fetch_max_bytes: int = Field(
         20 * 1024 * 1024, ge=1, description="Largest image /api/ai/* fetches from a URL (bytes)."
     )

@@ -92,6 +92,18 @@ def current_principal(db: Db, credential: Credential) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
+def caller_only(request: Request, credential: Credential) -> Principal:
+    """The caller, checked in a transaction of its own that ends at once: for slow requests
+    (model inference, URL fetches) that must not hold a database connection meanwhile."""
+    with request.app.state.db.sessions() as session:
+        principal = auth_service.authenticate(session, *credential)
+        session.commit()
+    return principal
+
+
+CallerOnly = Annotated[Principal, Depends(caller_only)]
+
+
 def optional_principal(db: Db, credential: Credential) -> Principal | None:
     """The caller, or None for an anonymous one (get-session answers null then)."""
     try:

@@ -72,5 +72,11 @@ class NotImplementedYet(AppError):
     status = 501
 
 
+class BadGateway(AppError):
+    """A service this server relies on (a configured model endpoint) failed."""
+
+    status = 502
+
+
 class Unavailable(AppError):
     status = 503

@@ -1,0 +1,88 @@
+"""HTTP for /api/ai: describe, tag and embed an image, or embed a text (see ai/service.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter
+from pydantic import Field
+
+from coreviz_studio.ai import service
+from coreviz_studio.deps import CallerOnly, Config
+from coreviz_studio.schemas import InputModel, WireModel
+
+router = APIRouter(prefix="/api/ai", tags=["ai"])
+
+ImageSource = Annotated[str, Field(min_length=1, description="A data URL or an http(s) URL.")]
+Prompt = Annotated[str, Field(max_length=4000)]
+
+
+class DescribeBody(InputModel):
+    image: ImageSource
+    prompt: Prompt | None = None
+
+
+class TagBody(InputModel):
+    image: ImageSource
+    prompt: Prompt = ""
+    options: Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]],
+                       Field(max_length=200)] | None = None
+    multiple: bool = False
+
+
+class EmbedBody(InputModel):
+    image: ImageSource | None = None
+    text: str | None = None
+
+
+class GenerateBody(InputModel):
+    image: str | None = None
+    prompt: Prompt = ""
+
+
+class Described(WireModel):
+    description: str
+    model: str
+
+
+class Tagged(WireModel):
+    tags: list[str]
+    model: str
+
+
+class Embedded(WireModel):
+    embedding: list[float]
+    model: str
+    dim: int
+
+
+@router.post("/describe", response_model=Described)
+async def describe(body: DescribeBody, settings: Config, _: CallerOnly) -> Described:
+    """A sentence about the image."""
+    text, model = await service.describe(settings, body.image, body.prompt)
+    return Described(description=text, model=model)
+
+
+@router.post("/tag", response_model=Tagged)
+async def tag(body: TagBody, settings: Config, _: CallerOnly) -> Tagged:
+    """Tags for the image; with `options`, the option(s) that fit it best."""
+    tags, model = await service.tag(settings, body.image, body.prompt, body.options,
+                                    body.multiple)
+    return Tagged(tags=tags, model=model)
+
+
+@router.post("/embed", response_model=Embedded)
+async def embed(body: EmbedBody, settings: Config, _: CallerOnly) -> Embedded:
+    """A unit-length vector of the image or the text, in one space shared by both."""
+    vector, model = await service.embed(settings, body.image, body.text)
+    return Embedded(embedding=vector, model=model, dim=len(vector))
+
+
+@router.post("/edit", status_code=501)
+async def edit(body: GenerateBody, _: CallerOnly) -> None:
+    raise service.generative_unavailable("editing")
+
+
+@router.post("/generate", status_code=501)
+async def generate(body: GenerateBody, _: CallerOnly) -> None:
+    raise service.generative_unavailable("generation")

@@ -1,0 +1,167 @@
+"""The /api/ai endpoints: describe, tag and embed one image (or embed a text).
+
+With an OpenAI-compatible vision endpoint configured, describe and tag ask it. Without one,
+the offline models answer: the description is the composed caption the pipeline would write,
+tags come from what the detectors and the classifier found (or, when options are given, the
+options nearest in meaning to that), and embeddings are CLIP's when a CLIP model is installed,
+else the text embedding of the image's description, so that images and texts still share one
+space.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import anyio.to_thread
+import numpy as np
+from PIL import Image
+
+from coreviz_studio.ai.fetch import load_image_bytes
+from coreviz_studio.ai.images import open_image
+from coreviz_studio.ai.registry import Models, models_for
+from coreviz_studio.config import Settings
+from coreviz_studio.errors import AppError, BadGateway, Invalid, NotImplementedYet, Unavailable
+from coreviz_studio.pipeline.analyze import (
+    FrameResult,
+    Timings,
+    analyze_frame,
+    describe_for_search,
+    jpeg_bytes,
+)
+
+MAX_TAGS = 20
+MAX_TEXT = 10_000
+_MATCH = 0.3  # cosine from which an option counts as matching the image (multiple=true)
+
+
+async def load(settings: Settings, source: str) -> Image.Image:
+    data = await load_image_bytes(source, max_bytes=settings.fetch_max_bytes,
+                                  timeout_s=settings.fetch_timeout_seconds)
+    return await anyio.to_thread.run_sync(open_image, data, settings.max_image_pixels)
+
+
+async def _analyze(models: Models, image: Image.Image) -> FrameResult:
+    return await anyio.to_thread.run_sync(analyze_frame, models, image, "image", None,
+                                          Timings())
+
+
+async def describe(settings: Settings, source: str, prompt: str | None) -> tuple[str, str]:
+    """(description, model that wrote it)."""
+    image = await load(settings, source)
+    models = models_for(settings)
+    if models.vision is not None:
+        with _endpoint_errors():
+            return await models.vision.describe(jpeg_bytes(image), prompt), models.vision.name
+    result = await _analyze(_without_vision(models), image)
+    return result.caption, result.caption_model
+
+
+async def tag(settings: Settings, source: str, prompt: str, options: list[str] | None,
+              multiple: bool) -> tuple[list[str], str]:
+    image = await load(settings, source)
+    models = models_for(settings)
+    if models.vision is not None:
+        with _endpoint_errors():
+            tags = await models.vision.tag(jpeg_bytes(image), prompt, options, multiple)
+        return tags[:MAX_TAGS], models.vision.name
+    result = await _analyze(_without_vision(models), image)
+    found = _found_tags(result)
+    if not options:
+        return (found if multiple else found[:1]), result.caption_model
+    if models.text is None:
+        raise Unavailable("choosing among options needs the text-embedding model "
+                          "(COREVIZ_MODELS) or a vision endpoint (COREVIZ_VISION_API_BASE)")
+    scores = await anyio.to_thread.run_sync(_option_scores, models, result, options)
+    ranked = sorted(zip(options, scores, strict=True), key=lambda p: p[1], reverse=True)
+    if not multiple:
+        return [ranked[0][0]], f"{models.text.name}+{result.caption_model}"
+    return ([o for o, s in ranked if s >= _MATCH] or [ranked[0][0]]), \
+        f"{models.text.name}+{result.caption_model}"
+
+
+def _found_tags(result: FrameResult) -> list[str]:
+    """What the models found, most confident first, without repeats."""
+    seen: list[str] = []
+    candidates = sorted((f for f in result.found if f.type == "object"),
+                        key=lambda f: f.confidence, reverse=True)
+    names = [f.label for f in candidates]
+    if any(f.type == "face" for f in result.found):
+        names.append("face")
+    names += [label.name for label in result.labels if label.score >= 0.1]
+    if any(f.type == "text" for f in result.found):
+        names.append("text")
+    for name in names:
+        if name not in seen:
+            seen.append(name)
+    return seen[:MAX_TAGS]
+
+
+def _option_scores(models: Models, result: FrameResult, options: list[str]) -> list[float]:
+    assert models.text is not None
+    vectors = models.text.embed([describe_for_search(result), *options])
+    scores = vectors[1:] @ vectors[0]
+    # An option that names exactly what a detector or the classifier found wins outright.
+    exact = {t.lower() for t in _found_tags(result)}
+    return [1.0 if o.lower() in exact else float(s) for o, s in zip(options, scores,
+                                                                    strict=True)]
+
+
+async def embed(settings: Settings, source: str | None, text: str | None
+                ) -> tuple[list[float], str]:
+    if (source is None) == (text is None):
+        raise Invalid("give exactly one of image or text")
+    models = models_for(settings)
+    if text is not None:
+        if len(text) > MAX_TEXT:
+            raise Invalid(f"text is longer than {MAX_TEXT} characters")
+        if models.clip is not None:
+            vector = await anyio.to_thread.run_sync(models.clip.embed_texts, [text])
+            return _floats(vector[0]), models.clip.name
+        if models.text is not None:
+            vector = await anyio.to_thread.run_sync(models.text.embed, [text])
+            return _floats(vector[0]), models.text.name
+        raise _no_embedding()
+    assert source is not None
+    image = await load(settings, source)
+    if models.clip is not None:
+        vector = await anyio.to_thread.run_sync(models.clip.embed_images, [image])
+        return _floats(vector[0]), models.clip.name
+    if models.text is None:
+        raise _no_embedding()
+    # No shared image/text model: the image is embedded through its description, in the text
+    # model's space, so `embed(image)` and `embed(text)` stay comparable.
+    result = await _analyze(_without_vision(models), image)
+    return _floats(result.text_vectors[models.text.name]), models.text.name
+
+
+@contextmanager
+def _endpoint_errors() -> Iterator[None]:
+    """The configured endpoint failing is a 502 that says how (never the key)."""
+    from coreviz_studio.ai.vision_api import VisionApiError
+
+    try:
+        yield
+    except VisionApiError as exc:
+        raise BadGateway(f"the vision endpoint failed: {exc}") from exc
+
+
+def _without_vision(models: Models) -> Models:
+    """The offline models only (the endpoint was already asked, or is not configured)."""
+    from dataclasses import replace
+
+    return replace(models, vision=None)
+
+
+def _floats(vector: np.ndarray) -> list[float]:
+    return [round(float(x), 7) for x in vector]
+
+
+def _no_embedding() -> AppError:
+    return Unavailable("no embedding model is enabled (COREVIZ_MODELS)")
+
+
+def generative_unavailable(what: str) -> AppError:
+    return NotImplementedYet(
+        f"Image {what} needs a generative image model, and this server has none: it runs "
+        "offline vision models only. Nothing was changed.")

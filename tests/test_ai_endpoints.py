@@ -1,0 +1,141 @@
+"""/api/ai/describe, tag, embed, edit and generate, with the real offline models."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from coreviz_studio.app import create_app
+from tests import media_files
+
+
+def data_url(data: bytes, mime: str = "image/jpeg") -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
+@pytest.fixture(scope="module")
+def cat() -> str:
+    return data_url(media_files.photo("chelsea"))
+
+
+@pytest.fixture
+def member(make_member):  # type: ignore[no-untyped-def]
+    return make_member()
+
+
+def test_describe_composes_from_the_offline_models(client, member) -> None:  # type: ignore[no-untyped-def]
+    r = client.post("/api/ai/describe", headers=member.headers,
+                    json={"image": data_url(media_files.photo("astronaut"))})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["model"].startswith("composed(") and "1 face" in body["description"]
+
+
+def test_tag_picks_the_option_that_fits(client, member, cat) -> None:  # type: ignore[no-untyped-def]
+    r = client.post("/api/ai/tag", headers=member.headers,
+                    json={"image": cat, "prompt": "what animal?",
+                          "options": ["a sports car", "a cat", "a cup of coffee"]})
+    assert r.status_code == 200, r.text
+    assert r.json()["tags"] == ["a cat"]
+    free = client.post("/api/ai/tag", headers=member.headers,
+                       json={"image": cat, "prompt": "", "multiple": True}).json()["tags"]
+    assert free and any("cat" in t or t == "tabby" for t in free), free
+
+
+def test_embed_puts_images_and_texts_in_one_space(client, member, cat) -> None:  # type: ignore[no-untyped-def]
+    def vector(body: dict[str, str]) -> np.ndarray:
+        r = client.post("/api/ai/embed", headers=member.headers, json=body)
+        assert r.status_code == 200, r.text
+        answer = r.json()
+        assert answer["dim"] == len(answer["embedding"]) == 384
+        return np.array(answer["embedding"])
+
+    image = vector({"image": cat})
+    assert abs(np.linalg.norm(image) - 1) < 1e-3
+    assert image @ vector({"text": "a cat"}) > image @ vector({"text": "a cup of coffee"})
+    both = client.post("/api/ai/embed", headers=member.headers, json={"image": cat, "text": "x"})
+    assert both.status_code == 422
+
+
+def test_loopback_url_is_refused_without_a_connection(client, member) -> None:  # type: ignore[no-untyped-def]
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.2)
+    port = listener.getsockname()[1]
+    try:
+        for url in (f"http://127.0.0.1:{port}/cat.jpg", "http://169.254.169.254/latest/",
+                    "http://localhost/x.png", "file:///etc/passwd"):
+            r = client.post("/api/ai/describe", headers=member.headers, json={"image": url})
+            assert r.status_code == 400, (url, r.text)
+        with pytest.raises(TimeoutError):
+            listener.accept()
+    finally:
+        listener.close()
+
+
+def test_bad_images_and_callers(client, member) -> None:  # type: ignore[no-untyped-def]
+    html = data_url(b"<html><script>alert(1)</script></html>", "image/png")
+    assert client.post("/api/ai/describe", headers=member.headers,
+                       json={"image": html}).status_code == 415
+    broken = data_url(media_files.image("JPEG", (300, 200), noise=True)[:400])
+    assert client.post("/api/ai/describe", headers=member.headers,
+                       json={"image": broken}).status_code == 422
+    bomb = data_url(media_files.png_bomb(), "image/png")
+    assert client.post("/api/ai/describe", headers=member.headers,
+                       json={"image": bomb}).status_code == 413
+    assert client.post("/api/ai/describe", json={"image": html}).status_code == 401
+
+
+def test_edit_and_generate_say_plainly_they_are_not_available(client, member) -> None:  # type: ignore[no-untyped-def]
+    for path in ("/api/ai/edit", "/api/ai/generate"):
+        r = client.post(path, headers=member.headers, json={"prompt": "a red bicycle"})
+        assert r.status_code == 501
+        assert "generative" in r.json()["message"]
+
+
+class _FakeVision(BaseHTTPRequestHandler):
+    seen: list[dict[str, object]] = []
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        _FakeVision.seen.append(body)
+        answer = json.dumps({"choices": [{"message": {
+            "content": "  A tabby cat resting on a rug.  "}}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def vision_client(settings, database) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeVision)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    custom = settings.model_copy(update={
+        "vision_api_base": f"http://127.0.0.1:{server.server_address[1]}/v1",
+        "vision_api_model": "tiny-vlm"})
+    try:
+        with TestClient(create_app(custom, database), raise_server_exceptions=False) as c:
+            yield c
+    finally:
+        server.shutdown()
+
+
+def test_a_configured_vision_endpoint_describes(vision_client, member, cat) -> None:  # type: ignore[no-untyped-def]
+    r = vision_client.post("/api/ai/describe", headers=member.headers, json={"image": cat})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"description": "A tabby cat resting on a rug.", "model": "tiny-vlm"}
+    assert _FakeVision.seen[-1]["model"] == "tiny-vlm"
