@@ -45,7 +45,7 @@ def free_port() -> int:
 class Server:
     """`coreviz-studio serve` on a data dir, its output in a file."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -54,7 +54,8 @@ class Server:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "coreviz_studio", "serve", "--data-dir", str(data_dir),
                  "--port", str(self.port)],
-                stdout=out, stderr=subprocess.STDOUT, env=env_without_database_url())
+                stdout=out, stderr=subprocess.STDOUT,
+                env={**env_without_database_url(), **(env or {})})
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 90) -> None:
@@ -84,6 +85,32 @@ class Server:
     def terminate(self) -> None:
         self.proc.terminate()
         self.proc.wait(60)
+
+
+class Worker:
+    """`coreviz-studio worker` on a data dir, its output in a file."""
+
+    def __init__(self, data_dir: Path, name: str, env: dict[str, str] | None = None) -> None:
+        self.log = data_dir.parent / f"{data_dir.name}-worker-{name}.log"
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "coreviz_studio", "worker", "--data-dir", str(data_dir)],
+                stdout=out, stderr=subprocess.STDOUT,
+                env={**env_without_database_url(), **(env or {})})
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def kill9(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def terminate(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.kill9()
 
 
 def postmaster_pid(pgdata: Path) -> int | None:
