@@ -41,13 +41,13 @@ class Bench:
 
 
 @contextmanager
-def running(prefix: str = "cvs-bench-") -> Iterator[Bench]:
+def running(prefix: str = "cvs-bench-", env: dict[str, str] | None = None) -> Iterator[Bench]:
     root = Path(tempfile.mkdtemp(prefix=prefix))
     root.chmod(0o711)  # as root, the embedded PostgreSQL's user must traverse it
     data_dir = root / "data"
     server: Server | None = None
     try:
-        server = Server(data_dir)
+        server = Server(data_dir, env=env)
         user = cli_json("users", "create", "--email", "bench@example.org", "--name", "Bench",
                         "--org", "Bench", "--data-dir", str(data_dir))
         headers = {"x-api-key": user["apiKey"]}
