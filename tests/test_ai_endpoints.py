@@ -105,7 +105,7 @@ def test_edit_and_generate_say_plainly_they_are_not_available(client, member) ->
 class _FakeVision(BaseHTTPRequestHandler):
     seen: list[dict[str, object]] = []
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         _FakeVision.seen.append(body)
         answer = json.dumps({"choices": [{"message": {

@@ -60,8 +60,9 @@ def test_image_video_pdf_frames(lib: Library, settings, database, tmp_path: Path
 
 
 def test_rerun_replaces_instead_of_duplicating(lib: Library, settings, database) -> None:  # type: ignore[no-untyped-def]
-    from coreviz_studio.pipeline.process import process
     import uuid
+
+    from coreviz_studio.pipeline.process import process
 
     media = lib.upload(media_files.image("PNG", (64, 64)), "once.png")
     pipe = pipeline(settings, database, models="none")
@@ -82,7 +83,8 @@ def test_rerun_replaces_instead_of_duplicating(lib: Library, settings, database)
     assert not (settings.effective_blob_dir() / old_key).exists()
 
 
-def test_undecodable_file_fails_readably_and_the_worker_goes_on(lib: Library, settings, database) -> None:  # type: ignore[no-untyped-def]
+def test_undecodable_file_fails_readably_and_the_worker_goes_on(  # type: ignore[no-untyped-def]
+        lib: Library, settings, database) -> None:
     good = media_files.image("JPEG", (300, 200), noise=True)
     broken = lib.upload(good[: len(good) // 3], "cut.jpg")  # sound header, truncated pixels
     fine = lib.upload(media_files.image("PNG", (50, 50)), "fine.png")

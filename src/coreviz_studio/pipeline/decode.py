@@ -153,7 +153,7 @@ def _decode_video(src: Path, out: Path, limits: Limits) -> Decoded:
                 if frame.width * frame.height > limits.max_pixels:
                     raise BadMedia("the video's frames are larger than the pixel limit")
                 small = frame.to_ndarray(format="gray", width=_SMALL[0], height=_SMALL[1])
-                small = small.astype(np.int16)
+                small = small.astype(np.int16)  # type: ignore[assignment]
                 cut = previous is not None and float(np.abs(small - previous).mean()) > SCENE_CUT
                 previous = small
                 due = t - last_kept >= interval
