@@ -41,7 +41,7 @@ from tests.processes import Worker
 from bench._server import Bench, running
 
 DETECTOR = Path(__file__).resolve().parents[2] / "shared" / "models" / "nanodet-coco-416.onnx"
-PHOTOS = ["astronaut", "chelsea", "coffee", "rocket", "motorcycle_left", "hubble_deep_field",
+PHOTOS = ["astronaut", "chelsea", "coffee", "rocket", "camera", "hubble_deep_field",
           "retina", "immunohistochemistry", "cat"]
 ENV = {"COREVIZ_WORKERS": "0", "COREVIZ_MODEL_THREADS": "1"}
 

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import base64
-import json
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -15,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from coreviz_studio.app import create_app
 from tests import media_files
+from tests.fake_vision import FakeVision, fake_vision
 
 
 def data_url(data: bytes, mime: str = "image/jpeg") -> str:
@@ -102,40 +100,28 @@ def test_edit_and_generate_say_plainly_they_are_not_available(client, member) ->
         assert "generative" in r.json()["message"]
 
 
-class _FakeVision(BaseHTTPRequestHandler):
-    seen: list[dict[str, object]] = []
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        _FakeVision.seen.append(body)
-        answer = json.dumps({"choices": [{"message": {
-            "content": "  A tabby cat resting on a rug.  "}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def vision_client(settings, database) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeVision)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    custom = settings.model_copy(update={
-        "vision_api_base": f"http://127.0.0.1:{server.server_address[1]}/v1",
-        "vision_api_model": "tiny-vlm"})
-    try:
+def vision_client(settings, database) -> Iterator[tuple[TestClient, FakeVision]]:  # type: ignore[no-untyped-def]
+    with fake_vision() as fake:
+        custom = settings.model_copy(update={"vision_api_base": fake.url,
+                                             "vision_api_model": "tiny-vlm"})
         with TestClient(create_app(custom, database), raise_server_exceptions=False) as c:
-            yield c
-    finally:
-        server.shutdown()
+            yield c, fake
 
 
 def test_a_configured_vision_endpoint_describes(vision_client, member, cat) -> None:  # type: ignore[no-untyped-def]
-    r = vision_client.post("/api/ai/describe", headers=member.headers, json={"image": cat})
+    client, fake = vision_client
+    r = client.post("/api/ai/describe", headers=member.headers, json={"image": cat})
     assert r.status_code == 200, r.text
     assert r.json() == {"description": "A tabby cat resting on a rug.", "model": "tiny-vlm"}
-    assert _FakeVision.seen[-1]["model"] == "tiny-vlm"
+    assert fake.seen[-1]["model"] == "tiny-vlm"
+
+
+def test_a_failing_vision_endpoint_is_a_502(settings, database, member, cat) -> None:  # type: ignore[no-untyped-def]
+    with fake_vision(status=500) as fake:
+        custom = settings.model_copy(update={"vision_api_base": fake.url,
+                                             "vision_api_key": "sk-secret-123"})
+        with TestClient(create_app(custom, database), raise_server_exceptions=False) as c:
+            r = c.post("/api/ai/describe", headers=member.headers, json={"image": cat})
+    assert r.status_code == 502 and "vision endpoint failed" in r.json()["message"]
+    assert "sk-secret-123" not in r.text

@@ -106,3 +106,129 @@ def test_deleted_before_processing_is_skipped(lib: Library, settings, database) 
 
         assert s.scalar(select(func.count()).select_from(Frame)
                         .where(Frame.media_id == uuid.UUID(media["id"]))) == 0
+
+
+class _Flaky:
+    """A model that fails its first call (a transient error: a full disk, a lost endpoint)."""
+
+    name = "flaky"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def classify(self, image):  # type: ignore[no-untyped-def]
+        from coreviz_studio.ai.types import Moderation
+
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("temporarily unavailable")
+        return Moderation({"nsfw": 0.01}, [], "flaky")
+
+
+def test_a_transient_error_is_retried_with_backoff(lib: Library, settings, database) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from coreviz_studio.ai.registry import Models
+    from coreviz_studio.pipeline.process import Pipeline
+
+    flaky = _Flaky()
+
+    class FlakyPipeline(Pipeline):
+        def models(self) -> Models:
+            return Models(moderator=flaky)  # type: ignore[arg-type]
+
+    media = lib.upload(media_files.image("PNG", (32, 32)), "flaky.png")
+    base = pipeline(settings, database, job_retry_backoff_seconds=1)
+    pipe = FlakyPipeline(base.db, base.store, base.settings)
+    drain(pipe, [media["id"]])
+    state = lib.media(media["id"])["metadata"]["processing"]
+    assert state["status"] == "queued" and state["willRetry"] is True
+    assert "temporarily unavailable" in state["error"]
+    assert [j["status"] for j in jobs_of(database, media["id"])] == ["todo"]
+    time.sleep(1.2)  # the backoff: 1 s ** attempt
+    drain(pipe, [media["id"]])
+    item = lib.media(media["id"])
+    assert item["metadata"]["processing"]["status"] == "ready"
+    assert item["metadata"]["processing"]["attempt"] == 2
+    assert item["metadata"]["moderation"]["status"] == "approved"
+    assert len(item["frames"]) == 1 and flaky.calls == 2
+
+
+def test_the_last_attempt_marks_failed(lib: Library, settings, database) -> None:  # type: ignore[no-untyped-def]
+    from coreviz_studio.ai.registry import Models
+    from coreviz_studio.pipeline.process import Pipeline
+
+    class Broken(_Flaky):
+        def classify(self, image):  # type: ignore[no-untyped-def]
+            raise RuntimeError("model file is corrupt")
+
+    class BrokenPipeline(Pipeline):
+        def models(self) -> Models:
+            return Models(moderator=Broken())  # type: ignore[arg-type]
+
+    media = lib.upload(media_files.image("PNG", (32, 32)), "doomed.png")
+    base = pipeline(settings, database, job_attempts=1)
+    drain(BrokenPipeline(base.db, base.store, base.settings), [media["id"]])
+    state = lib.media(media["id"])["metadata"]["processing"]
+    assert state["status"] == "failed" and "model file is corrupt" in state["error"]
+    assert [j["status"] for j in jobs_of(database, media["id"])] == ["failed"]
+
+
+def test_reprocess_endpoint_and_command(lib: Library, settings, database, make_member) -> None:  # type: ignore[no-untyped-def]
+    media = lib.upload(media_files.image("PNG", (32, 32)), "again.png")
+    pipe = pipeline(settings, database, models="none")
+    drain(pipe, [media["id"]])
+    r = lib.client.post(f"/api/media/{media['id']}/reprocess", headers=lib.headers)
+    assert r.status_code == 202 and r.json()["queued"] is True
+    assert r.json()["processing"]["status"] == "queued"
+    again = lib.client.post(f"/api/media/{media['id']}/reprocess", headers=lib.headers)
+    assert again.status_code == 202 and again.json()["queued"] is False  # one waiting is enough
+    assert len([j for j in jobs_of(database, media["id"]) if j["status"] == "todo"]) == 1
+    drain(pipe, [media["id"]])
+    state = lib.media(media["id"])["metadata"]["processing"]
+    assert (state["status"], state["reason"]) == ("ready", "reprocess")
+
+    from typer.testing import CliRunner
+
+    from coreviz_studio.cli import app
+
+    done = CliRunner().invoke(app, ["reprocess", "--media", media["id"]])
+    assert done.exit_code == 0 and "queued 1 media" in done.output, done.output
+    assert lib.media(media["id"])["metadata"]["processing"]["status"] == "queued"
+    drain(pipe, [media["id"]])
+    refused = CliRunner().invoke(app, ["reprocess"])
+    assert refused.exit_code == 1 and "--media" in refused.output
+
+    whole = lib.client.post(f"/api/dataset/{lib.id}/reprocess", headers=lib.headers)
+    assert whole.status_code == 202 and whole.json() == {"queued": 1, "alreadyQueued": 0}
+    outsider = make_member()  # another organization: neither its media nor its collection
+    assert lib.client.post(f"/api/media/{media['id']}/reprocess",
+                           headers=outsider.headers).status_code == 404
+    assert lib.client.post(f"/api/dataset/{lib.id}/reprocess",
+                           headers=outsider.headers).status_code == 404
+    folder = lib.folder("Box")
+    assert lib.client.post(f"/api/media/{folder['id']}/reprocess",
+                           headers=lib.headers).status_code == 422
+
+
+def test_captions_come_from_a_configured_vision_endpoint(lib: Library, settings, database) -> None:  # type: ignore[no-untyped-def]
+    from tests.fake_vision import fake_vision
+
+    media = lib.upload(media_files.image("JPEG", (120, 90)), "vlm.jpg")
+    with fake_vision(answer="A red square on nothing at all.") as fake:
+        drain(pipeline(settings, database, models="none", vision_api_base=fake.url,
+                       vision_api_model="tiny-vlm"), [media["id"]])
+    [caption] = lib.media(media["id"])["frames"][0]["captions"]
+    assert (caption["text"], caption["model"]) == ("A red square on nothing at all.", "tiny-vlm")
+    url = fake.seen[0]["messages"][0]["content"][1]["image_url"]["url"]
+    assert url.startswith("data:image/jpeg;base64,")
+
+    # When the endpoint fails, the caption is composed instead, and the state says why.
+    again = lib.upload(media_files.image("JPEG", (120, 90)), "vlm2.jpg")
+    with fake_vision(status=500) as fake:
+        drain(pipeline(settings, database, models="none", vision_api_base=fake.url),
+              [again["id"]])
+    item = lib.media(again["id"])
+    assert item["frames"][0]["captions"][0]["model"] == "composed"
+    assert item["metadata"]["processing"]["status"] == "ready"
+    assert "captioning endpoint failed" in item["metadata"]["processing"]["notes"][0]

@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     job_attempts: int = Field(
         3, ge=1, description="Tries of a processing job before it is marked failed."
     )
+    job_retry_backoff_seconds: int = Field(
+        4, ge=1, description="Wait before retry n of a failed job: this to the power n (4: "
+        "4 s, 16 s, 64 s ...)."
+    )
     worker_heartbeat_seconds: float = Field(
         10.0, gt=0, description="How often a worker tells the database it is alive."
     )

@@ -63,7 +63,8 @@ def process(pipe: Pipeline, media_id: uuid.UUID, attempt: int = 1,
             return "skipped"
         previous = media.metadata_.get("processing") or {}
         set_processing(media, {"status": "processing", "startedAt": now_iso(),
-                               "attempt": attempt, "queuedAt": previous.get("queuedAt")})
+                               "attempt": attempt, "queuedAt": previous.get("queuedAt"),
+                               "reason": previous.get("reason")})
         kind, blob_key = media.type, media.blob_key
     try:
         return _run(pipe, media_id, kind, blob_key, attempt, started)
@@ -111,7 +112,8 @@ def _run(pipe: Pipeline, media_id: uuid.UUID, kind: str, blob_key: str | None, a
                     stale = replace_frames(session, media, decoded, results, keys)
                     notes = decoded.notes + [n for r in results for n in r.notes]
                     state: dict[str, Any] = {
-                        "status": "ready", "finishedAt": now_iso(), "attempt": attempt,
+                        **_kept(media), "status": "ready", "finishedAt": now_iso(),
+                        "attempt": attempt,
                         "frames": len(decoded.frames), "models": models.names(),
                         "seconds": round(time.perf_counter() - started, 3),
                         "stages": {k: round(v, 3) for k, v in timings.seconds.items()},
@@ -147,7 +149,13 @@ def _finish(pipe: Pipeline, media_id: uuid.UUID, state: dict[str, Any]) -> None:
     with pipe.db.sessions.begin() as session:
         media = _locked(session, media_id)
         if media is not None:
-            set_processing(media, {**state, "finishedAt": now_iso()})
+            set_processing(media, {**_kept(media), **state, "finishedAt": now_iso()})
+
+
+def _kept(media: Media) -> dict[str, Any]:
+    """What a job's later states repeat from the queued one: when and why it was queued."""
+    current = media.metadata_.get("processing") or {}
+    return {k: current[k] for k in ("queuedAt", "reason") if current.get(k)}
 
 
 def _delete(store: BlobStore, keys: list[str]) -> None:

@@ -28,8 +28,12 @@ def make_app(pipe: Pipeline) -> procrastinate.App:
     settings = pipe.settings
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(
         conninfo=pipe.db.url, min_size=1, max_size=4))
-    retries = procrastinate.RetryStrategy(max_attempts=settings.job_attempts - 1,
-                                          exponential_wait=4)
+    # max_attempts counts retries; procrastinate reads 0 as "no limit", hence `False` for none.
+    retries: procrastinate.RetryStrategy | bool = False
+    if settings.job_attempts > 1:
+        retries = procrastinate.RetryStrategy(
+            max_attempts=settings.job_attempts - 1,
+            exponential_wait=settings.job_retry_backoff_seconds)
 
     @app.task(name=TASK, queue=QUEUE, pass_context=True, retry=retries)
     def process_media(context: procrastinate.JobContext, media_id: str) -> str:
