@@ -199,7 +199,7 @@ def measure_video(bench: Bench) -> None:
           f"(cuts at {[f['timestamp'] for f in media['frames'] if f['metadata'].get('sceneCut')]})")
     print(f"  decoding + cut detection: {decode:.2f} s = {frames_in_file / decode:.0f} video "
           "frames/s")
-    print(f"  whole job (models on the kept frames included, models already loaded? no): "
+    print(f"  whole job (the models on the kept frames and their loading included): "
           f"{state['seconds']:.2f} s = {frames_in_file / state['seconds']:.0f} video frames/s")
     print(f"  peak RSS: {peak:.0f} MB")
 

@@ -33,7 +33,7 @@ def test_memory_cap_fails_the_file_not_the_worker(tmp_path: Path) -> None:
 
 def test_time_cap(tmp_path: Path) -> None:
     video = media_files.video_with_cut(tmp_path / "v.mp4", seconds=6.0)
-    with pytest.raises(DecodeFailed, match="longer than 0.01 s"):
+    with pytest.raises(DecodeFailed, match=r"longer than 0\.01 s"):
         _run("video", video, tmp_path, timeout=0.01)
 
 
