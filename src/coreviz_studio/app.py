@@ -34,6 +34,7 @@ from coreviz_studio.media.routes import router as media_router
 from coreviz_studio.pipeline import worker
 from coreviz_studio.pipeline.process import Pipeline
 from coreviz_studio.pipeline.routes import router as processing_router
+from coreviz_studio.search.routes import router as search_router
 from coreviz_studio.storage.local import LocalBlobStore
 from coreviz_studio.storage.urls import BlobUrls
 from coreviz_studio.tags.routes import router as tags_router
@@ -183,6 +184,6 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_middleware(JsonBodiesByDefault)
     for router in (health_router, accounts_router, auth_router, auth_pages, datasets_router,
                    media_router, folders_router, tags_router, uploads_router, blobs_router,
-                   processing_router, ai_router):
+                   processing_router, ai_router, search_router):
         app.include_router(router)
     return app

@@ -140,6 +140,26 @@ class Settings(BaseSettings):
         10.0, gt=0, description="Time limit of fetching an image URL for /api/ai/*."
     )
 
+    # --- search ----------------------------------------------------------------------------
+    search_candidates: int = Field(
+        500, ge=10, le=100_000,
+        description="Nearest frames (or objects) a search takes from the vector index before "
+        "filters and paging; text matches are not limited.",
+    )
+    search_min_similarity: float = Field(
+        0.25, ge=-1, le=1,
+        description="Cosine similarity below which a frame's vector alone does not make a "
+        "result (a text match still does).",
+    )
+    search_ef_search: int = Field(
+        100, ge=1, le=1000, description="pgvector HNSW ef_search: higher is more exact, slower."
+    )
+    search_max_scan_tuples: int = Field(
+        20_000, ge=100,
+        description="pgvector iterative scans stop after visiting this many index entries "
+        "(bounds a search whose filters match little).",
+    )
+
     def effective_models_dir(self) -> Path:
         return self.models_dir or self.data_dir / "models"
 

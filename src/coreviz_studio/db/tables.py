@@ -247,6 +247,8 @@ class Media(Base):
     height: Mapped[int | None] = mapped_column(Integer)
     duration: Mapped[float | None] = mapped_column(Float)
     page_count: Mapped[int | None] = mapped_column(Integer)
+    # What text search reads (search/document.py keeps it current; migration 0003 indexes it).
+    search_text: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     exif: Mapped[dict[str, Any]] = _jsonb("exif")
     metadata_: Mapped[dict[str, Any]] = _jsonb("metadata")
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="active")

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, func, or_, select, true
+from sqlalchemy import ColumnElement, exists, false, func, or_, select, true
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.orm import Session
 
 from coreviz_studio.auth.principal import Principal
 from coreviz_studio.datasets.service import get_dataset
-from coreviz_studio.db.tables import MEDIA_TYPES, Media
-from coreviz_studio.errors import BadRequest, NotImplementedYet
+from coreviz_studio.db.tables import MEDIA_TYPES, DetectedObject, Media
+from coreviz_studio.errors import BadRequest
 from coreviz_studio.ids import parse_id
 from coreviz_studio.media import tree
 from coreviz_studio.media.schemas import BrowseOut, Pagination
@@ -29,6 +29,9 @@ from coreviz_studio.storage.urls import BlobUrls
 from coreviz_studio.tenancy import scoped
 
 MAX_LIMIT = 1000
+MAX_QUERY = 1000
+# faces / objects: that object's kind; image: whole frames like the object's frame.
+SIMILAR_MODELS = ("objects", "faces", "image")
 MAX_OFFSET = 10_000_000
 _SORTS = {"createdAt": "created_at", "updatedAt": "updated_at", "name": "name", "type": "type",
           "sizeBytes": "size_bytes"}
@@ -51,6 +54,14 @@ class BrowseQuery:
     tags: list[str] = field(default_factory=list)
     tag_filters: dict[str, list[str]] = field(default_factory=dict)
     media_id: uuid.UUID | None = None
+    cluster_id: uuid.UUID | None = None
+    q: str | None = None  # a text query: scored mode (search/scored.py)
+    similar_to: uuid.UUID | None = None  # an object id: scored mode
+    similar_model: str | None = None
+
+    @property
+    def scored(self) -> bool:
+        return bool(self.q) or self.similar_to is not None
 
 
 def _int(name: str, raw: str | None, default: int, low: int, high: int) -> int:
@@ -93,9 +104,6 @@ def parse_query(params: dict[str, str]) -> BrowseQuery:
     for name, value in params.items():
         if "\x00" in value:
             raise BadRequest(f"{name} cannot contain NUL characters")
-    for name in ("q", "similarToObjectId", "clusterId"):
-        if params.get(name):
-            raise NotImplementedYet(f"{name} (search) is not available on this server yet")
     q = BrowseQuery()
     q.limit = _int("limit", params.get("limit"), 10, 0, MAX_LIMIT)
     q.offset = _int("offset", params.get("offset"), 0, 0, MAX_OFFSET)
@@ -130,10 +138,28 @@ def parse_query(params: dict[str, str]) -> BrowseQuery:
         q.media_id = parse_id(params["mediaId"], "mediaId")
         if not q.path:
             q.recursive = True  # the item is found wherever it sits in the collection
+    if params.get("clusterId"):
+        q.cluster_id = parse_id(params["clusterId"], "clusterId")
+    query = " ".join((params.get("q") or "").split())
+    if query:
+        # Longer queries are cut, not refused: the text model reads 256 word pieces anyway.
+        q.q = query[:MAX_QUERY]
+    if params.get("similarToObjectId"):
+        q.similar_to = parse_id(params["similarToObjectId"], "similarToObjectId")
+        model = params.get("similarToObjectModel") or None
+        if model is not None and model not in SIMILAR_MODELS:
+            raise BadRequest(f"similarToObjectModel must be one of {', '.join(SIMILAR_MODELS)}")
+        q.similar_model = model
+    elif params.get("similarToObjectModel"):
+        raise BadRequest("similarToObjectModel needs similarToObjectId")
+    if q.q and q.similar_to:
+        raise BadRequest("give q or similarToObjectId, not both")
+    if (q.scored or q.cluster_id) and not q.path and not params.get("recursive"):
+        q.recursive = True  # a search looks through the whole collection unless told not to
     return q
 
 
-def _conditions(q: BrowseQuery, container: str) -> list[ColumnElement[bool]]:
+def conditions(q: BrowseQuery, container: str) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = [Media.status == "active", Media.is_active_version == true()]
     if q.recursive:
         where += [Media.path.op("<@")(container), Media.path != container]
@@ -153,6 +179,9 @@ def _conditions(q: BrowseQuery, container: str) -> list[ColumnElement[bool]]:
         where.append(tags[label].has_any(array(values)) if values else false())
     if q.media_id:
         where.append(or_(Media.id == q.media_id, Media.root_id == q.media_id))
+    if q.cluster_id:
+        where.append(exists().where(DetectedObject.media_id == Media.id,
+                                    DetectedObject.cluster_id == q.cluster_id))
     return where
 
 
@@ -160,7 +189,7 @@ def browse(session: Session, principal: Principal, dataset_id: str, q: BrowseQue
            urls: BlobUrls) -> BrowseOut:
     dataset = get_dataset(session, principal, dataset_id)
     container = tree.container(session, principal, dataset, q.path)
-    where = _conditions(q, container)
+    where = conditions(q, container)
     base = scoped(Media, principal).where(Media.dataset_id == dataset.id, *where)
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     column: Any = getattr(Media, _SORTS[q.sort_by])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from coreviz_studio.deps import CurrentPrincipal, Db, Urls
+from coreviz_studio.deps import Config, CurrentPrincipal, Db, Urls
 from coreviz_studio.media import browse as browsing
 from coreviz_studio.media import service
 from coreviz_studio.media.schemas import (
@@ -17,16 +17,22 @@ from coreviz_studio.media.schemas import (
     Moved,
     VersionsOut,
 )
+from coreviz_studio.search import scored
 
 router = APIRouter(prefix="/api", tags=["media"])
 
 
 @router.get("/dataset/{dataset_id}/media", response_model=BrowseOut)
 def browse(dataset_id: str, request: Request, db: Db, principal: CurrentPrincipal,
-           urls: Urls) -> BrowseOut:
-    """Browse a collection. Parameters: limit, offset, sortBy, sortDirection, path, recursive,
-    type, dateFrom, dateTo, tags, tagFilters, mediaId (see API.md)."""
+           urls: Urls, settings: Config) -> BrowseOut:
+    """Browse or search a collection. Parameters: limit, offset, sortBy, sortDirection, path,
+    recursive, type, dateFrom, dateTo, tags, tagFilters, mediaId, clusterId, q,
+    similarToObjectId, similarToObjectModel (see API.md). With q or similarToObjectId the
+    results are scored, best first, each with `_score`; a search looks through the whole
+    collection (recursive) unless path or recursive say otherwise."""
     query = browsing.parse_query(dict(request.query_params))
+    if query.scored:
+        return scored.browse_scored(db, principal, settings, dataset_id, query, urls)
     return browsing.browse(db, principal, dataset_id, query, urls)
 
 

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from coreviz_studio.schemas import Clean, InputModel, NotNull, WireModel
 
@@ -68,6 +68,15 @@ class FrameOut(WireModel):
     objects: list[ObjectOut]
 
 
+class MatchedFrame(WireModel):
+    """In a scored result: the frame that matched best (a video's moment, a PDF's page)."""
+
+    id: uuid.UUID
+    timestamp: str
+    end_timestamp: str | None
+    page_number: int | None
+
+
 class MediaOut(WireModel):
     id: uuid.UUID
     name: str
@@ -95,6 +104,17 @@ class MediaOut(WireModel):
     version_number: int
     is_active_version: bool
     frames: list[FrameOut]
+    # Scored results only (q, similarToObjectId); left out of the JSON otherwise.
+    score: float | None = Field(None, alias="_score")
+    matched_frame: MatchedFrame | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_unset_score(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.score is None:
+            for key in ("_score", "score", "matchedFrame", "matched_frame"):
+                data.pop(key, None)
+        return data
 
 
 class MediaEnvelope(WireModel):

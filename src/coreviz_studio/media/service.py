@@ -22,6 +22,7 @@ from coreviz_studio.ids import parse_id
 from coreviz_studio.media import paths, tree
 from coreviz_studio.media.schemas import Deleted, DeletedVersion, MediaOut, Moved
 from coreviz_studio.media.views import media_list
+from coreviz_studio.search import document
 from coreviz_studio.storage.urls import BlobUrls
 from coreviz_studio.tags.rules import check_tags
 from coreviz_studio.tenancy import scoped
@@ -84,7 +85,7 @@ def update_row(session: Session, principal: Principal, media_id: str, changes: d
         row.metadata_ = merged_metadata(row.metadata_, changes["metadata"])
     if changes:
         row.updated_by_id = principal.user_id
-        session.flush()
+        document.refresh(session, [row.id])  # the name and tags are searchable
         session.refresh(row)
     return row
 

@@ -3,7 +3,8 @@
 A re-run (a retry, a recovered stalled job, a reprocess after a model change) deletes the
 media's frames (captions, objects and embeddings go with them by cascade) and inserts the new
 ones in the same transaction, so readers see the old set or the new one, never both and never
-half; nothing can be duplicated.
+half; nothing can be duplicated. The same transaction puts new faces and objects into
+clusters and rebuilds the media's search document.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from coreviz_studio.db.tables import Caption, DetectedObject, Embedding, Frame, 
 from coreviz_studio.pipeline.analyze import FrameResult
 from coreviz_studio.pipeline.decode import Decoded
 from coreviz_studio.pipeline.queue import now_iso
+from coreviz_studio.search import clusters, document
 
 
 def replace_frames(session: Session, media: Media, decoded: Decoded,
@@ -27,6 +29,10 @@ def replace_frames(session: Session, media: Media, decoded: Decoded,
     transaction has committed)."""
     old = session.execute(select(Frame.blob_key, Frame.thumbnail_key)
                           .where(Frame.media_id == media.id)).all()
+    old_clusters: set[uuid.UUID] = set(c for c in session.scalars(
+        select(DetectedObject.cluster_id).where(DetectedObject.media_id == media.id,
+                                                DetectedObject.cluster_id.is_not(None))).all()
+        if c is not None)
     session.execute(delete(Frame).where(Frame.media_id == media.id))
     org = media.organization_id
     moderations: list[Moderation] = []
@@ -65,6 +71,9 @@ def replace_frames(session: Session, media: Media, decoded: Decoded,
     if moderations:
         media.metadata_ = {**media.metadata_, "moderation": moderation_view(_worst(moderations))}
     session.flush()
+    touched = clusters.assign(session, media.id)
+    clusters.recount(session, old_clusters | touched)
+    document.refresh(session, [media.id])
     return [k for row in old for k in row if k]
 
 

@@ -11,6 +11,7 @@ from coreviz_studio.datasets.service import get_dataset
 from coreviz_studio.db.tables import Media, sql
 from coreviz_studio.errors import Invalid, NotFound
 from coreviz_studio.media.service import get_row
+from coreviz_studio.search import document
 from coreviz_studio.tags.rules import MAX_GROUPS, MAX_VALUES, check_label, check_value
 from coreviz_studio.tags.schemas import CollectionTags, MediaTags
 
@@ -20,9 +21,11 @@ def _tags_of(row: Media) -> dict[str, list[str]]:
     return {k: list(v) for k, v in tags.items()} if isinstance(tags, dict) else {}
 
 
-def _save(row: Media, principal: Principal, tags: dict[str, list[str]]) -> MediaTags:
+def _save(session: Session, row: Media, principal: Principal,
+          tags: dict[str, list[str]]) -> MediaTags:
     row.metadata_ = {**row.metadata_, "tags": tags}
     row.updated_by_id = principal.user_id
+    document.refresh(session, [row.id])  # tag values are searchable
     return MediaTags(media_id=row.id, tags=tags)
 
 
@@ -44,7 +47,7 @@ def add_tag(session: Session, principal: Principal, media_id: str, label: str,
         if len(values) >= MAX_VALUES:
             raise Invalid(f"At most {MAX_VALUES} values per tag group")
         values.append(value)
-    return _save(row, principal, tags)
+    return _save(session, row, principal, tags)
 
 
 def remove_tag(session: Session, principal: Principal, media_id: str, label: str,
@@ -60,7 +63,7 @@ def remove_tag(session: Session, principal: Principal, media_id: str, label: str
         tags[label] = [v for v in tags[label] if v != value.strip()]
         if not tags[label]:
             del tags[label]
-    return _save(row, principal, tags)
+    return _save(session, row, principal, tags)
 
 
 def rename_group(session: Session, principal: Principal, media_id: str, old: str,
@@ -75,7 +78,7 @@ def rename_group(session: Session, principal: Principal, media_id: str, old: str
         moved = tags.pop(old)
         merged = tags.get(new, [])
         tags[new] = merged + [v for v in moved if v not in merged]
-    return _save(row, principal, tags)
+    return _save(session, row, principal, tags)
 
 
 def collection_tags(session: Session, principal: Principal, dataset_id: str) -> CollectionTags:

@@ -25,6 +25,7 @@ from coreviz_studio.media import paths, tree
 from coreviz_studio.media.service import get_row, make_active
 from coreviz_studio.pipeline.queue import enqueue
 from coreviz_studio.schemas import clean_text
+from coreviz_studio.search import document
 from coreviz_studio.storage.base import BlobStore
 from coreviz_studio.storage.urls import BlobUrls
 from coreviz_studio.uploads.probe import probe
@@ -108,6 +109,7 @@ def store_upload(session: Session, principal: Principal, received: Received, sto
     session.flush()
     if previous is not None:
         make_active(session, principal, row)
+    document.refresh(session, [row.id])  # findable by name before processing ends
     # In this transaction: the upload and its processing job commit together or not at all.
     enqueue(session, row, reason="upload")
     return UploadResult(media_id=media_id, url=urls.of(key) or "",

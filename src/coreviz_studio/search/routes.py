@@ -1,0 +1,59 @@
+"""HTTP for organization-wide search and for clusters."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from coreviz_studio.deps import Config, CurrentPrincipal, Db, Urls
+from coreviz_studio.errors import BadRequest
+from coreviz_studio.search import clusters, scored
+from coreviz_studio.search.schemas import (
+    ClusterEnvelope,
+    ClusterList,
+    ClusterUpdate,
+    SearchOut,
+)
+from coreviz_studio.search.views import cluster_out
+
+router = APIRouter(prefix="/api", tags=["search"])
+
+
+@router.get("/search", response_model=SearchOut)
+def search(db: Db, principal: CurrentPrincipal, settings: Config, urls: Urls,
+           q: Annotated[str, Query(max_length=10_000)] = "",
+           organizationId: str | None = None,
+           limit: Annotated[int, Query(ge=1, le=scored.MAX_SEARCH_LIMIT)] = 20) -> SearchOut:
+    """Search every collection of your organization: best first, `rank` is the score."""
+    if "\x00" in q:
+        raise BadRequest("q cannot contain NUL characters")
+    return scored.search(db, principal, settings, q, organizationId, limit, urls)
+
+
+@router.get("/clusters", response_model=ClusterList)
+def list_clusters(db: Db, principal: CurrentPrincipal, urls: Urls, kind: str | None = None,
+                  datasetId: str | None = None,
+                  limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                  offset: Annotated[int, Query(ge=0)] = 0) -> ClusterList:
+    """Clusters of faces (people) and objects, biggest first; `datasetId` keeps those with a
+    member in that collection."""
+    rows, total = clusters.list_clusters(db, principal, kind, datasetId, limit, offset)
+    return ClusterList(clusters=[cluster_out(db, c, urls) for c in rows],
+                       pagination={"total": total, "limit": limit, "offset": offset,
+                                   "hasMore": offset + len(rows) < total})
+
+
+@router.get("/clusters/{cluster_id}", response_model=ClusterEnvelope)
+def get_cluster(cluster_id: str, db: Db, principal: CurrentPrincipal,
+                urls: Urls) -> ClusterEnvelope:
+    return ClusterEnvelope(cluster=cluster_out(db, clusters.get_cluster(db, principal,
+                                                                        cluster_id), urls))
+
+
+@router.patch("/clusters/{cluster_id}", response_model=ClusterEnvelope)
+def name_cluster(cluster_id: str, body: ClusterUpdate, db: Db, principal: CurrentPrincipal,
+                 urls: Urls) -> ClusterEnvelope:
+    """Name a cluster (a person's name on a face cluster): its media become findable by it."""
+    cluster = clusters.rename(db, principal, cluster_id, body.name)
+    return ClusterEnvelope(cluster=cluster_out(db, cluster, urls))

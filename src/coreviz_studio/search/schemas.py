@@ -1,0 +1,61 @@
+"""Wire shapes of organization-wide search and of clusters."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from coreviz_studio.media.schemas import MatchedFrame
+from coreviz_studio.schemas import InputModel, WireModel
+
+__all__ = ["MatchedFrame", "SearchHit", "SearchMedia", "SearchOut"]
+
+
+class SearchMedia(WireModel):
+    id: uuid.UUID
+    name: str
+    type: str
+
+
+class SearchHit(WireModel):
+    media: SearchMedia
+    blob: str | None
+    objects: list[dict[str, Any]]  # {id, type, label} of the matched frame
+    rank: float  # the score: higher is better; results come best first
+    captions: list[dict[str, str]]  # [{text}] of the matched frame
+    frame_id: uuid.UUID | None  # the frame that matched best, when one did
+
+
+class SearchOut(WireModel):
+    results: list[SearchHit]
+
+
+class ClusterCover(WireModel):
+    object_id: uuid.UUID
+    media_id: uuid.UUID
+    frame_id: uuid.UUID
+    bbox: dict[str, float]
+    thumbnail_blob: str | None
+
+
+class ClusterOut(WireModel):
+    id: uuid.UUID
+    kind: str
+    label: str | None  # objects: what they are; faces: "face"
+    name: str | None
+    model: str
+    member_count: int
+    cover: ClusterCover | None
+
+
+class ClusterList(WireModel):
+    clusters: list[ClusterOut]
+    pagination: dict[str, Any]
+
+
+class ClusterEnvelope(WireModel):
+    cluster: ClusterOut
+
+
+class ClusterUpdate(InputModel):
+    name: str | None  # null removes the name

@@ -1,0 +1,163 @@
+"""The scored candidates of a search, as SQL: `(media_id, frame_id, score)` rows.
+
+Hybrid text search fuses, per media:
+- vector similarity between the query's embedding and its frames' embeddings (the text model's
+  embedding of each frame's caption, labels and text; and CLIP's image embeddings when a CLIP
+  model is installed), best frame wins, which also says which frame matched;
+- PostgreSQL full text over the media's search document (prefix matching for partial words);
+- trigram word similarity over the same document (typos).
+
+Find-similar ranks media by their nearest object (or frame) to a given object's embedding.
+
+Vector parts run on pgvector's HNSW indexes with iterative scans, so organization and
+collection filters are applied inside the index scan and still fill the candidate list. The
+indexes are partial per model over `embedding::vector(dim)`, so the model name and dimension
+are written into the SQL as literals (checked against a strict pattern), never bound: a bound
+value would hide the index from generic plans.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import Float, bindparam, text
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import TextClause
+
+_MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_WORD = re.compile(r"\w+", re.UNICODE)
+MAX_WORDS = 32
+TRGM_CHARS = 200  # trigram similarity reads the start of a long query only
+
+# How the parts add up to `_score` (0..1). Vector similarity carries meaning (synonyms, "kitty"
+# for a cat); full text and trigrams reward the exact and the almost-exact word.
+W_VECTOR, W_TEXT, W_TRGM = 0.6, 0.25, 0.15
+
+
+@dataclass(frozen=True)
+class QueryVector:
+    """The query embedded by one model, to be compared with frames' `kind` embeddings."""
+
+    model: str
+    kind: str  # "text" (frame descriptions) or "image" (CLIP frame embeddings)
+    vector: np.ndarray
+
+
+@dataclass(frozen=True)
+class Scope:
+    organization_id: uuid.UUID
+    dataset_id: uuid.UUID | None  # None: every collection of the organization
+
+
+def tune(session: Session, ef_search: int, max_scan_tuples: int) -> None:
+    """Settings for this transaction's vector scans: iterative scans keep filtered queries
+    returning full candidate lists; ef_search trades speed for recall."""
+    session.execute(text("SELECT set_config('hnsw.ef_search', :ef, true), "
+                         "set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+                         "set_config('hnsw.max_scan_tuples', :tuples, true), "
+                         "set_config('pg_trgm.word_similarity_threshold', '0.5', true)"),
+                    {"ef": str(int(ef_search)), "tuples": str(int(max_scan_tuples))})
+
+
+def ts_query(q: str) -> str:
+    """`word:* | word:*` from the query's words: any word, prefixes allowed; quotes, `%`,
+    `_`, backslashes and operators are simply not words."""
+    words = [w.lower() for w in _WORD.findall(q)][:MAX_WORDS]
+    return " | ".join(f"{w}:*" for w in dict.fromkeys(words))
+
+
+def _literal_model(model: str) -> str:
+    if not _MODEL_NAME.match(model):
+        raise ValueError(f"unexpected model name {model!r}")
+    return f"'{model}'"
+
+
+def _scope_sql(alias: str, scope: Scope) -> str:
+    sql = f"{alias}.organization_id = :org"
+    return sql + (f" AND {alias}.dataset_id = :ds" if scope.dataset_id else "")
+
+
+def hybrid(q: str, vectors: list[QueryVector], scope: Scope, candidates: int,
+           min_similarity: float) -> TextClause:
+    """Scored candidates for a text query (see the module docstring)."""
+    parts: list[str] = []
+    params: dict[str, object] = {"org": scope.organization_id, "ds": scope.dataset_id,
+                                 "k": candidates, "min_sim": min_similarity,
+                                 "q": q[:TRGM_CHARS], "tsq": ts_query(q)}
+    for i, qv in enumerate(vectors):
+        dim = int(qv.vector.shape[0])
+        params[f"v{i}"] = "[" + ",".join(f"{x:.7g}" for x in qv.vector) + "]"
+        params[f"kind{i}"] = qv.kind
+        parts.append(f"""(SELECT e.media_id, e.frame_id,
+                   e.embedding::vector({dim}) <=> CAST(:v{i} AS vector({dim})) AS d
+              FROM embeddings e
+             WHERE e.model = {_literal_model(qv.model)} AND e.kind = :kind{i}
+               AND {_scope_sql('e', scope)}
+             ORDER BY e.embedding::vector({dim}) <=> CAST(:v{i} AS vector({dim}))
+             LIMIT :k)""")  # noqa: S608 - literals are checked
+    vec = " UNION ALL ".join(parts) or (
+        "SELECT NULL::uuid AS media_id, NULL::uuid AS frame_id, NULL::float8 AS d WHERE false")
+    sql = f"""
+WITH vec AS MATERIALIZED ({vec}),
+best AS (SELECT DISTINCT ON (media_id) media_id, frame_id, 1 - d AS sim
+           FROM vec ORDER BY media_id, d),
+txt AS (SELECT m.id AS media_id,
+               ts_rank_cd(to_tsvector('english', m.search_text),
+                          to_tsquery('english', :tsq), 32) AS rank,
+               word_similarity(:q, m.search_text) AS trgm
+          FROM media m
+         WHERE {_scope_sql('m', scope)} AND m.status = 'active' AND m.is_active_version
+           AND (to_tsvector('english', m.search_text) @@ to_tsquery('english', :tsq)
+                OR :q <% m.search_text))
+SELECT coalesce(b.media_id, t.media_id) AS media_id,
+       CASE WHEN b.sim >= :min_sim THEN b.frame_id END AS frame_id,
+       ({W_VECTOR} * CASE WHEN b.sim >= :min_sim THEN b.sim ELSE 0 END
+        + {W_TEXT} * coalesce(t.rank, 0) + {W_TRGM} * coalesce(t.trgm, 0))::float8 AS score
+  FROM best b FULL JOIN txt t ON t.media_id = b.media_id
+ WHERE b.sim >= :min_sim OR t.media_id IS NOT NULL"""  # noqa: S608 - literals are checked
+    return _typed(sql, params)
+
+
+def similar(vector: np.ndarray, model: str, table: str, scope: Scope, candidates: int,
+            exclude: uuid.UUID, object_type: str | None) -> TextClause:
+    """Scored candidates nearest to `vector`: over objects of `model` (faces, objects), or
+    over frames' image embeddings (`table="embeddings"`)."""
+    dim = int(vector.shape[0])
+    params: dict[str, object] = {"org": scope.organization_id, "ds": scope.dataset_id,
+                                 "k": candidates, "exclude": exclude,
+                                 "v": "[" + ",".join(f"{x:.7g}" for x in vector) + "]"}
+    if table == "objects":
+        where = f"x.embedding_model = {_literal_model(model)} AND x.id <> :exclude"
+        if object_type:
+            where += " AND x.type = :otype"
+            params["otype"] = object_type
+    else:
+        where = f"x.model = {_literal_model(model)} AND x.kind = 'image' AND x.frame_id <> :exclude"
+    sql = f"""
+WITH near AS MATERIALIZED (
+    SELECT x.media_id, x.frame_id, x.embedding::vector({dim}) <=> CAST(:v AS vector({dim})) AS d
+      FROM {'objects' if table == 'objects' else 'embeddings'} x
+     WHERE {where} AND {_scope_sql('x', scope)}
+     ORDER BY x.embedding::vector({dim}) <=> CAST(:v AS vector({dim}))
+     LIMIT :k)
+SELECT DISTINCT ON (media_id) media_id, frame_id, (1 - d)::float8 AS score
+  FROM near ORDER BY media_id, d"""  # noqa: S608 - literals are checked
+    return _typed(sql, params)
+
+
+def _typed(sql: str, params: dict[str, object]) -> TextClause:
+    """text(sql) with the parameters it uses (ids typed as UUIDs)."""
+    binds = [bindparam(name, value, type_=UUID(as_uuid=True))
+             if name in ("org", "ds", "exclude") else bindparam(name, value)
+             for name, value in params.items() if re.search(rf":{name}\b", sql)]
+    return text(sql).bindparams(*binds)
+
+
+def columns(clause: TextClause):  # type: ignore[no-untyped-def]
+    """The clause as a subquery with typed columns media_id, frame_id, score."""
+    return clause.columns(media_id=UUID(as_uuid=True), frame_id=UUID(as_uuid=True),
+                          score=Float).subquery("scored")

@@ -1,0 +1,172 @@
+"""Search with the real models: hybrid `q`, filters and pages, organization-wide search,
+find-similar on a face, clusters, and hostile queries."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageOps
+
+from tests import media_files
+from tests.jobs import drain, pipeline
+from tests.library import Library
+
+DETECTOR = Path(__file__).resolve().parents[2] / "shared" / "models" / "nanodet-coco-416.onnx"
+
+
+def _flipped(data: bytes) -> bytes:
+    out = io.BytesIO()
+    ImageOps.mirror(Image.open(io.BytesIO(data))).save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def world(client, make_member_module, settings, database, tmp_path_factory):  # type: ignore[no-untyped-def]
+    models_dir = tmp_path_factory.mktemp("models")
+    if DETECTOR.exists():
+        (models_dir / "objects").mkdir()
+        shutil.copy(DETECTOR, models_dir / "objects" / DETECTOR.name)
+    lib = Library(client, make_member_module())
+    trip = lib.folder("Trip")
+    astronaut = media_files.photo("astronaut")
+    ids = {
+        "astronaut": lib.upload(astronaut, "IMG_0001.jpg")["id"],
+        "astronaut2": lib.upload(_flipped(astronaut), "IMG_0002.jpg", path=trip["path"])["id"],
+        "cat": lib.upload(media_files.photo("chelsea"), "IMG_0003.jpg", path=trip["path"])["id"],
+        "coffee": lib.upload(media_files.photo("coffee"), "IMG_0004.jpg")["id"],
+        "rocket": lib.upload(media_files.photo("rocket"), "IMG_0005.jpg")["id"],
+        "invoice": lib.upload(media_files.printed_text(["INVOICE 2024", "Total due 58"]),
+                              "scan.png")["id"],
+    }
+    other = Library(client, make_member_module(), name="Elsewhere")
+    other_cat = other.upload(media_files.photo("chelsea"), "secret-cat.jpg")["id"]
+    drain(pipeline(settings, database, models_dir=models_dir),
+          [*ids.values(), other_cat])
+    return lib, ids, other, other_cat
+
+
+def _search(lib: Library, **params):  # type: ignore[no-untyped-def]
+    return lib.browse(**params)
+
+
+def _names(page) -> list[str]:  # type: ignore[no-untyped-def]
+    return [m["name"] for m in page["media"]]
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("kitten", "cat"),  # a synonym: no word of it is in the cat's caption or labels
+    ("espresso", "coffee"),
+    ("invoice", "invoice"),  # words printed in the picture
+    ("invoce", "invoice"),  # a typo
+    ("space shuttle launch", "rocket"),
+])
+def test_the_best_match_comes_first(world, query: str, expected: str) -> None:  # type: ignore[no-untyped-def]
+    lib, ids, _, _ = world
+    page = _search(lib, q=query)
+    assert page["media"], query
+    assert page["media"][0]["id"] == ids[expected], [
+        (m["name"], m["_score"]) for m in page["media"]]
+    scores = [m["_score"] for m in page["media"]]
+    assert scores == sorted(scores, reverse=True) and all(0 < s <= 1 for s in scores)
+
+
+def test_filters_and_pages_apply_to_scored_results(world) -> None:  # type: ignore[no-untyped-def]
+    lib, ids, _, _ = world
+    everything = _search(lib, q="photo", limit=100)
+    total = everything["pagination"]["total"]
+    assert total >= 5 and total == len(everything["media"])
+    page = _search(lib, q="photo", limit=2, offset=1)
+    assert [m["id"] for m in page["media"]] == [m["id"] for m in everything["media"][1:3]]
+    assert page["pagination"]["total"] == total and page["pagination"]["hasMore"] is True
+    trip = lib.client.get(f"/api/media/{ids['cat']}", headers=lib.headers).json()["media"]
+    folder_path = trip["path"].rsplit(".", 1)[0]
+    inside = _search(lib, q="kitten", path=folder_path)
+    assert {m["id"] for m in inside["media"]} <= {ids["cat"], ids["astronaut2"]}
+    assert _search(lib, q="kitten", type="video")["media"] == []
+    tagged = lib.client.post(f"/api/media/{ids['coffee']}/tags", headers=lib.headers,
+                             json={"label": "Drink", "value": "morning"})
+    assert tagged.status_code in (200, 201)
+    only = _search(lib, q="photo", tagFilters='{"Drink": ["morning"]}')
+    assert [m["id"] for m in only["media"]] == [ids["coffee"]]
+    assert _search(lib, q="morning")["media"][0]["id"] == ids["coffee"]  # tag values count
+
+
+def test_organization_wide_search(world) -> None:  # type: ignore[no-untyped-def]
+    lib, ids, other, other_cat = world
+    r = lib.client.get("/api/search", headers=lib.headers,
+                       params={"q": "kitten", "organizationId": str(lib.member.org_id),
+                               "limit": 5})
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert results[0]["media"]["id"] == ids["cat"]
+    assert set(results[0]) >= {"media", "blob", "objects", "rank", "captions"}
+    assert results[0]["captions"][0]["text"]
+    assert other_cat not in {h["media"]["id"] for h in results}
+    foreign = lib.client.get("/api/search", headers=lib.headers,
+                             params={"q": "kitten", "organizationId": str(other.member.org_id)})
+    assert foreign.status_code == 404
+
+
+def test_find_similar_face_and_clusters(world) -> None:  # type: ignore[no-untyped-def]
+    lib, ids, other, _ = world
+    face = next(o for o in lib.media(ids["astronaut"])["frames"][0]["objects"]
+                if o["type"] == "face")
+    page = _search(lib, similarToObjectId=face["id"], similarToObjectModel="faces")
+    assert page["media"][0]["id"] == ids["astronaut2"], _names(page)
+    assert page["media"][0]["_score"] > 0.9
+    # The same person is one cluster; naming it makes both photos findable by the name.
+    twin = next(o for o in lib.media(ids["astronaut2"])["frames"][0]["objects"]
+                if o["type"] == "face")
+    assert face["clusterId"] and face["clusterId"] == twin["clusterId"]
+    listed = lib.client.get("/api/clusters", headers=lib.headers, params={"kind": "face"}).json()
+    mine = next(c for c in listed["clusters"] if c["id"] == face["clusterId"])
+    assert mine["memberCount"] == 2 and mine["cover"]["thumbnailBlob"]
+    named = lib.client.patch(f"/api/clusters/{face['clusterId']}", headers=lib.headers,
+                             json={"name": "Eileen Collins"})
+    assert named.status_code == 200 and named.json()["cluster"]["name"] == "Eileen Collins"
+    found = {m["id"] for m in _search(lib, q="Eileen Collins")["media"][:2]}
+    assert found == {ids["astronaut"], ids["astronaut2"]}
+    in_cluster = lib.browse(clusterId=face["clusterId"])
+    assert {m["id"] for m in in_cluster["media"]} == {ids["astronaut"], ids["astronaut2"]}
+    # Another organization sees none of it.
+    assert lib.client.get(f"/api/clusters/{face['clusterId']}",
+                          headers=other.headers).status_code == 404
+    assert lib.client.get(f"/api/dataset/{other.id}/media", headers=other.headers,
+                          params={"similarToObjectId": face["id"]}).status_code == 404
+
+
+def test_similar_refusals(world) -> None:  # type: ignore[no-untyped-def]
+    lib, ids, _, _ = world
+    text_line = next(o for o in lib.media(ids["invoice"])["frames"][0]["objects"]
+                     if o["type"] == "text")
+    r = lib.client.get(f"/api/dataset/{lib.id}/media", headers=lib.headers,
+                       params={"similarToObjectId": text_line["id"]})
+    assert r.status_code == 422 and "no embedding" in r.json()["message"]
+    r = lib.client.get(f"/api/dataset/{lib.id}/media", headers=lib.headers,
+                       params={"similarToObjectId": text_line["id"], "similarToObjectModel": "x"})
+    assert r.status_code == 400
+    image_like = _search(lib, similarToObjectId=text_line["id"], similarToObjectModel="image")
+    assert image_like["pagination"]["total"] >= 1
+
+
+@pytest.mark.parametrize("query", ["' OR 1=1--", "%", "_", "\\", "\"\"\"", "a:*|!(b", "x" * 10_000,
+                                   "猫", "🐈", "&|!<->", "kitten %_ \\ ' \""])
+def test_hostile_queries_are_harmless(world, query: str) -> None:  # type: ignore[no-untyped-def]
+    lib, _, _, other_cat = world
+    r = lib.client.get(f"/api/dataset/{lib.id}/media", headers=lib.headers, params={"q": query})
+    assert r.status_code == 200, r.text
+    assert other_cat not in {m["id"] for m in r.json()["media"]}
+    r = lib.client.get("/api/search", headers=lib.headers, params={"q": query})
+    assert r.status_code == 200, r.text
+    assert other_cat not in {h["media"]["id"] for h in r.json()["results"]}
+
+
+def test_nul_is_a_400(world) -> None:  # type: ignore[no-untyped-def]
+    lib, _, _, _ = world
+    assert lib.client.get(f"/api/dataset/{lib.id}/media", headers=lib.headers,
+                          params={"q": "a\x00b"}).status_code == 400
+    assert lib.client.get("/api/search", headers=lib.headers,
+                          params={"q": "a\x00b"}).status_code == 400
