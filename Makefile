@@ -30,6 +30,8 @@ bench: venv  ## run the benchmarks (prints figures; takes a few minutes)
 	$(PY) -m bench.upload
 	$(PY) -m bench.browse
 	$(PY) -m bench.pipeline
+	$(PY) -m bench.search
+	$(PY) -m bench.search_quality
 
 migrate: $(PY)  ## apply database migrations to the data dir's database
 	$(VENV)/bin/coreviz-studio migrate

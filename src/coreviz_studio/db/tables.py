@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Computed,
     DateTime,
     Float,
     ForeignKey,
@@ -27,7 +28,7 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy import text as sql
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import UserDefinedType
 
@@ -249,6 +250,8 @@ class Media(Base):
     page_count: Mapped[int | None] = mapped_column(Integer)
     # What text search reads (search/document.py keeps it current; migration 0003 indexes it).
     search_text: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    search_vector = mapped_column(TSVECTOR, Computed("to_tsvector('english', search_text)",
+                                                     persisted=True))
     exif: Mapped[dict[str, Any]] = _jsonb("exif")
     metadata_: Mapped[dict[str, Any]] = _jsonb("metadata")
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="active")

@@ -34,8 +34,10 @@ MAX_WORDS = 32
 TRGM_CHARS = 200  # trigram similarity reads the start of a long query only
 
 # How the parts add up to `_score` (0..1). Vector similarity carries meaning (synonyms, "kitty"
-# for a cat); full text and trigrams reward the exact and the almost-exact word.
-W_VECTOR, W_TEXT, W_TRGM = 0.6, 0.25, 0.15
+# for a cat); the text part rewards words: an exact (prefix) word match scores 0.6 to 1 by its
+# rank, a near miss (a typo, by trigrams) up to 0.6.
+W_VECTOR, W_TEXT = 0.6, 0.4
+TYPO_FALLBACK_BELOW = 50
 
 
 @dataclass(frozen=True)
@@ -105,18 +107,25 @@ def hybrid(q: str, vectors: list[QueryVector], scope: Scope, candidates: int,
 WITH vec AS MATERIALIZED ({vec}),
 best AS (SELECT DISTINCT ON (media_id) media_id, frame_id, 1 - d AS sim
            FROM vec ORDER BY media_id, d),
-txt AS (SELECT m.id AS media_id,
-               ts_rank_cd(to_tsvector('english', m.search_text),
-                          to_tsquery('english', :tsq), 32) AS rank,
-               word_similarity(:q, m.search_text) AS trgm
+fts AS MATERIALIZED (
+        SELECT m.id AS media_id,
+               0.6 + 0.4 * ts_rank_cd(m.search_vector, to_tsquery('english', :tsq), 32) AS t
           FROM media m
          WHERE {_scope_sql('m', scope)} AND m.status = 'active' AND m.is_active_version
-           AND (to_tsvector('english', m.search_text) @@ to_tsquery('english', :tsq)
-                OR :q <% m.search_text))
+           AND m.search_vector @@ to_tsquery('english', :tsq)),
+txt AS (SELECT media_id, t FROM fts
+        UNION ALL
+        -- Near misses (typos), only while exact words found few items: trigram similarity
+        -- is the costly part, and with many exact matches a near miss would rank below them.
+        SELECT m.id, 0.6 * word_similarity(:q, m.search_text)
+          FROM media m
+         WHERE (SELECT count(*) FROM fts) < {TYPO_FALLBACK_BELOW}
+           AND {_scope_sql('m', scope)} AND m.status = 'active' AND m.is_active_version
+           AND :q <% m.search_text AND NOT m.search_vector @@ to_tsquery('english', :tsq))
 SELECT coalesce(b.media_id, t.media_id) AS media_id,
        CASE WHEN b.sim >= :min_sim THEN b.frame_id END AS frame_id,
        ({W_VECTOR} * CASE WHEN b.sim >= :min_sim THEN b.sim ELSE 0 END
-        + {W_TEXT} * coalesce(t.rank, 0) + {W_TRGM} * coalesce(t.trgm, 0))::float8 AS score
+        + {W_TEXT} * coalesce(t.t, 0))::float8 AS score
   FROM best b FULL JOIN txt t ON t.media_id = b.media_id
  WHERE b.sim >= :min_sim OR t.media_id IS NOT NULL"""  # noqa: S608 - literals are checked
     return _typed(sql, params)

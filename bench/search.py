@@ -1,0 +1,200 @@
+"""Vector search latency and recall at 100,000 and 1,000,000 frames.
+
+For each size, starts a real server on a temp data dir and writes straight into its embedded
+PostgreSQL: media (one frame each, with a search document), frames, and one 384-d text
+embedding per frame (the all-MiniLM-L6-v2 slot), clustered like real embeddings (1,000 random
+centres plus noise, unit length), copied in binary. The collection holds 90% of the frames; a
+second collection of the same organization holds 10%, so scoping to it exercises filtering
+inside the index. The HNSW index is built after loading (as a restore would), with 2 parallel
+workers.
+
+Then, for 30 query vectors near the data:
+- the search's own SQL (search/scoring.py: vector part, full text and trigrams, as `q` runs),
+  p50/p99 per scope, and recall@10 of its media against exact top-10 computed with numpy;
+- the same at several ef_search values;
+- `GET /api/dataset/{id}/media?q=...` end to end (query embedding, SQL, page of 10 items).
+
+Prints figures only; nothing is asserted. Run from the repository root:
+    .venv/bin/python -m bench.search [--sizes 100000,1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+import uuid
+
+import numpy as np
+import psycopg
+from pgvector.psycopg import register_vector
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+
+from bench._server import Bench, running
+from coreviz_studio.db.embedded import EmbeddedPostgres
+from coreviz_studio.db.session import sqlalchemy_url
+from coreviz_studio.search import scoring
+
+DIM = 384
+MODEL = "all-minilm-l6-v2"
+CENTRES = 1000
+QUERIES = 30
+SMALL_SHARE = 10  # every 10th frame goes to the second collection
+
+_MEDIA_SQL = f"""
+INSERT INTO media (id, organization_id, dataset_id, type, name, path, root_id, is_active_version,
+                   status, search_text, mime_type, width, height)
+SELECT id, %(org)s::uuid, ds, 'image', 'IMG_' || n || '.jpg',
+       text2ltree(replace(ds::text, '-', '') || '.' || replace(id::text, '-', '')),
+       id, true, 'active',
+       'IMG ' || n || ' a ' || (ARRAY['red', 'blue', 'green', 'quiet', 'busy'])[1 + n %% 5]
+       || ' scene with '
+       || (ARRAY['people', 'a dog', 'trees', 'a car', 'the sea'])[1 + n %% 7 %% 5],
+       'image/jpeg', 1024, 768
+FROM (SELECT n, gen_random_uuid() AS id,
+             CASE WHEN n %% {SMALL_SHARE} = 0 THEN %(small)s::uuid ELSE %(ds)s::uuid END AS ds
+        FROM generate_series(%(lo)s, %(hi)s) n) s
+"""
+_FRAMES_SQL = """
+INSERT INTO frames (id, organization_id, media_id, frame_index, timestamp, width, height)
+SELECT gen_random_uuid(), organization_id, id, 0, 0, 1024, 768 FROM media
+ WHERE organization_id = %(org)s AND type = 'image'
+"""
+
+
+def clustered(rng: np.random.Generator, centres: np.ndarray, n: int) -> np.ndarray:
+    picks = rng.integers(0, len(centres), n)
+    vectors = centres[picks] + rng.normal(0, 0.045, (n, DIM)).astype(np.float32)
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def load(b: Bench, size: int, small: str) -> tuple[np.ndarray, list[uuid.UUID], list[uuid.UUID],
+                                                  np.ndarray]:
+    """Write `size` frames; returns (vectors, their media ids, their dataset ids, centres)."""
+    pg = EmbeddedPostgres(b.data_dir)
+    url = pg.acquire()
+    rng = np.random.default_rng(7)
+    centres = rng.normal(0, 1, (CENTRES, DIM)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            register_vector(conn)
+            started = time.perf_counter()
+            conn.execute(f"DROP INDEX IF EXISTS embeddings_{MODEL.replace('-', '_')}_hnsw")
+            step = 200_000
+            for lo in range(1, size + 1, step):
+                conn.execute(_MEDIA_SQL, {"org": b.org_id, "ds": b.dataset_id, "small": small,
+                                          "lo": lo, "hi": min(lo + step - 1, size)})
+            conn.execute(_FRAMES_SQL, {"org": b.org_id})
+            rows = conn.execute("SELECT f.id, f.media_id, m.dataset_id FROM frames f JOIN media m"
+                                " ON m.id = f.media_id WHERE f.organization_id = %s ORDER BY f.id",
+                                (b.org_id,)).fetchall()
+            vectors = clustered(rng, centres, len(rows))
+            with conn.cursor().copy(
+                    "COPY embeddings (organization_id, dataset_id, media_id, frame_id, kind, "
+                    "model, dim, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
+                copy.set_types(["uuid", "uuid", "uuid", "uuid", "varchar", "text", "int4",
+                                "vector"])
+                org = uuid.UUID(b.org_id)
+                for (frame_id, media_id, dataset_id), vector in zip(rows, vectors, strict=True):
+                    copy.write_row((org, dataset_id, media_id, frame_id, "text", MODEL, DIM,
+                                    vector))
+            loaded = time.perf_counter() - started
+            conn.execute("SET maintenance_work_mem = '2GB'")
+            conn.execute("SET max_parallel_maintenance_workers = 2")
+            started = time.perf_counter()
+            conn.execute(f"CREATE INDEX embeddings_{MODEL.replace('-', '_')}_hnsw ON embeddings "
+                         f"USING hnsw ((embedding::vector({DIM})) vector_cosine_ops) "
+                         f"WHERE model = '{MODEL}'")
+            built = time.perf_counter() - started
+            conn.execute("VACUUM (ANALYZE) media, frames, embeddings")
+        print(f"\n== {len(rows):,} frames: loaded in {loaded:.0f} s, HNSW built in {built:.0f} s")
+        return (vectors, [r[1] for r in rows], [r[2] for r in rows], centres)
+    finally:
+        pg.release()
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def measure_sql(b: Bench, vectors: np.ndarray, media: list[uuid.UUID], datasets: list[uuid.UUID],
+                queries: np.ndarray, scope_ds: str, ef: int) -> tuple[float, float, float, float]:
+    """p50 ms, p99 ms, recall@10 of media, mean results, for queries scoped to `scope_ds`."""
+    pg = EmbeddedPostgres(b.data_dir)
+    engine = create_engine(sqlalchemy_url(pg.acquire()))
+    mask = np.array([str(d) == scope_ds for d in datasets])
+    scoped_vectors = vectors[mask]
+    scoped_media = np.array(media, dtype=object)[mask]
+    scope = scoring.Scope(uuid.UUID(b.org_id), uuid.UUID(scope_ds))
+    times: list[float] = []
+    recalls: list[float] = []
+    counts: list[int] = []
+    try:
+        for i, query in enumerate(queries):
+            clause = scoring.hybrid("zqxv", [scoring.QueryVector(MODEL, "text", query)], scope,
+                                    candidates=100, min_similarity=-1.0)
+            with Session(engine) as session:
+                scoring.tune(session, ef, 20_000)
+                started = time.perf_counter()
+                rows = session.execute(clause).all()
+                elapsed = (time.perf_counter() - started) * 1000
+            if i >= 3:  # warm-up
+                times.append(elapsed)
+            got = [r.media_id for r in sorted(rows, key=lambda r: -r.score)[:10]]
+            exact = scoped_media[np.argsort(-(scoped_vectors @ query))[:10]]
+            recalls.append(len(set(got) & set(exact)) / 10)
+            counts.append(len(rows))
+    finally:
+        engine.dispose()
+        pg.release()
+    return (_percentile(times, 50), _percentile(times, 99), float(np.mean(recalls)),
+            float(np.mean(counts)))
+
+
+def measure_api(b: Bench, words: list[str]) -> tuple[float, float]:
+    times: list[float] = []
+    for i, word in enumerate(words):
+        started = time.perf_counter()
+        r = b.client.get(f"/api/dataset/{b.dataset_id}/media", params={"q": word, "limit": 10})
+        r.raise_for_status()
+        if i >= 3:
+            times.append((time.perf_counter() - started) * 1000)
+    return _percentile(times, 50), _percentile(times, 99)
+
+
+def run(size: int) -> None:
+    with running("cvs-bench-search-") as b:
+        r = b.client.post(f"/api/organization/{b.org_id}/datasets", json={"name": "small"})
+        small = r.json()["id"]
+        vectors, media, datasets, centres = load(b, size, small)
+        rng = np.random.default_rng(11)
+        queries = clustered(rng, centres, QUERIES)
+        print(f"{'scope':<34} {'ef_search':>9} {'p50 ms':>8} {'p99 ms':>8} {'recall@10':>10}"
+              f" {'results':>8}")
+        for label, scope in (("collection (90% of the frames)", b.dataset_id),
+                             ("small collection (10%)", small)):
+            for ef in (40, 100, 200):
+                p50, p99, recall, count = measure_sql(b, vectors, media, datasets, queries,
+                                                      scope, ef)
+                print(f"{label:<34} {ef:>9} {p50:>8.1f} {p99:>8.1f} {recall:>10.3f}"
+                      f" {count:>8.0f}")
+        words = ["red scene", "a dog", "quiet trees", "busy car", "the sea", "green people",
+                 "blue", "scene", "IMG 4242", "dgo", "trees with people", "car", "sea", "red"]
+        p50, p99 = measure_api(b, words * 2)
+        print(f"GET ?q=<words>&limit=10 end to end (embedding + SQL + page): p50 {p50:.0f} ms, "
+              f"p99 {p99:.0f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="100000,1000000")
+    args = parser.parse_args()
+    for size in (int(s) for s in args.sizes.split(",")):
+        run(size)
+
+
+if __name__ == "__main__":
+    main()
