@@ -131,35 +131,42 @@ def main() -> None:
         pg = EmbeddedPostgres(b.data_dir)
         engine = create_engine(sqlalchemy_url(pg.acquire()))
         scope = scoring.Scope(uuid.UUID(b.org_id), uuid.UUID(b.dataset_id))
-        text_only: dict[str, list[str]] = {}
-        vector_only: dict[str, list[str]] = {}
+        variants: dict[str, dict[str, list[str]]] = {}
+        # (label, with the text part, with the vector part, text weight, min similarity)
+        configs = [("text only", True, False, 1.0, 0.25),
+                   ("vector only", False, True, 0.0, -1.0)]
+        configs += [(f"w_text {w:.1f}, min {m:.2f}", True, True, w, m)
+                    for w in (0.2, 0.3, 0.4) for m in (0.1, 0.15, 0.2, 0.25)]
         try:
             with Session(engine) as session:
                 scoring.tune(session, 100, 20_000)
                 for query in QUERIES:
                     vector = scoring.QueryVector(embedder.name, "text",
                                                  embedder.embed([query])[0])
-                    for ranking, clause in (
-                            (text_only, scoring.hybrid(query, [], scope, 500, 0.25)),
-                            (vector_only, scoring.hybrid("", [vector], scope, 500, -1.0))):
+                    for label, use_text, use_vector, w_text, min_sim in configs:
+                        clause = scoring.hybrid(query if use_text else "",
+                                                [vector] if use_vector else [], scope, 500,
+                                                min_sim, w_text=w_text)
                         rows = session.execute(clause).all()
-                        ranking[query] = [str(r.media_id) for r in
-                                          sorted(rows, key=lambda r: -r.score)]
+                        variants.setdefault(label, {})[query] = [
+                            str(r.media_id) for r in sorted(rows, key=lambda r: -r.score)]
         finally:
             engine.dispose()
             pg.release()
         print(f"{len(ids)} pictures, {len(QUERIES)} queries, one right answer each")
-        print(f"{'ranker':<14} {'hit@1':>6} {'hit@3':>6} {'MRR':>6}")
-        for label, ranking in (("hybrid (q)", hybrid), ("text only", text_only),
-                               ("vector only", vector_only)):
+        print(f"{'ranker':<24} {'hit@1':>6} {'hit@3':>6} {'MRR':>6}")
+        print("(the same SQL, other weights; the server's defaults are w_text "
+              f"{scoring.W_TEXT}, min similarity of the default settings)")
+        for label, ranking in (("hybrid (q)", hybrid), *variants.items()):
             h1, h3, mrr = score(ranking, ids)
-            print(f"{label:<14} {h1:>6.2f} {h3:>6.2f} {mrr:>6.2f}")
+            print(f"{label:<24} {h1:>6.2f} {h3:>6.2f} {mrr:>6.2f}")
         names = {v: k for k, v in ids.items()}
         print("\nhybrid misses at rank 1 (query -> expected / got):")
         for query, expected in QUERIES.items():
             got = [names.get(m, "?") for m in hybrid[query][:3]]
             if not got or got[0] != expected:
-                print(f"  {query!r:<38} -> {expected} / {got}")
+                text = [names.get(m, "?") for m in variants["text only"][query][:3]]
+                print(f"  {query!r:<34} -> {expected} / {got} (text only: {text})")
 
 
 if __name__ == "__main__":

@@ -147,7 +147,7 @@ class Settings(BaseSettings):
         "filters and paging; text matches are not limited.",
     )
     search_min_similarity: float = Field(
-        0.25, ge=-1, le=1,
+        0.15, ge=-1, le=1,
         description="Cosine similarity below which a frame's vector alone does not make a "
         "result (a text match still does).",
     )

@@ -36,7 +36,7 @@ TRGM_CHARS = 200  # trigram similarity reads the start of a long query only
 # How the parts add up to `_score` (0..1). Vector similarity carries meaning (synonyms, "kitty"
 # for a cat); the text part rewards words: an exact (prefix) word match scores 0.6 to 1 by its
 # rank, a near miss (a typo, by trigrams) up to 0.6.
-W_VECTOR, W_TEXT = 0.6, 0.4
+W_TEXT = 0.2  # the vector part weighs 1 - W_TEXT (chosen by bench/search_quality.py)
 TYPO_FALLBACK_BELOW = 50
 
 
@@ -84,12 +84,13 @@ def _scope_sql(alias: str, scope: Scope) -> str:
 
 
 def hybrid(q: str, vectors: list[QueryVector], scope: Scope, candidates: int,
-           min_similarity: float) -> TextClause:
+           min_similarity: float, w_text: float = W_TEXT) -> TextClause:
     """Scored candidates for a text query (see the module docstring)."""
     parts: list[str] = []
     params: dict[str, object] = {"org": scope.organization_id, "ds": scope.dataset_id,
                                  "k": candidates, "min_sim": min_similarity,
-                                 "q": q[:TRGM_CHARS], "tsq": ts_query(q)}
+                                 "q": q[:TRGM_CHARS], "tsq": ts_query(q),
+                                 "w_vec": 1.0 - w_text, "w_text": w_text}
     for i, qv in enumerate(vectors):
         dim = int(qv.vector.shape[0])
         params[f"v{i}"] = "[" + ",".join(f"{x:.7g}" for x in qv.vector) + "]"
@@ -124,8 +125,8 @@ txt AS (SELECT media_id, t FROM fts
            AND :q <% m.search_text AND NOT m.search_vector @@ to_tsquery('english', :tsq))
 SELECT coalesce(b.media_id, t.media_id) AS media_id,
        CASE WHEN b.sim >= :min_sim THEN b.frame_id END AS frame_id,
-       ({W_VECTOR} * CASE WHEN b.sim >= :min_sim THEN b.sim ELSE 0 END
-        + {W_TEXT} * coalesce(t.t, 0))::float8 AS score
+       (:w_vec * CASE WHEN b.sim >= :min_sim THEN b.sim ELSE 0 END
+        + :w_text * coalesce(t.t, 0))::float8 AS score
   FROM best b FULL JOIN txt t ON t.media_id = b.media_id
  WHERE b.sim >= :min_sim OR t.media_id IS NOT NULL"""  # noqa: S608 - literals are checked
     return _typed(sql, params)
