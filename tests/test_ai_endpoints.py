@@ -123,5 +123,19 @@ def test_a_failing_vision_endpoint_is_a_502(settings, database, member, cat) -> 
                                              "vision_api_key": "sk-secret-123"})
         with TestClient(create_app(custom, database), raise_server_exceptions=False) as c:
             r = c.post("/api/ai/describe", headers=member.headers, json={"image": cat})
-    assert r.status_code == 502 and "vision endpoint failed" in r.json()["message"]
-    assert "sk-secret-123" not in r.text
+    assert r.status_code == 502 and "vision endpoint" in r.json()["message"]
+    assert "sk-secret-123" not in r.text and "127.0.0.1" not in r.text  # the operator's
+
+
+def test_a_decompression_bomb_costs_the_server_nothing(settings, database, member) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGBA", (10000, 10000)).save(buf, "PNG")  # 300 KB; 400 MB once decoded
+    custom = settings.model_copy(update={"decode_memory_mb": 256})
+    with TestClient(create_app(custom, database), raise_server_exceptions=False) as c:
+        r = c.post("/api/ai/describe", headers=member.headers,
+                   json={"image": data_url(buf.getvalue(), "image/png")})
+    assert r.status_code == 413 and "256 MB" in r.json()["message"], r.text

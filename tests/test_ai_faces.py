@@ -42,7 +42,7 @@ def distance(a: Found, b: Found) -> float:
 def test_one_face_in_the_astronaut_photo(astronaut_face: Found, astronaut: Image.Image) -> None:
     face = astronaut_face
     assert (face.type, face.label, face.model) == ("face", "face", "dlib-hog")
-    assert face.confidence > 0.5
+    assert 0.39 < face.confidence < 1  # raw HOG scores above 0.5, mapped into 0..1
     box = face.box
     assert box.x >= 0 and box.y >= 0 and box.width > 0 and box.height > 0
     assert box.x + box.width <= astronaut.width and box.y + box.height <= astronaut.height

@@ -71,3 +71,23 @@ def test_transparent_png_is_laid_on_white(tmp_path: Path) -> None:
     decoded = _run("image", buf.getvalue(), tmp_path)
     with Image.open(tmp_path / "out" / decoded.frames[0].image) as frame:
         assert frame.mode == "RGB" and min(frame.getpixel((20, 20))) > 240
+
+
+def test_a_truncated_video_says_where_it_stops(tmp_path: Path) -> None:
+    import av
+
+    whole = tmp_path / "whole.mp4"
+    media_files.video_with_cut(whole, cut_at=2.0, seconds=4.0)
+    moved = tmp_path / "faststart.mp4"  # index first, so that a cut file still opens
+    with av.open(str(whole)) as src, av.open(str(moved), "w", options={
+            "movflags": "faststart"}) as dst:
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                dst.mux(packet)
+    data = moved.read_bytes()
+    decoded = _run("video", data[: int(len(data) * 0.6)], tmp_path)
+    assert any("stops decoding" in note for note in decoded.notes), decoded.notes
+    assert decoded.frames[-1].end_timestamp is not None
+    assert decoded.frames[-1].end_timestamp < 4.0

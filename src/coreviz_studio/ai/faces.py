@@ -12,6 +12,7 @@ to about `SAME_PERSON_DISTANCE` on the unit vectors returned here.
 from __future__ import annotations
 
 import importlib.util
+import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,13 @@ def default_models_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "models"
 
 
+def confidence(score: float) -> float:
+    """The HOG detector's SVM margin (unbounded, about 0.5-3 for real faces) as 0..1, like every
+    other confidence: 1 - e^-score (0.5 -> 0.39, 1.2 -> 0.70, 2 -> 0.86). The raw score is
+    what `min_score` is compared with."""
+    return 1.0 - math.exp(-max(score, 0.0))
+
+
 @dataclass(frozen=True)
 class _Loaded:
     detector: Any  # dlib.fhog_object_detector (dlib ships no type stubs)
@@ -55,8 +63,8 @@ class _Loaded:
 class Faces:
     """Face boxes plus identity embeddings; dlib models load on first use, once per instance.
 
-    `confidence` is the HOG detector's SVM score, not a probability: it is unbounded (about
-    0.5-3 for real faces), and faces scoring `min_score` or less are dropped.
+    `confidence` is the HOG detector's SVM score mapped to 0..1 (`confidence()`); faces whose
+    raw score is `min_score` or less are dropped.
     """
 
     name = NAME
@@ -149,7 +157,7 @@ class Faces:
                     Found(
                         type="face",
                         label="face",
-                        confidence=float(score),
+                        confidence=confidence(float(score)),
                         box=box,
                         model=DETECTOR,
                         embedding=vector / max(float(np.linalg.norm(vector)), 1e-12),

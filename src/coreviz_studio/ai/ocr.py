@@ -17,6 +17,9 @@ from PIL import Image
 from coreviz_studio.ai.types import Box, Found
 
 NAME = "rapidocr-ppocrv4"
+# Lines this short are mostly texture read as letters unless the reader is sure.
+_SHORT = 3
+_SHORT_MIN_CONFIDENCE = 0.85
 
 
 class TextReader:
@@ -77,6 +80,8 @@ class TextReader:
             label = str(text).strip()
             if not label or float(score) < self.min_confidence:
                 continue
+            if len(label) < _SHORT and float(score) < _SHORT_MIN_CONFIDENCE:
+                continue  # a lone "O" in a coffee cup's rim: texture, not text
             points = np.asarray(quad, dtype=np.float64)
             x0, y0 = points.min(axis=0)
             x1, y1 = points.max(axis=0)

@@ -32,7 +32,7 @@ class TagBody(InputModel):
 
 class EmbedBody(InputModel):
     image: ImageSource | None = None
-    text: str | None = None
+    text: Annotated[str, Field(min_length=1)] | None = None
 
 
 class GenerateBody(InputModel):

@@ -10,9 +10,11 @@ space.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import anyio
 import anyio.to_thread
 import numpy as np
 from PIL import Image
@@ -29,21 +31,29 @@ from coreviz_studio.pipeline.analyze import (
     describe_for_search,
     jpeg_bytes,
 )
+from coreviz_studio.pipeline.caption import STATED_OBJECT_MIN
+
+log = logging.getLogger(__name__)
 
 MAX_TAGS = 20
 MAX_TEXT = 10_000
 _MATCH = 0.3  # cosine from which an option counts as matching the image (multiple=true)
 
 
+# Decoding and model runs use the cores fully; more at once only queues memory. Requests
+# beyond this wait their turn instead of piling up decoders and model calls.
+_WORK = anyio.CapacityLimiter(2)
+
+
 async def load(settings: Settings, source: str) -> Image.Image:
     data = await load_image_bytes(source, max_bytes=settings.fetch_max_bytes,
                                   timeout_s=settings.fetch_timeout_seconds)
-    return await anyio.to_thread.run_sync(open_image, data, settings.max_image_pixels)
+    return await anyio.to_thread.run_sync(open_image, data, settings, limiter=_WORK)
 
 
 async def _analyze(models: Models, image: Image.Image) -> FrameResult:
     return await anyio.to_thread.run_sync(analyze_frame, models, image, "image", None,
-                                          Timings())
+                                          Timings(), limiter=_WORK)
 
 
 async def describe(settings: Settings, source: str, prompt: str | None) -> tuple[str, str]:
@@ -83,7 +93,8 @@ async def tag(settings: Settings, source: str, prompt: str, options: list[str] |
 def _found_tags(result: FrameResult) -> list[str]:
     """What the models found, most confident first, without repeats."""
     seen: list[str] = []
-    candidates = sorted((f for f in result.found if f.type == "object"),
+    candidates = sorted((f for f in result.found if f.type == "object"
+                         and f.confidence >= STATED_OBJECT_MIN),
                         key=lambda f: f.confidence, reverse=True)
     names = [f.label for f in candidates]
     if any(f.type == "face" for f in result.found):
@@ -143,7 +154,10 @@ def _endpoint_errors() -> Iterator[None]:
     try:
         yield
     except VisionApiError as exc:
-        raise BadGateway(f"the vision endpoint failed: {exc}") from exc
+        # The details (the endpoint's address among them) are the operator's, not callers'.
+        log.warning("vision endpoint: %s", exc)
+        raise BadGateway("the vision endpoint configured on this server failed; the server "
+                         "log has the details") from exc
 
 
 def _without_vision(models: Models) -> Models:

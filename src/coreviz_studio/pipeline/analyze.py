@@ -116,7 +116,8 @@ def _caption(models: Models, image: Image.Image, kind: str, result: FrameResult)
             return
         except Exception as exc:  # the endpoint is optional: fall back, and say why
             log.warning("captioning endpoint failed: %s", exc)
-            result.notes.append(f"captioning endpoint failed ({exc}); caption composed")
+            # Users see that it failed; the operator's log says where and why.
+            result.notes.append("the captioning endpoint failed; the caption was composed")
     used = [m.name for m in (models.detector, models.faces, models.reader, models.features)
             if m is not None]
     result.caption = compose(kind, result.found, result.labels, result.text)

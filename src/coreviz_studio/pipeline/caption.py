@@ -12,7 +12,8 @@ from collections import Counter
 from coreviz_studio.ai.types import Found, Label
 
 COMPOSED = "composed"
-_LABEL_MIN = 0.15  # an ImageNet guess below this is noise, not worth a sentence
+_LABEL_MIN = 0.3  # an ImageNet guess below this is too unsure for a sentence
+STATED_OBJECT_MIN = 0.5  # detections below this stay as objects but are not stated
 _TEXT_MAX = 160
 _IRREGULAR = {"person": "people", "mouse": "mice", "knife": "knives", "bus": "buses",
               "skis": "skis", "scissors": "scissors", "sheep": "sheep", "glass": "glasses",
@@ -27,7 +28,8 @@ def caption_model(models: list[str]) -> str:
 
 
 def compose(kind: str, found: list[Found], labels: list[Label], text: str | None) -> str:
-    objects = Counter(f.label for f in found if f.type == "object")
+    objects = Counter(f.label for f in found
+                      if f.type == "object" and f.confidence >= STATED_OBJECT_MIN)
     faces = sum(1 for f in found if f.type == "face")
     guess = labels[0].name if labels and labels[0].score >= _LABEL_MIN else None
     sentence = _OPENING.get(kind, "A picture")

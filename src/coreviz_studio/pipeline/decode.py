@@ -25,6 +25,7 @@ JPEG_QUALITY = 88
 SCENE_CUT = 28.0
 _SMALL = (64, 36)  # the size frames are compared at: cheap, and blind to noise
 _MIN_GAP = 0.5  # seconds: flashes closer than this to the last kept frame make no new frame
+_TRUNCATED_SLACK = 1.0  # seconds between the last decoded frame and the stated duration
 
 
 class BadMedia(Exception):
@@ -176,6 +177,11 @@ def _decode_video(src: Path, out: Path, limits: Limits) -> Decoded:
         if not frames:
             raise BadMedia("the video has no decodable frames")
         end = duration if duration else last_time
+        if duration and duration - last_time > _TRUNCATED_SLACK and not notes:
+            # FFmpeg's threaded decoder may stop at damage without raising: the timeline says.
+            notes.append(f"the video stops decoding at {last_time:.1f} s of {duration:.1f} s "
+                         "(damaged or cut short); frames up to there were kept")
+            end = last_time
         for current, following in zip(frames, [*frames[1:], None], strict=True):
             current.end_timestamp = round(following.timestamp if following else max(end,
                                           current.timestamp), 3)

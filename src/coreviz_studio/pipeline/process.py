@@ -8,6 +8,7 @@ other error is retried by the queue and marked failed only on the last attempt.
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 import time
 import uuid
@@ -57,16 +58,16 @@ def process(pipe: Pipeline, media_id: uuid.UUID, attempt: int = 1,
     """Run one job; returns "ready", "failed" or "skipped" (the media is gone). Raises on an
     unexpected error so that the queue retries it."""
     started = time.perf_counter()
-    with pipe.db.sessions.begin() as session:
-        media = _locked(session, media_id)
-        if media is None:
-            return "skipped"
-        previous = media.metadata_.get("processing") or {}
-        set_processing(media, {"status": "processing", "startedAt": now_iso(),
-                               "attempt": attempt, "queuedAt": previous.get("queuedAt"),
-                               "reason": previous.get("reason")})
-        kind, blob_key = media.type, media.blob_key
     try:
+        with pipe.db.sessions.begin() as session:
+            media = _locked(session, media_id)
+            if media is None:
+                return "skipped"
+            previous = media.metadata_.get("processing") or {}
+            set_processing(media, {"status": "processing", "startedAt": now_iso(),
+                                   "attempt": attempt, "queuedAt": previous.get("queuedAt"),
+                                   "reason": previous.get("reason")})
+            kind, blob_key = media.type, media.blob_key
         return _run(pipe, media_id, kind, blob_key, attempt, started)
     except (BadMedia, DecodeFailed) as exc:
         _finish(pipe, media_id, {"status": "failed", "error": str(exc), "attempt": attempt})
@@ -74,11 +75,13 @@ def process(pipe: Pipeline, media_id: uuid.UUID, attempt: int = 1,
         return "failed"
     except Exception as exc:
         error = f"processing error: {type(exc).__name__}: {str(exc)[:300]}"
-        if last_attempt:
-            _finish(pipe, media_id, {"status": "failed", "error": error, "attempt": attempt})
-        else:
-            _finish(pipe, media_id, {"status": "queued", "error": error, "attempt": attempt,
-                                     "willRetry": True})
+        state = {"status": "failed", "error": error, "attempt": attempt}
+        if not last_attempt:
+            state = {**state, "status": "queued", "willRetry": True}
+        try:
+            _finish(pipe, media_id, state)
+        except Exception:  # the database itself may be what failed; the queue retries
+            log.exception("could not record the failure of media %s", media_id)
         raise
 
 
@@ -89,7 +92,7 @@ def _run(pipe: Pipeline, media_id: uuid.UUID, kind: str, blob_key: str | None, a
         raise BadMedia("the uploaded file is missing from storage")
     models = pipe.models()
     timings = Timings()
-    with tempfile.TemporaryDirectory(prefix="coreviz-frames-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="frames-", dir=scratch_dir(pipe.settings)) as tmp:
         out = Path(tmp)
         with timings.stage("decode"):
             decoded = decode_isolated(kind, source, out, pipe.limits(),
@@ -131,6 +134,28 @@ def _run(pipe: Pipeline, media_id: uuid.UUID, kind: str, blob_key: str | None, a
     log.info("media %s ready: %d frames in %.2f s", media_id, len(decoded.frames),
              time.perf_counter() - started)
     return "ready"
+
+
+def scratch_dir(settings: Settings) -> Path:
+    """Where jobs decode into (one folder per job, removed when it ends)."""
+    path = settings.data_dir / "tmp"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def sweep_scratch(settings: Settings, older_than: float = 6 * 3600) -> int:
+    """Remove job folders left by workers that were killed (a finished job removes its own);
+    returns how many. Old enough to be nobody's: decoding alone is capped far below."""
+    removed = 0
+    cutoff = time.time() - older_than
+    for folder in scratch_dir(settings).glob("frames-*"):
+        try:
+            if folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
 
 
 class _Gone(Exception):

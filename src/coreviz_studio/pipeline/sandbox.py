@@ -8,8 +8,10 @@ Children come from a fork server that has already imported the decoders, so one 
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import resource
+import signal
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -18,6 +20,9 @@ from coreviz_studio.pipeline.decode import BadMedia, Decoded, Limits, decode
 _context = multiprocessing.get_context("forkserver")
 # "__main__" too: otherwise every child re-imports the main module (the CLI, or pytest).
 _context.set_forkserver_preload(["__main__", "coreviz_studio.pipeline.decode"])
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 class DecodeFailed(Exception):
@@ -60,8 +65,19 @@ def decode_isolated(kind: str, src: Path, out: Path, limits: Limits, *, timeout:
     return value
 
 
+def _die_with_parent() -> None:
+    """Linux: be killed when the fork server goes, which it does when its worker dies, so a
+    killed worker leaves no decoder running."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # not Linux: the CPU-time limit still ends the child
+
+
 def _child(send: Connection, kind: str, src: str, out: str, limits: Limits, memory_mb: int,
            timeout: float) -> None:
+    _die_with_parent()
     cap = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     # CPU seconds as a second fence: a child the parent somehow stops watching still ends.

@@ -18,7 +18,7 @@ from typing import Any
 
 import procrastinate
 
-from coreviz_studio.pipeline.process import Pipeline, process
+from coreviz_studio.pipeline.process import Pipeline, process, sweep_scratch
 from coreviz_studio.pipeline.queue import QUEUE, TASK
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,8 @@ async def run(pipe: Pipeline, *, wait: bool = True, install_signal_handlers: boo
         "stalled_worker_timeout": settings.stalled_after_seconds,
         "delete_jobs": "successful",
     }
+    if swept := sweep_scratch(settings):
+        log.info("removed %d folders left by stopped workers", swept)
     async with app.open_async():
         await recover_stalled(app, settings.stalled_after_seconds)
         watcher = asyncio.create_task(_watch_stalled(app, settings.stalled_after_seconds))
