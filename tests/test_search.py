@@ -170,3 +170,17 @@ def test_nul_is_a_400(world) -> None:  # type: ignore[no-untyped-def]
                           params={"q": "a\x00b"}).status_code == 400
     assert lib.client.get("/api/search", headers=lib.headers,
                           params={"q": "a\x00b"}).status_code == 400
+
+
+def test_words_in_very_many_items_only_rerank(world, database) -> None:  # type: ignore[no-untyped-def]
+    import uuid as uuid_
+
+    from coreviz_studio.search import scoring
+
+    lib, _, _, _ = world
+    scope = scoring.Scope(lib.member.org_id, uuid_.UUID(lib.id))
+    with database.sessions() as s:
+        everyone = s.execute(scoring.hybrid("photo", [], scope, 500, 0.15)).all()
+        # Over the cap, a word only re-ranks vector candidates: with none, nothing is left.
+        broad = s.execute(scoring.hybrid("photo", [], scope, 500, 0.15, text_cap=2)).all()
+    assert len(everyone) >= 5 and broad == []

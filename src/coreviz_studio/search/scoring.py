@@ -38,6 +38,8 @@ TRGM_CHARS = 200  # trigram similarity reads the start of a long query only
 # rank, a near miss (a typo, by trigrams) up to 0.6.
 W_TEXT = 0.2  # the vector part weighs 1 - W_TEXT (chosen by bench/search_quality.py)
 TYPO_FALLBACK_BELOW = 50
+# Words matching at least this many items only re-rank the vector candidates (see `hybrid`).
+BROAD_WORDS = 10_000
 
 
 @dataclass(frozen=True)
@@ -84,13 +86,15 @@ def _scope_sql(alias: str, scope: Scope) -> str:
 
 
 def hybrid(q: str, vectors: list[QueryVector], scope: Scope, candidates: int,
-           min_similarity: float, w_text: float = W_TEXT) -> TextClause:
+           min_similarity: float, w_text: float = W_TEXT,
+           text_cap: int = BROAD_WORDS) -> TextClause:
     """Scored candidates for a text query (see the module docstring)."""
     parts: list[str] = []
     params: dict[str, object] = {"org": scope.organization_id, "ds": scope.dataset_id,
                                  "k": candidates, "min_sim": min_similarity,
                                  "q": q[:TRGM_CHARS], "tsq": ts_query(q),
-                                 "w_vec": 1.0 - w_text, "w_text": w_text}
+                                 "w_vec": 1.0 - w_text, "w_text": w_text,
+                                 "text_cap": text_cap}
     for i, qv in enumerate(vectors):
         dim = int(qv.vector.shape[0])
         params[f"v{i}"] = "[" + ",".join(f"{x:.7g}" for x in qv.vector) + "]"
@@ -108,11 +112,24 @@ def hybrid(q: str, vectors: list[QueryVector], scope: Scope, candidates: int,
 WITH vec AS MATERIALIZED ({vec}),
 best AS (SELECT DISTINCT ON (media_id) media_id, frame_id, 1 - d AS sim
            FROM vec ORDER BY media_id, d),
+-- Words found in more than :text_cap items tell little and would cost a rank for each of
+-- them: then they only re-rank the vector candidates. Counting stops at the cap.
+broad AS (SELECT count(*) >= :text_cap AS yes
+            FROM (SELECT 1 FROM media m
+                   WHERE {_scope_sql('m', scope)} AND m.status = 'active' AND m.is_active_version
+                     AND m.search_vector @@ to_tsquery('english', :tsq)
+                   LIMIT :text_cap) capped),
 fts AS MATERIALIZED (
         SELECT m.id AS media_id,
                0.6 + 0.4 * ts_rank_cd(m.search_vector, to_tsquery('english', :tsq), 32) AS t
           FROM media m
-         WHERE {_scope_sql('m', scope)} AND m.status = 'active' AND m.is_active_version
+         WHERE NOT (SELECT yes FROM broad)
+           AND {_scope_sql('m', scope)} AND m.status = 'active' AND m.is_active_version
+           AND m.search_vector @@ to_tsquery('english', :tsq)
+        UNION ALL
+        SELECT m.id, 0.6 + 0.4 * ts_rank_cd(m.search_vector, to_tsquery('english', :tsq), 32)
+          FROM best b JOIN media m ON m.id = b.media_id
+         WHERE (SELECT yes FROM broad) AND m.status = 'active' AND m.is_active_version
            AND m.search_vector @@ to_tsquery('english', :tsq)),
 txt AS (SELECT media_id, t FROM fts
         UNION ALL
