@@ -54,7 +54,7 @@ def _candidates(session: Session, principal: Principal, settings: Settings,
         assert q.similar_to is not None
         clause = _similar(session, principal, q.similar_to, q.similar_model, scope,
                           settings.search_candidates)
-    return scoring.columns(clause)
+    return scoring.found(session, clause)
 
 
 def _similar(session: Session, principal: Principal, object_id: uuid.UUID, model: str | None,

@@ -21,10 +21,11 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from sqlalchemy import Float, bindparam, text
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import Float, bindparam, column, func, text
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
 
@@ -184,7 +185,19 @@ def _typed(sql: str, params: dict[str, object]) -> TextClause:
     return text(sql).bindparams(*binds)
 
 
-def columns(clause: TextClause):  # type: ignore[no-untyped-def]
-    """The clause as a subquery with typed columns media_id, frame_id, score."""
-    return clause.columns(media_id=UUID(as_uuid=True), frame_id=UUID(as_uuid=True),
-                          score=Float).subquery("scored")
+def found(session: Session, clause: TextClause) -> Any:
+    """Run the candidates query, then hand its rows back as a small table to join with the
+    media filters. Two steps on purpose: the planner cannot size the candidates (at most the
+    vector candidates plus fewer than BROAD_WORDS text matches), and joined in one statement
+    it walked a million media rows to meet a few hundred."""
+    rows = session.execute(clause).all()
+    ids = [r.media_id for r in rows]
+    frames = [r.frame_id for r in rows]
+    scores = [float(r.score) for r in rows]
+    table = func.unnest(
+        bindparam("cand_ids", ids, type_=ARRAY(UUID(as_uuid=True))),
+        bindparam("cand_frames", frames, type_=ARRAY(UUID(as_uuid=True))),
+        bindparam("cand_scores", scores, type_=ARRAY(Float)),
+    ).table_valued(column("media_id", UUID(as_uuid=True)), column("frame_id", UUID(as_uuid=True)),
+                   column("score", Float))
+    return table.render_derived(name="scored")
