@@ -26,8 +26,10 @@ app = typer.Typer(help="CoreViz Studio: a self-hosted visual library server.",
                   no_args_is_help=True, add_completion=False)
 users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+models_app = typer.Typer(help="The models processing and search use.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
+app.add_typer(models_app, name="models")
 
 T = TypeVar("T")
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory "
@@ -169,6 +171,51 @@ def reprocess(
 
     queued, skipped = _in_transaction(data_dir, work)
     typer.echo(f"queued {queued} media" + (f" ({skipped} already waiting)" if skipped else ""))
+
+
+@models_app.command("list")
+def models_list(data_dir: DataDir = None) -> None:
+    """The models this data dir's settings enable, and where hub-kind models are looked for."""
+    from coreviz_studio.ai.registry import build
+
+    settings = _settings(data_dir)
+    models = build(settings)
+    typer.echo(f"models dir: {settings.effective_models_dir()}")
+    for name in models.names():
+        typer.echo(f"  {name}")
+    if models.clip is None:
+        typer.echo("  (no CLIP: `coreviz-studio models fetch clip` where a hub is reachable)")
+    if models.detector is None:
+        typer.echo("  (no object detector: put a NanoDet COCO .onnx in <models dir>/objects/)")
+
+
+@models_app.command("fetch")
+def models_fetch(
+    name: Annotated[str, typer.Argument(help="Which model: clip.")],
+    hub_url: Annotated[str | None, typer.Option(
+        "--hub-url", help="The hub (default $COREVIZ_HUB_URL or https://huggingface.co).")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Download a hub-kind model once into the models dir (then restart the server/workers)."""
+    from coreviz_studio.ai import hub
+    from coreviz_studio.ai.clip import Clip
+
+    settings = _settings(data_dir, hub_url=hub_url)
+    models_dir = settings.effective_models_dir()
+
+    def check(directory: Path) -> None:
+        clip = Clip.find(directory)
+        if clip is None:
+            raise ValueError("no clip.json after the download")
+        clip.embed_texts(["a photo"])
+
+    try:
+        folder = hub.fetch(name, models_dir, settings.hub_url, check=check)
+    except hub.FetchError as exc:
+        _fail(str(exc))
+        return
+    typer.echo(f"{name} installed in {folder}")
 
 
 @app.command()

@@ -117,6 +117,11 @@ class Settings(BaseSettings):
     models_dir: Path | None = Field(
         None, description="Where hub-kind models live; default <data_dir>/models."
     )
+    hub_url: str = Field(
+        "https://huggingface.co",
+        description="Where `coreviz-studio models fetch` downloads hub-kind models from (a "
+        "Hugging Face mirror with the same layout works too).",
+    )
     model_threads: int = Field(
         1, ge=1, description="Threads each model uses per call (workers x concurrency x this "
         "should not exceed the cores)."
