@@ -8,6 +8,7 @@ repository root: `.venv/bin/python -m bench.upload`.
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 import tempfile
@@ -23,6 +24,12 @@ MB = 1024 * 1024
 # Lines worth showing from the server's log (tracebacks, errors, 5xx answers) and PostgreSQL's.
 _SERVER_PROBLEM = re.compile(r"ERROR|CRITICAL|\" 5\d\d ")
 _PG_PROBLEM = re.compile(r"\b(ERROR|FATAL|PANIC):")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest rank: the smallest value with at least q% of the values at or below it."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
 @dataclass

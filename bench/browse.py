@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import time
 import uuid
@@ -24,7 +23,7 @@ from typing import Any
 
 import psycopg
 
-from bench._server import Bench, running
+from bench._server import Bench, percentile, running
 from coreviz_studio.db.embedded import EmbeddedPostgres
 
 FOLDERS = 5
@@ -117,12 +116,6 @@ class Result:
     errors: list[str]
 
 
-def _percentile(values: list[float], q: float) -> float:
-    """Nearest rank: the smallest value with at least q% of the values at or below it."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
-
-
 def _page_ok(body: dict[str, Any], expected: int) -> bool:
     """`expected` items, and each image with its one frame carrying its one caption."""
     items = body["media"]
@@ -158,7 +151,7 @@ def measure(b: Bench, shape: str, params: dict[str, str], requests: int,
         ok += _page_ok(r.json(), min(LIMIT, total - offset))
     if not times:
         return Result(shape, total, 0, 0, 0, 0, errors)
-    return Result(shape, total, _percentile(times, 50), _percentile(times, 99),
+    return Result(shape, total, percentile(times, 50), percentile(times, 99),
                   sum(sizes) / len(sizes) / 1024, ok, errors)
 
 

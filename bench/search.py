@@ -21,7 +21,6 @@ Prints figures only; nothing is asserted. Run from the repository root:
 from __future__ import annotations
 
 import argparse
-import math
 import time
 import uuid
 
@@ -31,7 +30,7 @@ from pgvector.psycopg import register_vector
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from bench._server import Bench, running
+from bench._server import Bench, percentile, running
 from coreviz_studio.db.embedded import EmbeddedPostgres
 from coreviz_studio.db.session import sqlalchemy_url
 from coreviz_studio.search import scoring
@@ -115,11 +114,6 @@ def load(b: Bench, size: int, small: str) -> tuple[np.ndarray, list[uuid.UUID], 
         pg.release()
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
-
-
 def measure_sql(b: Bench, vectors: np.ndarray, media: list[uuid.UUID], datasets: list[uuid.UUID],
                 queries: np.ndarray, scope_ds: str, ef: int) -> tuple[float, float, float, float]:
     """p50 ms, p99 ms, recall@10 of media, mean results, for queries scoped to `scope_ds`."""
@@ -150,7 +144,7 @@ def measure_sql(b: Bench, vectors: np.ndarray, media: list[uuid.UUID], datasets:
     finally:
         engine.dispose()
         pg.release()
-    return (_percentile(times, 50), _percentile(times, 99), float(np.mean(recalls)),
+    return (percentile(times, 50), percentile(times, 99), float(np.mean(recalls)),
             float(np.mean(counts)))
 
 
@@ -162,7 +156,7 @@ def measure_api(b: Bench, words: list[str]) -> tuple[float, float]:
         r.raise_for_status()
         if i >= 3:
             times.append((time.perf_counter() - started) * 1000)
-    return _percentile(times, 50), _percentile(times, 99)
+    return percentile(times, 50), percentile(times, 99)
 
 
 def run(size: int) -> None:

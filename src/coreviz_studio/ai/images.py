@@ -15,7 +15,7 @@ from PIL import Image
 from coreviz_studio.config import Settings
 from coreviz_studio.errors import Invalid, TooLarge, UnsupportedMediaType
 from coreviz_studio.formats import sniff
-from coreviz_studio.pipeline.decode import BadMedia, Limits
+from coreviz_studio.pipeline.decode import BadMedia, Limits, TooManyPixels
 from coreviz_studio.pipeline.sandbox import DecodeFailed, decode_isolated
 
 MAX_SIDE = 2048  # models see far less; a bigger picture only costs memory
@@ -37,10 +37,9 @@ def open_image(data: bytes, settings: Settings) -> Image.Image:
             decoded = decode_isolated("image", source, out, limits,
                                       timeout=min(settings.decode_timeout_seconds, 60),
                                       memory_mb=settings.decode_memory_mb)
+        except TooManyPixels as exc:
+            raise TooLarge(f"image has more than {settings.max_image_pixels:,} pixels") from exc
         except BadMedia as exc:
-            if "more pixels" in str(exc):
-                raise TooLarge(f"image has more than {settings.max_image_pixels:,} pixels") \
-                    from exc
             raise Invalid(f"image cannot be decoded: {exc}") from exc
         except DecodeFailed as exc:
             raise TooLarge(f"image is too costly to decode: {exc}") from exc

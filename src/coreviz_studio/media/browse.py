@@ -99,6 +99,15 @@ def _tag_filters(raw: str) -> dict[str, list[str]]:
     return value
 
 
+def clean_query(raw: str | None) -> str | None:
+    """A text query with its whitespace collapsed, or None when there is none. Longer queries
+    are cut, not refused: the text model reads 256 word pieces anyway."""
+    if raw and "\x00" in raw:
+        raise BadRequest("q cannot contain NUL characters")
+    query = " ".join((raw or "").split())
+    return query[:MAX_QUERY] or None
+
+
 def parse_query(params: dict[str, str]) -> BrowseQuery:
     """The browse parameters; a malformed or unknown value is a 400 that names it."""
     for name, value in params.items():
@@ -140,10 +149,7 @@ def parse_query(params: dict[str, str]) -> BrowseQuery:
             q.recursive = True  # the item is found wherever it sits in the collection
     if params.get("clusterId"):
         q.cluster_id = parse_id(params["clusterId"], "clusterId")
-    query = " ".join((params.get("q") or "").split())
-    if query:
-        # Longer queries are cut, not refused: the text model reads 256 word pieces anyway.
-        q.q = query[:MAX_QUERY]
+    q.q = clean_query(params.get("q"))
     if params.get("similarToObjectId"):
         q.similar_to = parse_id(params["similarToObjectId"], "similarToObjectId")
         model = params.get("similarToObjectModel") or None

@@ -33,6 +33,10 @@ class BadMedia(Exception):
     users (no server paths)."""
 
 
+class TooManyPixels(BadMedia):
+    """The picture (or a video frame) is larger than the pixel limit."""
+
+
 @dataclass(frozen=True)
 class Limits:
     frame_max_side: int = 2048
@@ -118,7 +122,8 @@ def _decode_image(src: Path, out: Path, limits: Limits) -> Decoded:
                 upright = ImageOps.exif_transpose(img)
                 frame = _save(upright, out, 0, limits)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise BadMedia(f"the image has more pixels than the limit of {limits.max_pixels:,}") \
+        raise TooManyPixels(f"the image has more pixels than the limit of "
+                            f"{limits.max_pixels:,}") \
             from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise BadMedia(f"the image cannot be decoded ({_short(exc)})") from exc
@@ -156,7 +161,7 @@ def _decode_video(src: Path, out: Path, limits: Limits) -> Decoded:
                     notes.append(f"only the first {limits.video_max_seconds:g} s were decoded")
                     break
                 if frame.width * frame.height > limits.max_pixels:
-                    raise BadMedia("the video's frames are larger than the pixel limit")
+                    raise TooManyPixels("the video's frames are larger than the pixel limit")
                 small = frame.to_ndarray(format="gray", width=_SMALL[0], height=_SMALL[1])
                 small = small.astype(np.int16)  # type: ignore[assignment]
                 cut = previous is not None and float(np.abs(small - previous).mean()) > SCENE_CUT

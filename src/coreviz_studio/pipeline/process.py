@@ -63,10 +63,8 @@ def process(pipe: Pipeline, media_id: uuid.UUID, attempt: int = 1,
             media = _locked(session, media_id)
             if media is None:
                 return "skipped"
-            previous = media.metadata_.get("processing") or {}
-            set_processing(media, {"status": "processing", "startedAt": now_iso(),
-                                   "attempt": attempt, "queuedAt": previous.get("queuedAt"),
-                                   "reason": previous.get("reason")})
+            set_processing(media, {**_kept(media), "status": "processing",
+                                   "startedAt": now_iso(), "attempt": attempt})
             kind, blob_key = media.type, media.blob_key
         return _run(pipe, media_id, kind, blob_key, attempt, started)
     except (BadMedia, DecodeFailed) as exc:

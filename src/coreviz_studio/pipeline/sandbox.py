@@ -58,7 +58,7 @@ def decode_isolated(kind: str, src: Path, out: Path, limits: Limits, *, timeout:
         if child.is_alive():
             child.kill()
     if outcome == "bad":
-        raise BadMedia(value)
+        raise value  # the child's BadMedia (or subclass), unpickled
     if outcome == "failed":
         raise DecodeFailed(value)
     assert isinstance(value, Decoded)
@@ -86,11 +86,11 @@ def _child(send: Connection, kind: str, src: str, out: str, limits: Limits, memo
     try:
         send.send(("ok", decode(kind, Path(src), Path(out), limits)))
     except BadMedia as exc:
-        send.send(("bad", str(exc)))
+        send.send(("bad", type(exc)(str(exc))))  # without its traceback and causes
     except MemoryError:
         send.send(("failed", f"decoding needs more than {memory_mb} MB "
                              "(COREVIZ_DECODE_MEMORY_MB)"))
     except Exception as exc:  # any other decoder failure is the file's, reported readably
-        send.send(("bad", f"the file cannot be decoded ({type(exc).__name__})"))
+        send.send(("bad", BadMedia(f"the file cannot be decoded ({type(exc).__name__})")))
     finally:
         send.close()

@@ -99,5 +99,5 @@ async def recover_stalled(app: procrastinate.App, stalled_after: float) -> int:
 
 
 def run_until_empty(pipe: Pipeline) -> None:
-    """Process everything queued, then return (tests and the `reprocess --wait` command)."""
+    """Process everything queued, then return (tests; `worker --until-empty` is the CLI's)."""
     asyncio.run(run(pipe, wait=False, install_signal_handlers=False))

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from coreviz_studio.deps import Config, CurrentPrincipal, Db, Urls
-from coreviz_studio.errors import BadRequest
 from coreviz_studio.search import clusters, scored
 from coreviz_studio.search.schemas import (
     ClusterEnvelope,
@@ -26,8 +25,6 @@ def search(db: Db, principal: CurrentPrincipal, settings: Config, urls: Urls,
            organizationId: str | None = None,
            limit: Annotated[int, Query(ge=1, le=scored.MAX_SEARCH_LIMIT)] = 20) -> SearchOut:
     """Search every collection of your organization: best first, `rank` is the score."""
-    if "\x00" in q:
-        raise BadRequest("q cannot contain NUL characters")
     return scored.search(db, principal, settings, q, organizationId, limit, urls)
 
 

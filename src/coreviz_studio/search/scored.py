@@ -21,7 +21,7 @@ from coreviz_studio.datasets.service import get_dataset
 from coreviz_studio.db.tables import Caption, DetectedObject, Embedding, Frame, Media
 from coreviz_studio.errors import Invalid, NotFound
 from coreviz_studio.media import tree
-from coreviz_studio.media.browse import BrowseQuery, conditions
+from coreviz_studio.media.browse import BrowseQuery, clean_query, conditions
 from coreviz_studio.media.schemas import BrowseOut, Pagination
 from coreviz_studio.media.views import media_list
 from coreviz_studio.search import scoring
@@ -126,7 +126,7 @@ def search(session: Session, principal: Principal, settings: Settings, q: str,
     if organization_id and organization_id.replace("-", "").lower() != \
             principal.organization_id.hex:
         raise NotFound("Organization not found")
-    query = BrowseQuery(q=" ".join(q.split())[:1000], recursive=True)
+    query = BrowseQuery(q=clean_query(q), recursive=True)
     if not query.q:
         return SearchOut(results=[])
     scored = _candidates(session, principal, settings, query,

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from pgvector.sqlalchemy import Vector
 from sqlalchemy import Float, bindparam, column, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Session
@@ -98,7 +99,7 @@ def hybrid(q: str, vectors: list[QueryVector], scope: Scope, candidates: int,
                                  "text_cap": text_cap}
     for i, qv in enumerate(vectors):
         dim = int(qv.vector.shape[0])
-        params[f"v{i}"] = "[" + ",".join(f"{x:.7g}" for x in qv.vector) + "]"
+        params[f"v{i}"] = qv.vector
         params[f"kind{i}"] = qv.kind
         parts.append(f"""(SELECT e.media_id, e.frame_id,
                    e.embedding::vector({dim}) <=> CAST(:v{i} AS vector({dim})) AS d
@@ -157,7 +158,7 @@ def similar(vector: np.ndarray, model: str, table: str, scope: Scope, candidates
     dim = int(vector.shape[0])
     params: dict[str, object] = {"org": scope.organization_id, "ds": scope.dataset_id,
                                  "k": candidates, "exclude": exclude,
-                                 "v": "[" + ",".join(f"{x:.7g}" for x in vector) + "]"}
+                                 "v": vector}
     if table == "objects":
         where = f"x.embedding_model = {_literal_model(model)} AND x.id <> :exclude"
         if object_type:
@@ -177,11 +178,21 @@ SELECT DISTINCT ON (media_id) media_id, frame_id, (1 - d)::float8 AS score
     return _typed(sql, params)
 
 
+_VECTOR_PARAM = re.compile(r"^v\d*$")
+
+
 def _typed(sql: str, params: dict[str, object]) -> TextClause:
-    """text(sql) with the parameters it uses (ids typed as UUIDs)."""
-    binds = [bindparam(name, value, type_=UUID(as_uuid=True))
-             if name in ("org", "ds", "exclude") else bindparam(name, value)
-             for name, value in params.items() if re.search(rf":{name}\b", sql)]
+    """text(sql) with the parameters it uses (ids as UUIDs, query vectors as pgvector's)."""
+    binds = []
+    for name, value in params.items():
+        if not re.search(rf":{name}\b", sql):
+            continue
+        if name in ("org", "ds", "exclude"):
+            binds.append(bindparam(name, value, type_=UUID(as_uuid=True)))
+        elif _VECTOR_PARAM.match(name):
+            binds.append(bindparam(name, value, type_=Vector()))
+        else:
+            binds.append(bindparam(name, value))
     return text(sql).bindparams(*binds)
 
 
