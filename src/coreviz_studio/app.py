@@ -25,6 +25,7 @@ from coreviz_studio.auth.routes import router as auth_router
 from coreviz_studio.blobs.routes import router as blobs_router
 from coreviz_studio.config import Settings, get_settings
 from coreviz_studio.datasets.routes import router as datasets_router
+from coreviz_studio.deps import check_declared
 from coreviz_studio.db.migrate import upgrade
 from coreviz_studio.db.session import Database, open_database
 from coreviz_studio.errors import AppError
@@ -186,4 +187,5 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                    media_router, folders_router, tags_router, uploads_router, blobs_router,
                    processing_router, ai_router, search_router):
         app.include_router(router)
+    check_declared(app.routes)
     return app

@@ -3,11 +3,13 @@ before the response is sent) and the authenticated caller."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import cache
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Security
+from fastapi.routing import APIRoute
 from fastapi.security import (
     APIKeyCookie,
     APIKeyHeader,
@@ -15,9 +17,11 @@ from fastapi.security import (
     HTTPBearer,
 )
 from sqlalchemy.orm import Session
+from starlette.routing import BaseRoute
 
+from coreviz_studio import tenancy
 from coreviz_studio.auth import service as auth_service
-from coreviz_studio.auth.principal import Principal
+from coreviz_studio.auth.principal import Principal, Role
 from coreviz_studio.config import Settings
 from coreviz_studio.db.session import committed, rolled_back
 from coreviz_studio.errors import AppError, Forbidden, Unauthorized
@@ -85,34 +89,85 @@ def _credential(
 Credential = Annotated[tuple[str | None, str | None], Depends(_credential)]
 
 
-def current_principal(db: Db, credential: Credential) -> Principal:
-    return auth_service.authenticate(db, *credential)
-
-
-CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
-
-
-def caller_only(request: Request, credential: Credential) -> Principal:
-    """The caller, checked in a transaction of its own that ends at once: for slow requests
-    (model inference, URL fetches) that must not hold a database connection meanwhile."""
-    with request.app.state.db.sessions() as session:
-        principal = auth_service.authenticate(session, *credential)
-        session.commit()
+def _authenticated(db: Session, credential: tuple[str | None, str | None],
+                   role: Role) -> Principal:
+    principal = auth_service.authenticate(db, *credential)
+    principal.require(role)
     return principal
 
 
-CallerOnly = Annotated[Principal, Depends(caller_only)]
+@cache
+def requires(role: Role, *, hold_db: bool = True) -> Callable[..., Principal]:
+    """The dependency a route declares for what it needs: an authenticated caller of at least
+    `role` (401 without a credential, 403 below that role), whose organization then scopes every
+    query of the request's session through row-level security.
+
+    hold_db=False: the check runs in a transaction of its own that ends at once, for slow
+    requests (model inference, URL fetches) that must not hold a connection meanwhile."""
+    if hold_db:
+        def caller(db: Db, credential: Credential) -> Principal:
+            principal = _authenticated(db, credential, role)
+            tenancy.bind(db, principal)
+            return principal
+    else:
+        def caller(request: Request, credential: Credential) -> Principal:  # type: ignore[misc]
+            with request.app.state.db.sessions() as session:
+                principal = _authenticated(session, credential, role)
+                session.commit()
+            return principal
+    caller.required_role = role  # type: ignore[attr-defined]  # read by check_declared
+    return caller
+
+
+def public() -> None:
+    """The declaration of a route that anyone may call (sign-in, health, blobs by key...)."""
+
+
+Viewer = Annotated[Principal, Depends(requires(Role.viewer))]
+Member = Annotated[Principal, Depends(requires(Role.member))]
+Admin = Annotated[Principal, Depends(requires(Role.admin))]
+ViewerNoDb = Annotated[Principal, Depends(requires(Role.viewer, hold_db=False))]
+Public = Depends(public)
 
 
 def optional_principal(db: Db, credential: Credential) -> Principal | None:
-    """The caller, or None for an anonymous one (get-session answers null then)."""
+    """The caller, or None for an anonymous one (get-session answers null then); for public
+    routes that answer differently to a signed-in caller."""
     try:
-        return auth_service.authenticate(db, *credential)
+        principal = auth_service.authenticate(db, *credential)
     except Unauthorized:
         return None
+    tenancy.bind(db, principal)
+    return principal
 
 
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+
+
+def declared_requirement(route: APIRoute) -> Role | str | None:
+    """What a route declares: a Role, "public", or None when it declares nothing."""
+    found: list[Role | str] = []
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dep = stack.pop()
+        if dep.call is public:
+            found.append("public")
+        elif (role := getattr(dep.call, "required_role", None)) is not None:
+            found.append(role)
+        stack.extend(dep.dependencies)
+    if len(set(found)) > 1:
+        raise RuntimeError(f"{route.path} declares several requirements: {found}")
+    return found[0] if found else None
+
+
+def check_declared(routes: list[BaseRoute]) -> None:
+    """Refuse to start when a route declares neither a role nor that it is public: a new route
+    is covered by the walls (and by the tests generated from app.routes) or does not run."""
+    missing = [f"{sorted(r.methods or ())} {r.path}" for r in routes
+               if isinstance(r, APIRoute) and declared_requirement(r) is None]
+    if missing:
+        raise RuntimeError("routes without a declared requirement (deps.requires or "
+                           f"deps.Public): {', '.join(missing)}")
 
 
 def client_address(request: Request) -> str:

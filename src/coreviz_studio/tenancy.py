@@ -1,6 +1,9 @@
 """The one place where queries are scoped to the caller's organization.
 
-Another organization's rows are indistinguishable from missing ones: 404, never 403.
+Two walls: the service layer filters by the caller's organization (`scoped`, `get_owned`), and
+`bind` makes PostgreSQL's row-level security enforce the same (db/rls.py), so a query that
+forgets the filter still sees nothing of another organization. Another organization's rows are
+indistinguishable from missing ones: 404, never 403.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from coreviz_studio.auth.principal import Principal
+from coreviz_studio.db.rls import scope_session
 from coreviz_studio.errors import NotFound
 
 T = TypeVar("T")
@@ -31,3 +35,9 @@ def get_owned(session: Session, model: type[T], row_id: uuid.UUID, principal: Pr
     if row is None:
         raise NotFound(not_found)
     return row
+
+
+def bind(session: Session, principal: Principal) -> None:
+    """Every later query of this session sees only the caller's organization (and only the
+    collections of a collection-scoped key): the database's wall."""
+    scope_session(session, principal.organization_id, principal.dataset_ids)

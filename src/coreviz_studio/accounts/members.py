@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from coreviz_studio.accounts.service import create_user, find_user
-from coreviz_studio.auth.principal import Principal
+from coreviz_studio.auth.principal import Principal, Role
 from coreviz_studio.auth.service import same_email
 from coreviz_studio.db.tables import ROLES, AuthSession, Membership, Organization, User
 from coreviz_studio.errors import BadRequest, Conflict, Invalid, NotFound
@@ -64,10 +64,9 @@ def _get(session: Session, principal: Principal, ref: str) -> Member:
 def add_member(session: Session, principal: Principal, email: str, role: str,
                name: str | None = None) -> Member:
     """Add a person (created without a password if unknown) to the caller's organization."""
-    principal.require("admin")
     role = _check_role(role)
     if role == "owner":
-        principal.require("owner")
+        principal.require(Role.owner)
     user = find_user(session, email) or create_user(session, email, name or email)
     existing = session.scalars(select(Membership).where(
         Membership.organization_id == principal.organization_id,
@@ -85,11 +84,10 @@ def add_member(session: Session, principal: Principal, email: str, role: str,
 
 
 def update_role(session: Session, principal: Principal, member_ref: str, role: str) -> Member:
-    principal.require("admin")
     role = _check_role(role)
     member = _get(session, principal, member_ref)
     if "owner" in (role, member.membership.role):
-        principal.require("owner")
+        principal.require(Role.owner)
     if (member.membership.role == "owner" and role != "owner"
             and _owners(session, principal.organization_id) <= 1):
         raise Conflict("An organization needs at least one owner; make someone else owner first")
@@ -102,9 +100,9 @@ def remove_member(session: Session, principal: Principal, member_ref: str) -> Me
     """Remove a member (anyone may also remove themselves: leaving)."""
     member = _get(session, principal, member_ref)
     if member.user.id != principal.user_id:
-        principal.require("admin")
+        principal.require(Role.admin)
         if member.membership.role == "owner":
-            principal.require("owner")
+            principal.require(Role.owner)
     if member.membership.role == "owner" and _owners(session, principal.organization_id) <= 1:
         raise Conflict("An organization needs at least one owner; make someone else owner first")
     session.delete(member.membership)

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from coreviz_studio.ai import service
-from coreviz_studio.deps import CallerOnly, Config
+from coreviz_studio.deps import Config, ViewerNoDb
 from coreviz_studio.schemas import InputModel, WireModel
 
 router = APIRouter(prefix="/api/ai", tags=["ai"])
@@ -57,14 +57,14 @@ class Embedded(WireModel):
 
 
 @router.post("/describe", response_model=Described)
-async def describe(body: DescribeBody, settings: Config, _: CallerOnly) -> Described:
+async def describe(body: DescribeBody, settings: Config, _: ViewerNoDb) -> Described:
     """A sentence about the image."""
     text, model = await service.describe(settings, body.image, body.prompt)
     return Described(description=text, model=model)
 
 
 @router.post("/tag", response_model=Tagged)
-async def tag(body: TagBody, settings: Config, _: CallerOnly) -> Tagged:
+async def tag(body: TagBody, settings: Config, _: ViewerNoDb) -> Tagged:
     """Tags for the image; with `options`, the option(s) that fit it best."""
     tags, model = await service.tag(settings, body.image, body.prompt, body.options,
                                     body.multiple)
@@ -72,17 +72,17 @@ async def tag(body: TagBody, settings: Config, _: CallerOnly) -> Tagged:
 
 
 @router.post("/embed", response_model=Embedded)
-async def embed(body: EmbedBody, settings: Config, _: CallerOnly) -> Embedded:
+async def embed(body: EmbedBody, settings: Config, _: ViewerNoDb) -> Embedded:
     """A unit-length vector of the image or the text, in one space shared by both."""
     vector, model = await service.embed(settings, body.image, body.text)
     return Embedded(embedding=vector, model=model, dim=len(vector))
 
 
 @router.post("/edit", status_code=501)
-async def edit(body: GenerateBody, _: CallerOnly) -> None:
+async def edit(body: GenerateBody, _: ViewerNoDb) -> None:
     raise service.generative_unavailable("editing")
 
 
 @router.post("/generate", status_code=501)
-async def generate(body: GenerateBody, _: CallerOnly) -> None:
+async def generate(body: GenerateBody, _: ViewerNoDb) -> None:
     raise service.generative_unavailable("generation")

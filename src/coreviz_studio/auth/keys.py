@@ -26,7 +26,6 @@ def describe(row: ApiKey) -> dict[str, Any]:
 
 def create(session: Session, principal: Principal, name: str,
            expires_in: int | None) -> tuple[ApiKey, str]:
-    principal.require("admin")
     expires_at = datetime.now(UTC) + timedelta(seconds=expires_in) if expires_in else None
     row, secret = service.create_api_key(session, principal.user_id, principal.organization_id,
                                          name=name, expires_at=expires_at)
@@ -41,7 +40,6 @@ def list_keys(session: Session, principal: Principal) -> list[ApiKey]:
 
 
 def revoke(session: Session, principal: Principal, key_id: str) -> ApiKey:
-    principal.require("admin")
     return service.revoke_api_key(session, principal.organization_id,
                                   str(parse_id(key_id, "key")))
 

@@ -1,24 +1,53 @@
-"""The caller of a request, as every service sees it."""
+"""The caller of a request, as every service sees it, and the roles a route can require."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from enum import StrEnum
 
 from coreviz_studio.errors import Forbidden
 
-_RANK = {"viewer": 0, "member": 1, "admin": 2, "owner": 3}
+
+class Role(StrEnum):
+    """A member's role, lowest first; each one can do everything the ones before it can."""
+
+    viewer = "viewer"
+    member = "member"
+    admin = "admin"
+    owner = "owner"
+
+    @property
+    def rank(self) -> int:
+        return _ORDER.index(self)
+
+
+_ORDER = list(Role)
 
 
 @dataclass(frozen=True)
 class Principal:
     user_id: uuid.UUID
     organization_id: uuid.UUID
-    role: str
+    role: Role
     method: str  # "api_key" | "session"
     credential_id: uuid.UUID
+    # A scoped API key: read-only, and/or limited to some collections (None: all of them).
+    read_only: bool = False
+    dataset_ids: frozenset[uuid.UUID] | None = None
 
-    def require(self, role: str) -> None:
-        """Refuse (403) a caller whose role ranks below `role`."""
-        if _RANK[self.role] < _RANK[role]:
-            raise Forbidden(f"This needs the {role} role; you are a {self.role}")
+    def allows(self, role: Role) -> bool:
+        """Whether this caller may do what needs `role` (a read-only key only reads)."""
+        if self.read_only and role is not Role.viewer:
+            return False
+        return Role(self.role).rank >= role.rank
+
+    def require(self, role: Role) -> None:
+        """Refuse (403) a caller whose role ranks below `role`. Routes declare their need
+        (deps.requires); services call this only where the need depends on the data (making
+        an owner needs an owner)."""
+        if self.allows(role):
+            return
+        if self.read_only and Role(self.role).rank >= role.rank:
+            raise Forbidden("This API key is read-only")
+        raise Forbidden(f"This needs the {role} role; you are a {self.role}")

@@ -28,11 +28,13 @@ from coreviz_studio.auth.schemas import (
 from coreviz_studio.config import Settings
 from coreviz_studio.deps import (
     SESSION_COOKIE,
+    Admin,
     ClientAddress,
     Config,
-    CurrentPrincipal,
     Db,
     OptionalPrincipal,
+    Public,
+    Viewer,
 )
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -44,7 +46,7 @@ def _ttl(settings: Settings) -> timedelta:
     return timedelta(hours=settings.session_ttl_hours)
 
 
-@router.post("/sign-in/email", response_model=SignInOut)
+@router.post("/sign-in/email", response_model=SignInOut, dependencies=[Public])
 def sign_in(body: SignInBody, request: Request, response: Response, db: Db, settings: Config,
             client: ClientAddress) -> SignInOut:
     """Email and password -> a bearer token, also set as an http-only session cookie."""
@@ -58,13 +60,13 @@ def sign_in(body: SignInBody, request: Request, response: Response, db: Db, sett
 
 
 @router.post("/sign-out", response_model=Success)
-def sign_out(response: Response, db: Db, principal: CurrentPrincipal) -> Success:
+def sign_out(response: Response, db: Db, principal: Viewer) -> Success:
     sessions.sign_out(db, principal)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return Success()
 
 
-@router.get("/get-session", response_model=GetSessionOut | None)
+@router.get("/get-session", response_model=GetSessionOut | None, dependencies=[Public])
 def get_session(db: Db, principal: OptionalPrincipal) -> GetSessionOut | JSONResponse:
     """The caller's session and user; `null` when not signed in (as better-auth answers)."""
     if principal is None:
@@ -80,19 +82,19 @@ def get_session(db: Db, principal: OptionalPrincipal) -> GetSessionOut | JSONRes
 # --- device login (RFC 8628) ------------------------------------------------------------------
 
 
-@router.post("/device/code")
+@router.post("/device/code", dependencies=[Public])
 def device_code(body: DeviceCodeBody, db: Db, settings: Config) -> JSONResponse:
     answer = device.request_code(db, body.client_id, body.scope, settings.effective_public_url())
     return JSONResponse(answer, headers=_NO_STORE)
 
 
-@router.post("/device/token")
+@router.post("/device/token", dependencies=[Public])
 def device_token(body: DeviceTokenBody, db: Db, settings: Config) -> JSONResponse:
     answer = device.poll(db, body.grant_type, body.device_code, body.client_id, _ttl(settings))
     return JSONResponse(answer, headers=_NO_STORE)
 
 
-@router.get("/device", response_model=DeviceCodeStatus)
+@router.get("/device", response_model=DeviceCodeStatus, dependencies=[Public])
 def device_verify(user_code: str, db: Db, client: ClientAddress) -> DeviceCodeStatus:
     """Check a user code (what the verification page does before asking to approve)."""
     row = device.find(db, user_code, client)
@@ -101,20 +103,20 @@ def device_verify(user_code: str, db: Db, client: ClientAddress) -> DeviceCodeSt
 
 
 @router.post("/device/approve", response_model=Success)
-def device_approve(body: DeviceDecisionBody, db: Db, principal: CurrentPrincipal,
+def device_approve(body: DeviceDecisionBody, db: Db, principal: Viewer,
                    client: ClientAddress) -> Success:
     device.decide(db, principal, body.user_code, approve=True, client=client)
     return Success()
 
 
 @router.post("/device/deny", response_model=Success)
-def device_deny(body: DeviceDecisionBody, db: Db, principal: CurrentPrincipal,
+def device_deny(body: DeviceDecisionBody, db: Db, principal: Viewer,
                 client: ClientAddress) -> Success:
     device.decide(db, principal, body.user_code, approve=False, client=client)
     return Success()
 
 
-@pages.get("/device", response_class=HTMLResponse, include_in_schema=False)
+@pages.get("/device", response_class=HTMLResponse, include_in_schema=False, dependencies=[Public])
 def device_page() -> HTMLResponse:
     """The verification page a person opens: sign in, then approve or deny the code."""
     html = resources.files("coreviz_studio.auth").joinpath("device.html").read_text()
@@ -128,17 +130,17 @@ def device_page() -> HTMLResponse:
 
 
 @router.post("/api-key/create", response_model=ApiKeyCreated)
-def create_api_key(body: ApiKeyCreateBody, db: Db, principal: CurrentPrincipal) -> ApiKeyCreated:
+def create_api_key(body: ApiKeyCreateBody, db: Db, principal: Admin) -> ApiKeyCreated:
     row, secret = keys.create(db, principal, body.name or "", body.expires_in)
     return ApiKeyCreated(**keys.describe(row), key=secret)
 
 
 @router.get("/api-key/list", response_model=list[ApiKeyOut])
-def list_api_keys(db: Db, principal: CurrentPrincipal) -> list[ApiKeyOut]:
+def list_api_keys(db: Db, principal: Viewer) -> list[ApiKeyOut]:
     return [ApiKeyOut(**keys.describe(row)) for row in keys.list_keys(db, principal)]
 
 
 @router.post("/api-key/delete", response_model=Success)
-def delete_api_key(body: ApiKeyDeleteBody, db: Db, principal: CurrentPrincipal) -> Success:
+def delete_api_key(body: ApiKeyDeleteBody, db: Db, principal: Admin) -> Success:
     keys.revoke(db, principal, body.key_id)
     return Success()

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
-from coreviz_studio.auth.principal import Principal
+from coreviz_studio.auth.principal import Principal, Role
 from coreviz_studio.auth.secrets import (
     API_KEY_PREFIX,
     hash_secret,
@@ -71,7 +71,7 @@ def _by_api_key(session: Session, key: str) -> Principal:
     if role is None:  # the key's owner has left the organization
         raise Unauthorized()
     _touch(session, ApiKey, row.id, row.last_used_at)
-    return Principal(row.user_id, row.organization_id, role, "api_key", row.id)
+    return Principal(row.user_id, row.organization_id, Role(role), "api_key", row.id)
 
 
 def _by_session_token(session: Session, token: str) -> Principal:
@@ -88,7 +88,7 @@ def _by_session_token(session: Session, token: str) -> Principal:
     if org_id is None or role is None:
         raise Unauthorized("This session belongs to no organization")
     _touch(session, AuthSession, row.id, row.last_used_at)
-    return Principal(row.user_id, org_id, role, "session", row.id)
+    return Principal(row.user_id, org_id, Role(role), "session", row.id)
 
 
 # --- API keys ---------------------------------------------------------------------------------

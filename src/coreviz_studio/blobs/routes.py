@@ -7,7 +7,7 @@ from fastapi.responses import FileResponse
 from starlette.responses import MalformedRangeHeader
 
 from coreviz_studio.blobs import service
-from coreviz_studio.deps import Blobs
+from coreviz_studio.deps import Blobs, Public
 from coreviz_studio.storage.urls import BLOB_ROUTE
 
 router = APIRouter(prefix=BLOB_ROUTE, tags=["blobs"])
@@ -32,8 +32,8 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-@router.head("/{key:path}", response_model=None, include_in_schema=False)
-@router.get("/{key:path}", response_model=None)
+@router.head("/{key:path}", response_model=None, include_in_schema=False, dependencies=[Public])
+@router.get("/{key:path}", response_model=None, dependencies=[Public])
 def get_blob(key: str, request: Request, store: Blobs) -> Response:
     blob = service.find(store, key)
     headers = {"etag": blob.etag, "cache-control": "public, max-age=31536000, immutable",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from coreviz_studio.deps import CurrentPrincipal, Db
+from coreviz_studio.deps import Db, Member, Viewer
 from coreviz_studio.folders import service
 from coreviz_studio.folders.schemas import FolderCreate, FolderEnvelope
 from coreviz_studio.media.schemas import Deleted, ItemUpdate
@@ -13,22 +13,22 @@ router = APIRouter(prefix="/api", tags=["folders"])
 
 
 @router.post("/folder", response_model=FolderEnvelope, status_code=status.HTTP_201_CREATED)
-def create_folder(body: FolderCreate, db: Db, principal: CurrentPrincipal) -> FolderEnvelope:
+def create_folder(body: FolderCreate, db: Db, principal: Member) -> FolderEnvelope:
     return FolderEnvelope(folder=service.create_folder(db, principal, body))
 
 
 @router.get("/folder/{folder_id}", response_model=FolderEnvelope)
-def get_folder(folder_id: str, db: Db, principal: CurrentPrincipal) -> FolderEnvelope:
+def get_folder(folder_id: str, db: Db, principal: Viewer) -> FolderEnvelope:
     return FolderEnvelope(folder=service.get_folder(db, principal, folder_id))
 
 
 @router.patch("/folder/{folder_id}", response_model=FolderEnvelope)
 def update_folder(folder_id: str, body: ItemUpdate, db: Db,
-                  principal: CurrentPrincipal) -> FolderEnvelope:
+                  principal: Member) -> FolderEnvelope:
     changes = body.model_dump(exclude_unset=True)
     return FolderEnvelope(folder=service.update_folder(db, principal, folder_id, changes))
 
 
 @router.delete("/folder/{folder_id}", response_model=Deleted)
-def delete_folder(folder_id: str, db: Db, principal: CurrentPrincipal) -> Deleted:
+def delete_folder(folder_id: str, db: Db, principal: Member) -> Deleted:
     return service.delete_folder(db, principal, folder_id)

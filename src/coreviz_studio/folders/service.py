@@ -27,7 +27,6 @@ def folder_out(row: Media) -> FolderOut:
 def create_folder(session: Session, principal: Principal, body: FolderCreate) -> FolderOut:
     """A new folder at `path` (the collection root by default). With `reuse`, an existing
     folder of the same name there is returned instead."""
-    principal.require("member")
     dataset = get_dataset(session, principal, body.dataset_id)
     tree.lock_tree(session, dataset.id, exclusive=False)
     parent = tree.container(session, principal, dataset, body.path)

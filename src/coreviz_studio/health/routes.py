@@ -7,13 +7,13 @@ from typing import Any
 from fastapi import APIRouter
 
 from coreviz_studio import __version__
-from coreviz_studio.deps import Db
+from coreviz_studio.deps import Db, Public
 from coreviz_studio.health import service
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", dependencies=[Public])
 def healthz(db: Db) -> dict[str, Any]:
     revision = service.check_database(db)
     return {"status": "ok", "database": "ok", "schemaRevision": revision, "version": __version__}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from coreviz_studio.deps import Config, CurrentPrincipal, Db, Urls
+from coreviz_studio.deps import Config, Db, Member, Urls, Viewer
 from coreviz_studio.media import browse as browsing
 from coreviz_studio.media import service
 from coreviz_studio.media.schemas import (
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/api", tags=["media"])
 
 
 @router.get("/dataset/{dataset_id}/media", response_model=BrowseOut)
-def browse(dataset_id: str, request: Request, db: Db, principal: CurrentPrincipal,
+def browse(dataset_id: str, request: Request, db: Db, principal: Viewer,
            urls: Urls, settings: Config) -> BrowseOut:
     """Browse or search a collection. Parameters: limit, offset, sortBy, sortDirection, path,
     recursive, type, dateFrom, dateTo, tags, tagFilters, mediaId, clusterId, q,
@@ -37,39 +37,39 @@ def browse(dataset_id: str, request: Request, db: Db, principal: CurrentPrincipa
 
 
 @router.get("/media/{media_id}", response_model=MediaEnvelope)
-def get_media(media_id: str, db: Db, principal: CurrentPrincipal, urls: Urls) -> MediaEnvelope:
+def get_media(media_id: str, db: Db, principal: Viewer, urls: Urls) -> MediaEnvelope:
     return MediaEnvelope(media=service.get_media(db, principal, media_id, urls))
 
 
 @router.patch("/media/{media_id}", response_model=MediaEnvelope)
-def update_media(media_id: str, body: ItemUpdate, db: Db, principal: CurrentPrincipal,
+def update_media(media_id: str, body: ItemUpdate, db: Db, principal: Member,
                  urls: Urls) -> MediaEnvelope:
     changes = body.model_dump(exclude_unset=True)
     return MediaEnvelope(media=service.update_media(db, principal, media_id, changes, urls))
 
 
 @router.delete("/media/{media_id}", response_model=Deleted)
-def delete_media(media_id: str, db: Db, principal: CurrentPrincipal) -> Deleted:
+def delete_media(media_id: str, db: Db, principal: Member) -> Deleted:
     return service.delete_media(db, principal, media_id)
 
 
 @router.patch("/media/{media_id}/move", response_model=Moved)
-def move_media(media_id: str, body: MoveBody, db: Db, principal: CurrentPrincipal) -> Moved:
+def move_media(media_id: str, body: MoveBody, db: Db, principal: Member) -> Moved:
     return service.move_media(db, principal, media_id, body.destination_path)
 
 
 @router.get("/media/{media_id}/versions", response_model=VersionsOut)
-def list_versions(media_id: str, db: Db, principal: CurrentPrincipal, urls: Urls) -> VersionsOut:
+def list_versions(media_id: str, db: Db, principal: Viewer, urls: Urls) -> VersionsOut:
     return VersionsOut(versions=service.list_versions(db, principal, media_id, urls))
 
 
 @router.delete("/media/{root_id}/versions", response_model=DeletedVersion)
-def delete_version(root_id: str, db: Db, principal: CurrentPrincipal,
+def delete_version(root_id: str, db: Db, principal: Member,
                    versionId: str | None = None) -> DeletedVersion:
     return service.delete_version(db, principal, root_id, versionId)
 
 
 @router.patch("/media/{version_id}/select-version", response_model=MediaEnvelope)
-def select_version(version_id: str, db: Db, principal: CurrentPrincipal,
+def select_version(version_id: str, db: Db, principal: Member,
                    urls: Urls) -> MediaEnvelope:
     return MediaEnvelope(media=service.select_version(db, principal, version_id, urls))

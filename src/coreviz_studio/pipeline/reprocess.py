@@ -18,7 +18,6 @@ _BATCH = 500
 
 def reprocess_media(session: Session, principal: Principal, media_id: str) -> tuple[Media, bool]:
     """The media and whether a new job was queued (False: one was already waiting)."""
-    principal.require("member")
     media = get_row(session, principal, media_id, lock=True)
     if media.type == "folder":
         raise Invalid("A folder has nothing to process; reprocess its collection instead")
@@ -27,7 +26,6 @@ def reprocess_media(session: Session, principal: Principal, media_id: str) -> tu
 
 def reprocess_collection(session: Session, principal: Principal, dataset_id: str,
                          failed_only: bool) -> tuple[int, int]:
-    principal.require("admin")
     dataset = get_dataset(session, principal, dataset_id)
     return requeue_where(session, dataset_id=str(dataset.id), failed_only=failed_only)
 

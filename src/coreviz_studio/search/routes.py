@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from coreviz_studio.deps import Config, CurrentPrincipal, Db, Urls
+from coreviz_studio.deps import Config, Db, Member, Urls, Viewer
 from coreviz_studio.search import clusters, scored
 from coreviz_studio.search.schemas import (
     ClusterEnvelope,
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api", tags=["search"])
 
 
 @router.get("/search", response_model=SearchOut)
-def search(db: Db, principal: CurrentPrincipal, settings: Config, urls: Urls,
+def search(db: Db, principal: Viewer, settings: Config, urls: Urls,
            q: Annotated[str, Query(max_length=10_000)] = "",
            organizationId: str | None = None,
            limit: Annotated[int, Query(ge=1, le=scored.MAX_SEARCH_LIMIT)] = 20) -> SearchOut:
@@ -29,7 +29,7 @@ def search(db: Db, principal: CurrentPrincipal, settings: Config, urls: Urls,
 
 
 @router.get("/clusters", response_model=ClusterList)
-def list_clusters(db: Db, principal: CurrentPrincipal, urls: Urls, kind: str | None = None,
+def list_clusters(db: Db, principal: Viewer, urls: Urls, kind: str | None = None,
                   datasetId: str | None = None,
                   limit: Annotated[int, Query(ge=1, le=500)] = 50,
                   offset: Annotated[int, Query(ge=0)] = 0) -> ClusterList:
@@ -42,14 +42,14 @@ def list_clusters(db: Db, principal: CurrentPrincipal, urls: Urls, kind: str | N
 
 
 @router.get("/clusters/{cluster_id}", response_model=ClusterEnvelope)
-def get_cluster(cluster_id: str, db: Db, principal: CurrentPrincipal,
+def get_cluster(cluster_id: str, db: Db, principal: Viewer,
                 urls: Urls) -> ClusterEnvelope:
     return ClusterEnvelope(cluster=cluster_out(db, clusters.get_cluster(db, principal,
                                                                         cluster_id), urls))
 
 
 @router.patch("/clusters/{cluster_id}", response_model=ClusterEnvelope)
-def name_cluster(cluster_id: str, body: ClusterUpdate, db: Db, principal: CurrentPrincipal,
+def name_cluster(cluster_id: str, body: ClusterUpdate, db: Db, principal: Member,
                  urls: Urls) -> ClusterEnvelope:
     """Name a cluster (a person's name on a face cluster): its media become findable by it."""
     cluster = clusters.rename(db, principal, cluster_id, body.name)

@@ -30,7 +30,6 @@ def _save(session: Session, row: Media, principal: Principal,
 
 
 def _editable(session: Session, principal: Principal, media_id: str) -> Media:
-    principal.require("member")
     return get_row(session, principal, media_id, lock=True)  # row lock: no lost concurrent edit
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, status
 from starlette.concurrency import run_in_threadpool
 
-from coreviz_studio.deps import Blobs, Config, CurrentPrincipal, Db, Urls
+from coreviz_studio.deps import Blobs, Config, Db, Member, Urls
 from coreviz_studio.uploads import service
 from coreviz_studio.uploads.receive import receive, too_large
 from coreviz_studio.uploads.schemas import UploadResult
@@ -28,7 +28,7 @@ _FORM_SCHEMA = {"requestBody": {"required": True, "content": {"multipart/form-da
 
 @router.post("/upload/multipart", response_model=UploadResult,
              status_code=status.HTTP_201_CREATED, openapi_extra=_FORM_SCHEMA)
-async def upload(request: Request, db: Db, principal: CurrentPrincipal, store: Blobs,
+async def upload(request: Request, db: Db, principal: Member, store: Blobs,
                  settings: Config, urls: Urls) -> UploadResult:
     """Multipart form: `file` (the bytes), `datasetId`, `path?` (a folder's path), `name?`,
     `versionOf?` (a media id: the file becomes that item's new active version)."""
