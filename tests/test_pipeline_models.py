@@ -80,7 +80,7 @@ def test_labels_and_vectors_are_stored(processed, database) -> None:  # type: ig
     cat = media["cat"]["frames"][0]
     assert any("cat" in label["name"] or label["name"] in ("tabby", "Egyptian cat")
                for label in cat["metadata"]["labels"][:5]), cat["metadata"]["labels"]
-    with database.sessions() as s:
+    with database.system_sessions() as s:
         rows = s.execute(select(Embedding.kind, Embedding.model, Embedding.dim)
                          .where(Embedding.media_id == uuid.UUID(media["cat"]["id"]))).all()
         faces = s.execute(select(DetectedObject.embedding_model)
@@ -98,7 +98,7 @@ def test_the_coco_detector_boxes_a_person_with_a_crop_embedding(processed, datab
     people = [o for o in frame["objects"] if o["type"] == "object" and o["label"] == "person"]
     assert people and people[0]["model"] == "nanodet-coco-416"
     assert "person" in frame["captions"][0]["text"]
-    with database.sessions() as s:
+    with database.system_sessions() as s:
         models = s.scalars(select(DetectedObject.embedding_model).where(
             DetectedObject.media_id == uuid.UUID(media["astronaut"]["id"]),
             DetectedObject.type == "object")).all()

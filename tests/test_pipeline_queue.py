@@ -70,7 +70,7 @@ def test_rerun_replaces_instead_of_duplicating(lib: Library, settings, database)
     first = lib.media(media["id"])["frames"][0]
     for _ in range(2):
         assert process(pipe, uuid.UUID(media["id"])) == "ready"
-    with database.sessions() as s:
+    with database.system_sessions() as s:
         frames = s.scalar(select(func.count()).select_from(Frame)
                           .where(Frame.media_id == uuid.UUID(media["id"])))
         captions = s.scalar(select(func.count()).select_from(Caption).join(Frame)
@@ -101,7 +101,7 @@ def test_deleted_before_processing_is_skipped(lib: Library, settings, database) 
     media = lib.upload(media_files.image("PNG", (40, 40)), "gone.png")
     assert lib.client.delete(f"/api/media/{media['id']}", headers=lib.headers).status_code == 200
     drain(pipeline(settings, database, models="none"), [media["id"]])
-    with database.sessions() as s:
+    with database.system_sessions() as s:
         import uuid
 
         assert s.scalar(select(func.count()).select_from(Frame)

@@ -179,7 +179,7 @@ def test_words_in_very_many_items_only_rerank(world, database) -> None:  # type:
 
     lib, _, _, _ = world
     scope = scoring.Scope(lib.member.org_id, uuid_.UUID(lib.id))
-    with database.sessions() as s:
+    with database.system_sessions() as s:
         everyone = s.execute(scoring.hybrid("photo", [], scope, 500, 0.15)).all()
         # Over the cap, a word only re-ranks vector candidates: with none, nothing is left.
         broad = s.execute(scoring.hybrid("photo", [], scope, 500, 0.15, text_cap=2)).all()

@@ -39,7 +39,7 @@ def test_a_small_collection_gets_a_full_candidate_list(database, make_member) ->
     small = rng.normal(size=(30, 384))  # far from it
     big /= np.linalg.norm(big, axis=1, keepdims=True)
     small /= np.linalg.norm(small, axis=1, keepdims=True)
-    with database.sessions() as s:
+    with database.system_sessions() as s:
         big_ds, small_ds = uuid.uuid4(), uuid.uuid4()
         for ds, name in ((big_ds, "big"), (small_ds, "small")):
             s.execute(text("INSERT INTO datasets (id, organization_id, name) VALUES (:d, :o, :n)"),

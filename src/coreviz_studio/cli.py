@@ -74,7 +74,7 @@ def _database(settings: Settings) -> Iterator[Database]:
 
 def _in_transaction(data_dir: Path | None, work: Callable[[Session], T]) -> T:
     """Run `work` in one transaction on the data dir's database; AppErrors become exit 1."""
-    with _database(_settings(data_dir)) as db, db.sessions() as session:
+    with _database(_settings(data_dir)) as db, db.system_sessions() as session:
         try:
             result = work(session)
             session.commit()
@@ -100,7 +100,7 @@ def serve(
     logs.setup(settings.log_level)
     db = _open_migrated(settings)
     try:
-        with db.sessions() as session:
+        with db.system_sessions() as session:
             first = accounts.bootstrap(session)
             session.commit()
     except BaseException:

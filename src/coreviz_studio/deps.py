@@ -9,7 +9,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Security
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from fastapi.security import (
     APIKeyCookie,
     APIKeyHeader,
@@ -144,7 +144,13 @@ def optional_principal(db: Db, credential: Credential) -> Principal | None:
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 
 
-def declared_requirement(route: APIRoute) -> Role | str | None:
+def api_routes(routes: list[BaseRoute]) -> list[RouteContext]:
+    """Every API route of an app, with its full path (routers included with a prefix are
+    nested in app.routes; FastAPI's route contexts see through them)."""
+    return [r for r in iter_route_contexts(routes) if isinstance(r.original_route, APIRoute)]
+
+
+def declared_requirement(route: RouteContext | APIRoute) -> Role | str | None:
     """What a route declares: a Role, "public", or None when it declares nothing."""
     found: list[Role | str] = []
     stack = list(route.dependant.dependencies)
@@ -163,8 +169,8 @@ def declared_requirement(route: APIRoute) -> Role | str | None:
 def check_declared(routes: list[BaseRoute]) -> None:
     """Refuse to start when a route declares neither a role nor that it is public: a new route
     is covered by the walls (and by the tests generated from app.routes) or does not run."""
-    missing = [f"{sorted(r.methods or ())} {r.path}" for r in routes
-               if isinstance(r, APIRoute) and declared_requirement(r) is None]
+    missing = [f"{sorted(r.methods or ())} {r.path}" for r in api_routes(routes)
+               if declared_requirement(r) is None]
     if missing:
         raise RuntimeError("routes without a declared requirement (deps.requires or "
                            f"deps.Public): {', '.join(missing)}")

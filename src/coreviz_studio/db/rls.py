@@ -26,9 +26,9 @@ def scope_session(session: Session, organization_id: uuid.UUID,
                   dataset_ids: Iterable[uuid.UUID] | None = None) -> None:
     """From now on every transaction of `session` sees only that organization's rows (and only
     those collections, when given)."""
-    datasets = "" if dataset_ids is None else ",".join(sorted(str(d) for d in dataset_ids))
-    if dataset_ids is not None and not datasets:
-        datasets = str(uuid.UUID(int=0))  # a scope of no collection shows none, not all
+    # '' is no scope; '{}' (an empty list) is a scope of no collection: none, not all.
+    datasets = ("" if dataset_ids is None
+                else "{" + ",".join(sorted(str(d) for d in dataset_ids)) + "}")
     session.info[_SCOPE] = (str(organization_id), datasets)
     if session.in_transaction():
         _apply(session.connection(), session.info[_SCOPE])

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from coreviz_studio.config import Settings
 from coreviz_studio.db.embedded import EmbeddedPostgres
+from coreviz_studio.db.rls import APP_ROLE
 
 log = logging.getLogger(__name__)
 
@@ -26,17 +29,64 @@ def sqlalchemy_url(url: str) -> URL:
 
 @dataclass
 class Database:
-    """An open database: the libpq URL, an engine and a session factory."""
+    """An open database.
+
+    Two roles: `engine` and `system_sessions` are the login role's (the tables' owner: migrations,
+    operator commands, the job queue's own tables); `sessions` run as the application role
+    `coreviz_app`, under row-level security (db/rls.py), and are what requests and jobs use.
+    The application role exists once migrations ran, so its engine is made on first use."""
 
     url: str
     engine: Engine
-    sessions: sessionmaker[Session]
+    system_sessions: sessionmaker[Session]
     embedded: EmbeddedPostgres | None = field(default=None)
+    pool_size: int = 10
+    _app_engine: Engine | None = field(default=None, repr=False)
+    _app_sessions: sessionmaker[Session] | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """Sessions as the application role: they see only the organization they are scoped to
+        (db/rls.py scope_session), and no library rows before that."""
+        if self._app_sessions is None:
+            with self._lock:
+                if self._app_sessions is None:
+                    self._app_engine = _app_engine(self.url, self.embedded is not None,
+                                                   self.pool_size)
+                    self._app_sessions = sessionmaker(self._app_engine, expire_on_commit=False)
+        return self._app_sessions
+
+    @property
+    def app_engine(self) -> Engine:
+        self.sessions  # noqa: B018 - made on first use
+        assert self._app_engine is not None
+        return self._app_engine
 
     def close(self) -> None:
+        if self._app_engine is not None:
+            self._app_engine.dispose()
         self.engine.dispose()
         if self.embedded is not None:
             self.embedded.release()
+
+
+def _app_engine(url: str, embedded: bool, pool_size: int) -> Engine:
+    """An engine whose connections are the application role. The embedded database (trust
+    auth on a private socket) lets it log in as itself; an external one is joined as the
+    login role, which then switches to the application role on every new connection."""
+    parsed = sqlalchemy_url(url)
+    if embedded:
+        parsed = parsed.set(username=APP_ROLE, password=None)
+    engine = create_engine(parsed, pool_size=pool_size, max_overflow=pool_size,
+                           pool_pre_ping=True)
+    if not embedded:
+        @event.listens_for(engine, "connect")
+        def _become_app_role(dbapi_connection: Any, _record: Any) -> None:
+            with dbapi_connection.cursor() as cur:
+                cur.execute(f"SET ROLE {APP_ROLE}")
+            dbapi_connection.commit()
+    return engine
 
 
 def open_database(settings: Settings) -> Database:
@@ -47,11 +97,11 @@ def open_database(settings: Settings) -> Database:
     else:
         embedded = EmbeddedPostgres(settings.data_dir, settings.embedded_pg_user)
         url = embedded.acquire()
-    engine = create_engine(
-        sqlalchemy_url(url), pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size,
-        pool_pre_ping=True,
-    )
-    return Database(url, engine, sessionmaker(engine, expire_on_commit=False), embedded)
+    # The owner's pool serves migrations and operator commands only: small.
+    engine = create_engine(sqlalchemy_url(url), pool_size=2, max_overflow=settings.db_pool_size,
+                           pool_pre_ping=True)
+    return Database(url, engine, sessionmaker(engine, expire_on_commit=False), embedded,
+                    settings.db_pool_size)
 
 
 _UNDO = "coreviz_undo"

@@ -12,7 +12,9 @@ import shutil
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from coreviz_studio.ai.registry import Models, models_for
 from coreviz_studio.config import Settings
+from coreviz_studio.db.rls import scope_session
 from coreviz_studio.db.session import Database
 from coreviz_studio.db.tables import Media
 from coreviz_studio.pipeline.analyze import FrameResult, Timings, analyze_frame
@@ -41,6 +44,16 @@ class Pipeline:
     db: Database
     store: BlobStore
     settings: Settings
+    organization_id: uuid.UUID | None = None  # the job's, set by process()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction that sees only the job's organization (row-level security)."""
+        if self.organization_id is None:
+            raise RuntimeError("a pipeline session needs the job's organization")
+        with self.db.sessions.begin() as session:
+            scope_session(session, self.organization_id)
+            yield session
 
     def models(self) -> Models:
         return models_for(self.settings)
@@ -54,12 +67,17 @@ class Pipeline:
 
 
 def process(pipe: Pipeline, media_id: uuid.UUID, attempt: int = 1,
-            last_attempt: bool = True) -> str:
+            last_attempt: bool = True, organization_id: uuid.UUID | None = None) -> str:
     """Run one job; returns "ready", "failed" or "skipped" (the media is gone). Raises on an
-    unexpected error so that the queue retries it."""
+    unexpected error so that the queue retries it. The job's sessions see only the media's
+    organization (row-level security); jobs queued before they carried it look it up."""
     started = time.perf_counter()
+    org = organization_id or _organization_of(pipe, media_id)
+    if org is None:
+        return "skipped"
+    pipe = replace(pipe, organization_id=org)
     try:
-        with pipe.db.sessions.begin() as session:
+        with pipe.session() as session:
             media = _locked(session, media_id)
             if media is None:
                 return "skipped"
@@ -106,7 +124,7 @@ def _run(pipe: Pipeline, media_id: uuid.UUID, kind: str, blob_key: str | None, a
                 for spec in decoded.frames:
                     keys.append((put_file(pipe.store, out / spec.image, "jpeg"),
                                  put_file(pipe.store, out / spec.thumbnail, "jpeg")))
-                with pipe.db.sessions.begin() as session:
+                with pipe.session() as session:
                     media = _locked(session, media_id)
                     if media is None or media.blob_key != blob_key:
                         raise _Gone
@@ -132,6 +150,11 @@ def _run(pipe: Pipeline, media_id: uuid.UUID, kind: str, blob_key: str | None, a
     log.info("media %s ready: %d frames in %.2f s", media_id, len(decoded.frames),
              time.perf_counter() - started)
     return "ready"
+
+
+def _organization_of(pipe: Pipeline, media_id: uuid.UUID) -> uuid.UUID | None:
+    with pipe.db.system_sessions() as session:
+        return session.scalar(select(Media.organization_id).where(Media.id == media_id))
 
 
 def scratch_dir(settings: Settings) -> Path:
@@ -169,7 +192,7 @@ def _locked(session: Session, media_id: uuid.UUID) -> Media | None:
 
 
 def _finish(pipe: Pipeline, media_id: uuid.UUID, state: dict[str, Any]) -> None:
-    with pipe.db.sessions.begin() as session:
+    with pipe.session() as session:
         media = _locked(session, media_id)
         if media is not None:
             set_processing(media, {**_kept(media), **state, "finishedAt": now_iso()})

@@ -50,7 +50,8 @@ def enqueue(session: Session, media: Media, reason: str = "upload") -> bool:
                 text("SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, :lock, "
                      ":lock, CAST(:args AS jsonb), NULL)::procrastinate_job_to_defer_v1])"),
                 {"queue": QUEUE, "task": TASK, "lock": lock_name(media.id),
-                 "args": _json({"media_id": str(media.id)})},
+                 "args": _json({"media_id": str(media.id),
+                                "organization_id": str(media.organization_id)})},
             )
         except IntegrityError as exc:
             if "queueing_lock" not in str(exc):

@@ -36,11 +36,13 @@ def make_app(pipe: Pipeline) -> procrastinate.App:
             exponential_wait=settings.job_retry_backoff_seconds)
 
     @app.task(name=TASK, queue=QUEUE, pass_context=True, retry=retries)
-    def process_media(context: procrastinate.JobContext, media_id: str) -> str:
+    def process_media(context: procrastinate.JobContext, media_id: str,
+                      organization_id: str | None = None) -> str:
         job = context.job
         attempt = job.attempts + 1
         return process(pipe, uuid.UUID(media_id), attempt=attempt,
-                       last_attempt=attempt >= settings.job_attempts)
+                       last_attempt=attempt >= settings.job_attempts,
+                       organization_id=uuid.UUID(organization_id) if organization_id else None)
 
     return app
 

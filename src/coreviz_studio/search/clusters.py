@@ -16,6 +16,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from coreviz_studio.auth.principal import Principal
+from coreviz_studio.datasets.service import get_dataset
 from coreviz_studio.db.tables import Cluster, DetectedObject, Media
 from coreviz_studio.errors import Invalid
 from coreviz_studio.ids import parse_id
@@ -108,8 +109,9 @@ def list_clusters(session: Session, principal: Principal, kind: str | None,
             raise Invalid(f"kind must be one of {', '.join(KINDS)}")
         stmt = stmt.where(Cluster.kind == kind)
     if dataset_id:
+        dataset = get_dataset(session, principal, dataset_id)  # another org's is a 404
         in_dataset = select(DetectedObject.cluster_id).where(
-            DetectedObject.dataset_id == parse_id(dataset_id, "datasetId"),
+            DetectedObject.dataset_id == dataset.id,
             DetectedObject.organization_id == principal.organization_id)
         stmt = stmt.where(Cluster.id.in_(in_dataset))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0

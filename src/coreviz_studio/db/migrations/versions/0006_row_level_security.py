@@ -1,0 +1,80 @@
+"""Row-level security: the database's own wall between organizations (see db/rls.py).
+
+The application's sessions run as `coreviz_app` (NOSUPERUSER, NOBYPASSRLS): it may read and write
+the tables, and every table of library data shows it only the rows of the organization in the
+transaction's `app.organization_id` (and, for a collection-scoped API key, only the collections
+in `app.dataset_ids`). FORCE applies the policies to the tables' owner too; a superuser (the
+embedded database's `postgres`, used for migrations and operator commands) still bypasses them.
+
+Revision ID: 0006
+Revises: 0003
+Create Date: 2026-12-01 09:00:00
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = '0006'
+down_revision: str | None = '0003'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+APP_ROLE = "coreviz_app"
+_ORG = "organization_id = coreviz_current_org()"
+_SCOPED = "coreviz_dataset_scope() IS NULL"
+# table -> who passes the collection scope of a scoped key
+_POLICIES = {
+    "datasets": f"{_ORG} AND ({_SCOPED} OR id = ANY (coreviz_dataset_scope()))",
+    "media": f"{_ORG} AND ({_SCOPED} OR dataset_id = ANY (coreviz_dataset_scope()))",
+    "objects": f"{_ORG} AND ({_SCOPED} OR dataset_id = ANY (coreviz_dataset_scope()))",
+    "embeddings": f"{_ORG} AND ({_SCOPED} OR dataset_id = ANY (coreviz_dataset_scope()))",
+    "clusters": f"{_ORG} AND ({_SCOPED} OR dataset_id = ANY (coreviz_dataset_scope()))",
+    # Frames and captions follow their media (whose own policy applies inside the subquery).
+    "frames": f"{_ORG} AND ({_SCOPED} OR EXISTS (SELECT 1 FROM media m "
+              "WHERE m.id = frames.media_id))",
+    "captions": f"{_ORG} AND ({_SCOPED} OR EXISTS (SELECT 1 FROM frames f "
+                "WHERE f.id = captions.frame_id))",
+}
+
+
+def upgrade() -> None:
+    # Roles belong to the cluster, not the database: another database may have made it.
+    op.execute(f"""
+        DO $$ BEGIN
+            CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+        EXCEPTION WHEN duplicate_object THEN NULL;
+        END $$""")
+    op.execute(f"ALTER ROLE {APP_ROLE} NOSUPERUSER NOBYPASSRLS")
+    # A login role that is not a superuser switches to the app role with SET ROLE.
+    op.execute(f"GRANT {APP_ROLE} TO CURRENT_USER")
+    op.execute(f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}")
+    op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {APP_ROLE}")
+    op.execute(f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {APP_ROLE}")
+    op.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public "
+               f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {APP_ROLE}")
+    op.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public "
+               f"GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {APP_ROLE}")
+    # Unset (or reset to '' after SET LOCAL ends) means no organization: no rows.
+    op.execute("""
+        CREATE OR REPLACE FUNCTION coreviz_current_org() RETURNS uuid
+        LANGUAGE sql STABLE PARALLEL SAFE
+        AS $$ SELECT NULLIF(current_setting('app.organization_id', true), '')::uuid $$""")
+    op.execute("""
+        CREATE OR REPLACE FUNCTION coreviz_dataset_scope() RETURNS uuid[]
+        LANGUAGE sql STABLE PARALLEL SAFE
+        AS $$ SELECT NULLIF(current_setting('app.dataset_ids', true), '')::uuid[] $$""")
+    for table, rule in _POLICIES.items():
+        op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+        op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+        op.execute(f"CREATE POLICY tenant_isolation ON {table} USING ({rule}) "
+                   f"WITH CHECK ({rule})")
+
+
+def downgrade() -> None:
+    for table in _POLICIES:
+        op.execute(f"DROP POLICY IF EXISTS tenant_isolation ON {table}")
+        op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
+        op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
+    op.execute("DROP FUNCTION IF EXISTS coreviz_dataset_scope()")
+    op.execute("DROP FUNCTION IF EXISTS coreviz_current_org()")
