@@ -7,8 +7,13 @@ the year 2025; then VACUUM (ANALYZE). Each query shape gets 5 warm-up requests a
 timed ones at random offsets across its whole result; p50/p99 are wall times seen by the client.
 Every page is checked: 100 items, and each image with its one frame and one caption embedded.
 
-Prints figures only; timings are never asserted. Run from the repository root:
-    .venv/bin/python -m bench.browse [--media 100000] [--requests 50]
+Row-level security (the database's wall between organizations) is measured on and off in the
+same run: each shape is timed with the policies applied, then with them disabled on the library
+tables (the owner's ALTER TABLE ... DISABLE ROW LEVEL SECURITY), then they are enabled again.
+
+Prints figures and a last line `RESULT {json}`; timings are never asserted. Run from the
+repository root:
+    .venv/bin/python -m bench.browse [--media 100000] [--requests 50] [--rls both|on|off]
 """
 
 from __future__ import annotations
@@ -77,6 +82,22 @@ SELECT f.organization_id, f.id,
 FROM frames f JOIN media m ON m.id = f.media_id
 WHERE m.dataset_id = %(ds)s
 """
+
+
+RLS_TABLES = ("datasets", "media", "frames", "captions", "objects", "embeddings", "clusters")
+
+
+def set_rls(b: Bench, enabled: bool) -> None:
+    """Apply (or stop applying) the row-level security policies of the library tables."""
+    pg = EmbeddedPostgres(b.data_dir)
+    url = pg.acquire()
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            for table in RLS_TABLES:
+                conn.execute(f"ALTER TABLE {table} "
+                             f"{'ENABLE' if enabled else 'DISABLE'} ROW LEVEL SECURITY")
+    finally:
+        pg.release()
 
 
 def generate(b: Bench, count: int) -> uuid.UUID:
@@ -159,6 +180,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--media", type=int, default=100_000, help="images to generate")
     parser.add_argument("--requests", type=int, default=50, help="timed requests per shape")
+    parser.add_argument("--rls", choices=("both", "on", "off"), default="both",
+                        help="measure with row-level security, without, or both (default)")
     args = parser.parse_args()
     with running("cvs-bench-browse-") as b:
         folder = generate(b, args.media)
@@ -170,17 +193,43 @@ def main() -> None:
             "(e) a folder (path=...)": {"path": f"{uuid.UUID(b.dataset_id).hex}.{folder.hex}"},
             "(f) dateFrom/dateTo, one month": {"dateFrom": "2025-06-01", "dateTo": "2025-06-30"},
         }
-        rng = random.Random(42)
-        results = [measure(b, name, params, args.requests, rng) for name, params in shapes.items()]
+        modes = {"both": (True, False), "on": (True,), "off": (False,)}[args.rls]
+        results: dict[bool, list[Result]] = {}
+        for rls in modes:
+            set_rls(b, rls)
+            rng = random.Random(42)  # the same offsets in each mode
+            results[rls] = [measure(b, name, params, args.requests, rng)
+                            for name, params in shapes.items()]
+        set_rls(b, True)
         print(f"\nGET /api/dataset/{{id}}/media?limit={LIMIT}&offset=<random in range>, "
               f"{args.requests} timed requests per shape after {WARMUPS} warm-ups")
-        print(f"{'shape':34} {'total':>8} {'p50 ms':>8} {'p99 ms':>8} {'KB/page':>8}  pages ok")
-        for r in results:
-            print(f"{r.shape:34} {r.total:>8,} {r.p50:>8.1f} {r.p99:>8.1f} {r.kb:>8.0f}  "
-                  f"{r.pages_ok}/{args.requests}")
-        for r in results:
-            for error in r.errors[:5]:
-                print(f"error in {r.shape}: {error}")
+        print(f"{'shape':34} {'rls':>4} {'total':>8} {'p50 ms':>8} {'p99 ms':>8} {'KB/page':>8}"
+              "  pages ok")
+        figures: dict[str, Any] = {"media": args.media, "requests": args.requests}
+        for i, name in enumerate(shapes):
+            for rls, rows in results.items():
+                r = rows[i]
+                print(f"{r.shape:34} {'on' if rls else 'off':>4} {r.total:>8,} {r.p50:>8.1f} "
+                      f"{r.p99:>8.1f} {r.kb:>8.0f}  {r.pages_ok}/{args.requests}")
+                key = _key(name) + ("" if rls else "_no_rls")
+                figures[f"{key}_p50_ms"] = round(r.p50, 1)
+                figures[f"{key}_p99_ms"] = round(r.p99, 1)
+        for rows in results.values():
+            for r in rows:
+                for error in r.errors[:5]:
+                    print(f"error in {r.shape}: {error}")
+        if len(results) == 2:
+            on = [r.p50 for r in results[True]]
+            off = [r.p50 for r in results[False]]
+            figures["rls_p50_ratio"] = round(sum(on) / max(sum(off), 1e-9), 3)
+            print(f"row-level security: sum of p50s {sum(on):.1f} ms on / {sum(off):.1f} ms off"
+                  f" = {figures['rls_p50_ratio']:.3f}")
+        print("RESULT " + json.dumps(figures))
+
+
+def _key(shape: str) -> str:
+    """'(b) sortBy=name desc' -> 'b_sortby_name_desc'."""
+    return "_".join(w for w in "".join(c if c.isalnum() else " " for c in shape.lower()).split())
 
 
 if __name__ == "__main__":

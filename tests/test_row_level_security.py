@@ -120,3 +120,30 @@ def test_a_collection_scope_hides_the_other_collections(orgs, database, client) 
         assert seen == expected
         assert media <= expected and (a.library.id in media) == (a.library.id in expected)
         assert (frames > 0) == (a.library.id in expected)
+
+
+def test_a_folder_filter_still_uses_its_index(orgs, database) -> None:  # type: ignore[no-untyped-def]
+    """Under a policy only leakproof conditions may become index conditions; the migration
+    marks our index operators leakproof, or every folder browse would scan the organization."""
+    a, _ = orgs
+    with database.sessions() as s:
+        scope_session(s, a.owner.org_id)
+        s.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = "\n".join(s.execute(text("EXPLAIN SELECT id FROM media "
+                                         "WHERE path <@ CAST(:root AS ltree)"),
+                                    {"root": a.library.root}).scalars())
+    assert "media_path_gist" in plan and "Index Cond" in plan, plan
+
+
+def test_search_operators_may_run_inside_their_indexes(database) -> None:  # type: ignore[no-untyped-def]
+    """Full text (@@) and trigram (<%) conditions can use their GIN indexes under the policy
+    only if their functions are leakproof (the planner refuses others as index conditions)."""
+    with database.engine.connect() as c:
+        rows = dict(c.execute(text(
+            "SELECT o.oprname || ' ' || format_type(o.oprleft, NULL), p.proleakproof "
+            "FROM pg_operator o JOIN pg_proc p ON p.oid = o.oprcode WHERE "
+            "(o.oprname = '@@' AND o.oprleft = 'tsvector'::regtype) OR "
+            "(o.oprname IN ('<%', '%>', '%') AND o.oprleft = 'text'::regtype) OR "
+            "(o.oprname IN ('<@', '@>') AND o.oprleft = 'ltree'::regtype "
+            " AND o.oprright = 'ltree'::regtype)")).all())
+    assert rows and all(rows.values()), rows
