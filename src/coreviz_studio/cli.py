@@ -13,7 +13,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from sqlalchemy.orm import Session
 
-from coreviz_studio import __version__, logs
+from coreviz_studio import __version__, logs, tenancy
 from coreviz_studio.accounts import members
 from coreviz_studio.accounts import service as accounts
 from coreviz_studio.auth import keys as auth_keys
@@ -308,6 +308,7 @@ def keys_create(
     def work(session: Session) -> tuple[Any, str]:
         user, organization = _member_org(session, email, org)
         acting = auth_keys.operator_principal(session, user.id, organization.id)
+        tenancy.bind(session, acting)  # the collections it names are looked up as that member
         return auth_keys.create(session, acting, name, None, read_only, collection or None)
 
     row, secret = _in_transaction(data_dir, work)

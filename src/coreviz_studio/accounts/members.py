@@ -101,7 +101,9 @@ def update_role(session: Session, principal: Principal, member_ref: str, role: s
 def remove_member(session: Session, principal: Principal, member_ref: str) -> Member:
     """Remove a member (anyone may also remove themselves: leaving)."""
     member = _get(session, principal, member_ref)
-    if member.user.id != principal.user_id:
+    if member.user.id == principal.user_id:
+        principal.require_unscoped("leaving the organization")
+    else:
         principal.require(Role.admin)
         if member.membership.role == "owner":
             principal.require(Role.owner)

@@ -59,6 +59,15 @@ class Principal:
                             "organization (members, invitations, keys) needs a key for all of it")
         raise Forbidden(f"This needs the {role} role; you are a {self.role}")
 
+    def require_unscoped(self, doing: str) -> None:
+        """Refuse (403) a scoped key something any role may do but that would escape or change
+        its limits (leaving the organization, approving a device login: its session would
+        have no scope)."""
+        if self.read_only:
+            raise Forbidden(f"This API key is read-only; {doing} needs a key without limits "
+                            "or a signed-in session")
+        self.require_whole_organization(doing)
+
     def require_whole_organization(self, doing: str) -> None:
         """Refuse (403) a key limited to some collections `doing` something that reaches beyond
         them (creating a collection)."""
