@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 
+from coreviz_studio.accounts import members
 from coreviz_studio.accounts import service as accounts
 
 PASSWORD = "correct horse battery"
@@ -61,22 +62,21 @@ def test_other_organization_keys_are_not_found(client, org, make_member) -> None
     assert client.get("/api/me", headers={"x-api-key": theirs["key"]}).status_code == 200
 
 
-def test_members_and_roles(client, org) -> None:  # type: ignore[no-untyped-def]
+def test_members_and_roles(client, org, make_member) -> None:  # type: ignore[no-untyped-def]
     owner, admin, viewer = org["owner"], org["admin"], org["viewer"]
     listed = client.get("/api/auth/organization/list-members", headers=viewer.headers).json()
     assert listed["total"] == 4
     assert {m["role"] for m in listed["members"]} == {"owner", "admin", "member", "viewer"}
 
-    new_email = f"new-{uuid.uuid4().hex[:6]}@example.org"
-    r = client.post("/api/auth/organization/add-member", headers=admin.headers,
-                    json={"email": new_email, "role": "viewer"})
-    assert r.status_code == 200, r.text
-    added = r.json()
-    assert added["role"] == "viewer" and added["user"]["email"] == new_email
+    org_name = client.get("/api/me", headers=owner.headers).json()["organizationName"]
+    newcomer = make_member(org=org_name, role="viewer")
+    listed = client.get("/api/auth/organization/list-members", headers=admin.headers).json()
+    added = next(m for m in listed["members"] if m["user"]["email"] == newcomer.email)
+    assert added["role"] == "viewer"
     assert client.post("/api/auth/organization/invite-member", headers=admin.headers,
-                       json={"email": new_email}).status_code == 409
+                       json={"email": newcomer.email}).status_code == 409
     # Only admins manage members; only owners make owners.
-    assert client.post("/api/auth/organization/add-member", headers=viewer.headers,
+    assert client.post("/api/auth/organization/invite-member", headers=viewer.headers,
                        json={"email": "x@example.org"}).status_code == 403
     r = client.post("/api/auth/organization/update-member-role", headers=admin.headers,
                     json={"memberId": added["id"], "role": "owner"})
@@ -104,9 +104,10 @@ def test_members_and_roles(client, org) -> None:  # type: ignore[no-untyped-def]
 def test_several_organizations_and_explicit_switching(client, make_member, database) -> None:  # type: ignore[no-untyped-def]
     first = make_member(org=f"a-{uuid.uuid4().hex[:6]}")
     other_owner = make_member(org=f"b-{uuid.uuid4().hex[:6]}")
-    client.post("/api/auth/organization/add-member", headers=other_owner.headers,
-                json={"email": first.email, "role": "member"})
     with database.sessions() as s:
+        # The operator's direct add (`coreviz-studio members add`): it leaves the user's
+        # active organization as it was.
+        members.add_member(s, other_owner.org_id, first.email, "member")
         accounts.set_password(s, first.email, PASSWORD)
         s.commit()
     token = client.post("/api/auth/sign-in/email",
@@ -132,8 +133,12 @@ def test_several_organizations_and_explicit_switching(client, make_member, datab
 
 def test_emails_match_whatever_their_case(client, org) -> None:  # type: ignore[no-untyped-def]
     admin = org["admin"]
-    add = lambda email: client.post("/api/auth/organization/add-member",  # noqa: E731
-                                    headers=admin.headers, json={"email": email})
-    assert add("Çedric@example.org").status_code == 200
-    assert add("Çedric@example.org").status_code == 409
-    assert add("bad\u0006@example.org").status_code == 422
+    invite = lambda email: client.post("/api/auth/organization/invite-member",  # noqa: E731
+                                       headers=admin.headers, json={"email": email})
+    first = invite("Çedric@example.org")
+    assert first.status_code == 200
+    # Inviting again renews the one pending invitation, whatever the case of the email.
+    assert invite("Çedric@example.org").json()["id"] == first.json()["id"]
+    assert invite("ÇEDRIC@EXAMPLE.ORG").json()["id"] == first.json()["id"]
+    assert invite(org["member"].email.upper()).status_code == 409  # already a member
+    assert invite("bad\u0006@example.org").status_code == 422

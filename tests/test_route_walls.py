@@ -21,7 +21,7 @@ from tests import media_files
 from tests.walls_world import Org, make_org
 
 _READS = {"GET", "HEAD"}
-_VALUES = {"role": "viewer"}  # fields whose text must be one of a few words
+_VALUES = {"role": "viewer", "email": "someone@example.org"}  # text of a given form
 # The kind of id a path or body parameter holds, from its name.
 _KINDS = [("org", "org"), ("dataset", "dataset"), ("folder", "folder"), ("cluster", "cluster"),
           ("object", "object"), ("member", "member"), ("key", "key"), ("media", "media"),

@@ -13,8 +13,10 @@ from typing import Annotated, Any, TypeVar
 import typer
 from sqlalchemy.orm import Session
 
-from coreviz_studio import __version__, logs
+from coreviz_studio import __version__, logs, tenancy
+from coreviz_studio.accounts import members
 from coreviz_studio.accounts import service as accounts
+from coreviz_studio.auth import keys as auth_keys
 from coreviz_studio.auth import service as auth
 from coreviz_studio.config import Settings
 from coreviz_studio.db.embedded import EmbeddedPostgresError
@@ -26,9 +28,12 @@ app = typer.Typer(help="CoreViz Studio: a self-hosted visual library server.",
                   no_args_is_help=True, add_completion=False)
 users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+members_app = typer.Typer(help="Organization members, as the operator (over HTTP people join "
+                          "by invitation).", no_args_is_help=True)
 models_app = typer.Typer(help="The models processing and search use.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
+app.add_typer(members_app, name="members")
 app.add_typer(models_app, name="models")
 
 T = TypeVar("T")
@@ -229,7 +234,9 @@ def migrate(data_dir: DataDir = None) -> None:
 def users_create(
     email: Annotated[str, typer.Option(help="The user's email (their login).")],
     name: Annotated[str, typer.Option(help="Display name.")],
-    org: Annotated[str, typer.Option(help="Organization name: created, or joined if it exists.")],
+    org: Annotated[str | None, typer.Option(
+        help="Organization name: created, or joined if it exists. Without it the user belongs "
+        "to none until they accept an invitation.")] = None,
     password: Annotated[str | None, typer.Option(help="Password for sign-in (optional).")] = None,
     role: Annotated[str | None, typer.Option(
         help="owner, admin, member or viewer (default: owner of a new org, else member).")] = None,
@@ -237,6 +244,17 @@ def users_create(
     as_json: AsJson = False,
 ) -> None:
     """Create a user, their organization membership and a first API key."""
+    if org is None:
+        if role is not None:
+            _fail("--role needs --org")
+        user = _in_transaction(data_dir, lambda s: accounts.create_user(s, email, name, password))
+        if as_json:
+            typer.echo(json.dumps({"userId": str(user.id), "organizationId": None,
+                                   "apiKey": None}))
+        else:
+            typer.echo(f"created {user.email} (no organization yet: they can sign in and accept "
+                       "an invitation)")
+        return
     new = _in_transaction(data_dir, lambda s: accounts.enroll(s, email, name, org, password, role))
     if as_json:
         typer.echo(json.dumps({"userId": str(new.user.id), "organizationId":
@@ -279,20 +297,32 @@ def keys_create(
     org: Annotated[str | None, typer.Option(help="Organization (default: the user's active).")
                    ] = None,
     name: Annotated[str, typer.Option(help="A label to recognise the key by.")] = "",
+    read_only: Annotated[bool, typer.Option("--read-only", help="The key only reads.")] = False,
+    collection: Annotated[list[str] | None, typer.Option(
+        "--collection", help="Limit the key to this collection (id); repeat for several.")
+    ] = None,
     data_dir: DataDir = None,
     as_json: AsJson = False,
 ) -> None:
     """Create an API key; its secret is shown only now."""
     def work(session: Session) -> tuple[Any, str]:
         user, organization = _member_org(session, email, org)
-        return auth.create_api_key(session, user.id, organization.id, name)
+        acting = auth_keys.operator_principal(session, user.id, organization.id)
+        tenancy.bind(session, acting)  # the collections it names are looked up as that member
+        return auth_keys.create(session, acting, name, None, read_only, collection or None)
 
     row, secret = _in_transaction(data_dir, work)
     if as_json:
         typer.echo(json.dumps({"id": str(row.id), "prefix": row.prefix, "apiKey": secret,
-                               "organizationId": str(row.organization_id)}))
+                               "organizationId": str(row.organization_id),
+                               "readOnly": row.read_only,
+                               "collections": _collections(row.dataset_ids)}))
     else:
         typer.echo(f"API key {row.id} (prefix {row.prefix}), shown only now:\n{secret}")
+
+
+def _collections(dataset_ids: list[Any] | None) -> list[str] | None:
+    return None if dataset_ids is None else [str(d) for d in dataset_ids]
 
 
 @keys_app.command("list")
@@ -316,7 +346,8 @@ def keys_list(
     out = [{"id": str(k.id), "prefix": k.prefix, "name": k.name, "userId": str(k.user_id),
             "organizationId": str(k.organization_id), "createdAt": k.created_at.isoformat(),
             "lastUsedAt": k.last_used_at.isoformat() if k.last_used_at else None,
-            "revoked": k.revoked_at is not None} for k in rows]
+            "revoked": k.revoked_at is not None, "readOnly": k.read_only,
+            "collections": _collections(k.dataset_ids)} for k in rows]
     if as_json:
         typer.echo(json.dumps(out))
         return
@@ -334,6 +365,30 @@ def keys_revoke(
     """Revoke an API key; it is refused from the next request on."""
     row = _in_transaction(data_dir, lambda s: auth.revoke_api_key(s, None, key))
     typer.echo(f"revoked {row.id} ({row.prefix}…)")
+
+
+@members_app.command("add")
+def members_add(
+    email: Annotated[str, typer.Argument(help="An existing user's email.")],
+    org: Annotated[str, typer.Option(help="The organization's name.")],
+    role: Annotated[str, typer.Option(help="owner, admin, member or viewer.")] = "member",
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Add an existing user to an organization at once (the operator's direct add). Their
+    active organization changes only if they had none."""
+    def work(session: Session) -> Any:
+        return members.add_member(session, accounts.find_organization(session, org).id, email,
+                                  role)
+
+    added = _in_transaction(data_dir, work)
+    if as_json:
+        typer.echo(json.dumps({"memberId": str(added.membership.id),
+                               "userId": str(added.user.id),
+                               "organizationId": str(added.membership.organization_id),
+                               "role": added.membership.role}))
+    else:
+        typer.echo(f"added {added.user.email} to \"{org}\" as {added.membership.role}")
 
 
 @app.command()

@@ -165,6 +165,13 @@ class Settings(BaseSettings):
         "(bounds a search whose filters match little).",
     )
 
+    # --- invitations -----------------------------------------------------------------------
+    invitation_ttl_hours: int = Field(
+        48, ge=1, le=24 * 365,
+        description="How long an invitation to join an organization can be accepted (48 h, as "
+        "better-auth's organization plugin); inviting the same email again renews it.",
+    )
+
     def effective_models_dir(self) -> Path:
         return self.models_dir or self.data_dir / "models"
 

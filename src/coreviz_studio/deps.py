@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute
 
 from coreviz_studio import tenancy
 from coreviz_studio.auth import service as auth_service
-from coreviz_studio.auth.principal import Principal, Role
+from coreviz_studio.auth.principal import Person, Principal, Role
 from coreviz_studio.config import Settings
 from coreviz_studio.db.session import committed, rolled_back
 from coreviz_studio.errors import AppError, Forbidden, Unauthorized
@@ -123,11 +123,25 @@ def public() -> None:
     """The declaration of a route that anyone may call (sign-in, health, blobs by key...)."""
 
 
+SIGNED_IN = "user"  # what declared_requirement reports for signed_in
+
+
+def signed_in(db: Db, credential: Credential) -> Person:
+    """The dependency of the routes an invitee uses (see, accept or reject an invitation): a
+    person signed in with a session, in any organization or in none yet. No organization
+    scopes the session: these routes touch only the invitee's own invitations."""
+    return auth_service.authenticate_person(db, *credential)
+
+
+signed_in.required_role = SIGNED_IN  # type: ignore[attr-defined]  # read by check_declared
+
+
 Viewer = Annotated[Principal, Depends(requires(Role.viewer))]
 Member = Annotated[Principal, Depends(requires(Role.member))]
 Admin = Annotated[Principal, Depends(requires(Role.admin))]
 ViewerNoDb = Annotated[Principal, Depends(requires(Role.viewer, hold_db=False))]
 Public = Depends(public)
+SignedIn = Annotated[Person, Depends(signed_in)]
 
 
 def optional_principal(db: Db, credential: Credential) -> Principal | None:
@@ -151,7 +165,8 @@ def api_routes(routes: list[BaseRoute]) -> list[RouteContext]:
 
 
 def declared_requirement(route: RouteContext | APIRoute) -> Role | str | None:
-    """What a route declares: a Role, "public", or None when it declares nothing."""
+    """What a route declares: a Role, "public", "user" (deps.SignedIn), or None when it
+    declares nothing."""
     found: list[Role | str] = []
     stack = list(route.dependant.dependencies)
     while stack:
@@ -167,7 +182,7 @@ def declared_requirement(route: RouteContext | APIRoute) -> Role | str | None:
 
 
 def check_declared(routes: list[BaseRoute]) -> None:
-    """Refuse to start when a route declares neither a role nor that it is public: a new route
+    """Refuse to start when a route declares no role, SignedIn or Public: a new route
     is covered by the walls (and by the tests generated from app.routes) or does not run."""
     missing = [f"{sorted(r.methods or ())} {r.path}" for r in api_routes(routes)
                if declared_requirement(r) is None]

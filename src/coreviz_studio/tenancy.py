@@ -16,15 +16,23 @@ from sqlalchemy.orm import Session
 
 from coreviz_studio.auth.principal import Principal
 from coreviz_studio.db.rls import scope_session
+from coreviz_studio.db.tables import Dataset
 from coreviz_studio.errors import NotFound
 
 T = TypeVar("T")
 
 
 def scoped(model: type[T], principal: Principal) -> Select[T]:
-    """SELECT model WHERE organization_id = the caller's."""
+    """SELECT model WHERE organization_id = the caller's, and, for a key limited to some
+    collections, only rows of those collections (a collection by its id, others by their
+    dataset_id): another collection is as missing as another organization's."""
     org_col: Any = model.organization_id  # type: ignore[attr-defined]
-    return select(model).where(org_col == principal.organization_id)
+    stmt = select(model).where(org_col == principal.organization_id)
+    if principal.dataset_ids is not None:
+        ds_col: Any = getattr(model, "id" if model is Dataset else "dataset_id", None)
+        if ds_col is not None:
+            stmt = stmt.where(ds_col.in_(principal.dataset_ids))
+    return stmt
 
 
 def get_owned(session: Session, model: type[T], row_id: uuid.UUID, principal: Principal,

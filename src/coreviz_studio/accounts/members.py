@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from coreviz_studio.accounts.service import create_user, find_user
+from coreviz_studio.accounts.service import add_member as join
+from coreviz_studio.accounts.service import find_user
 from coreviz_studio.auth.principal import Principal, Role
 from coreviz_studio.auth.service import same_email
 from coreviz_studio.db.tables import ROLES, AuthSession, Membership, Organization, User
@@ -27,7 +28,8 @@ class Member:
     user: User
 
 
-def _check_role(role: str) -> str:
+def check_role(role: str) -> str:
+    """The role, or Invalid when it is not one of ROLES."""
     if role not in ROLES:
         raise Invalid(f"Unknown role {role!r}; one of {', '.join(ROLES)}")
     return role
@@ -61,30 +63,30 @@ def _get(session: Session, principal: Principal, ref: str) -> Member:
     return Member(row[0], row[1])
 
 
-def add_member(session: Session, principal: Principal, email: str, role: str,
-               name: str | None = None) -> Member:
-    """Add a person (created without a password if unknown) to the caller's organization."""
-    role = _check_role(role)
-    if role == "owner":
-        principal.require(Role.owner)
-    user = find_user(session, email) or create_user(session, email, name or email)
+def add_member(session: Session, organization_id: uuid.UUID, email: str,
+               role: str = "member") -> Member:
+    """The operator's direct add (the command line's `members add`): an existing user joins at
+    once. Over HTTP nobody is added without consent: people join by accepting an invitation."""
+    role = check_role(role)
+    user = find_user(session, email)
+    if user is None:
+        raise NotFound(f"No user with email {email}; create the account with `coreviz-studio "
+                       "users create`, or invite them")
+    org = session.get(Organization, organization_id)
+    if org is None:
+        raise NotFound("Organization not found")
     existing = session.scalars(select(Membership).where(
-        Membership.organization_id == principal.organization_id,
+        Membership.organization_id == organization_id,
         Membership.user_id == user.id)).one_or_none()
     if existing is not None:
         raise Conflict(f"{user.email} is already a member")
-    membership = Membership(id=uuid.uuid4(), organization_id=principal.organization_id,
-                            user_id=user.id, role=role)
-    session.add(membership)
-    if user.active_organization_id is None:
-        user.active_organization_id = principal.organization_id
-    session.flush()
+    membership = join(session, org, user, role)
     session.refresh(membership)
     return Member(membership, user)
 
 
 def update_role(session: Session, principal: Principal, member_ref: str, role: str) -> Member:
-    role = _check_role(role)
+    role = check_role(role)
     member = _get(session, principal, member_ref)
     if "owner" in (role, member.membership.role):
         principal.require(Role.owner)
@@ -99,7 +101,9 @@ def update_role(session: Session, principal: Principal, member_ref: str, role: s
 def remove_member(session: Session, principal: Principal, member_ref: str) -> Member:
     """Remove a member (anyone may also remove themselves: leaving)."""
     member = _get(session, principal, member_ref)
-    if member.user.id != principal.user_id:
+    if member.user.id == principal.user_id:
+        principal.require_unscoped("leaving the organization")
+    else:
         principal.require(Role.admin)
         if member.membership.role == "owner":
             principal.require(Role.owner)

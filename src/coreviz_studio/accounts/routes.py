@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter
 
-from coreviz_studio.accounts import members, service
+from coreviz_studio.accounts import invitations, members, service
 from coreviz_studio.accounts.schemas import (
-    AddMemberBody,
+    InvitationAnswer,
+    InvitationIdBody,
+    InvitationOut,
+    InviteBody,
     MemberOut,
     MembersOut,
     MemberUser,
     MeOut,
     OrganizationOut,
+    ReceivedInvitationOut,
     RemovedMember,
     RemoveMemberBody,
     SetActiveBody,
     UpdateRoleBody,
 )
-from coreviz_studio.deps import Admin, Db, Viewer
+from coreviz_studio.deps import Admin, Config, Db, SignedIn, Viewer
 
 router = APIRouter(prefix="/api", tags=["identity"])
 
@@ -59,15 +65,6 @@ def list_members(db: Db, principal: Viewer) -> MembersOut:
     return MembersOut(members=found, total=len(found))
 
 
-@router.post("/auth/organization/invite-member", response_model=MemberOut)
-@router.post("/auth/organization/add-member", response_model=MemberOut)
-def add_member(body: AddMemberBody, db: Db, principal: Admin) -> MemberOut:
-    """Add a person by email, at once (invite-member does the same: a self-hosted server sends
-    no mail). An unknown email gets an account without a password; set one with
-    `coreviz-studio users set-password`."""
-    return _member(members.add_member(db, principal, body.email, body.role, body.name))
-
-
 @router.post("/auth/organization/update-member-role", response_model=MemberOut)
 def update_member_role(body: UpdateRoleBody, db: Db, principal: Admin) -> MemberOut:
     return _member(members.update_role(db, principal, body.member_id, body.role))
@@ -78,3 +75,64 @@ def remove_member(body: RemoveMemberBody, db: Db, principal: Viewer) -> RemovedM
     """Answers `{member}`, as better-auth's organization plugin does."""
     return RemovedMember(member=_member(members.remove_member(db, principal,
                                                               body.member_id_or_email)))
+
+
+# --- invitations (better-auth's organization plugin); an operator adds people directly with
+# `coreviz-studio members add` ---------------------------------------------------------------
+
+
+def _received(r: invitations.Received) -> ReceivedInvitationOut:
+    return ReceivedInvitationOut(
+        **InvitationOut.model_validate(r.invitation).model_dump(),
+        organization_name=r.organization.name, organization_slug=r.organization.slug,
+        inviter_email=r.inviter_email)
+
+
+@router.post("/auth/organization/invite-member", response_model=InvitationOut)
+def invite_member(body: InviteBody, db: Db, principal: Admin, settings: Config) -> InvitationOut:
+    """Invite an email (an owner invitation needs an owner). The answer is the same whether or
+    not the email has an account here; nobody joins until they accept."""
+    return InvitationOut.model_validate(invitations.invite(
+        db, principal, body.email, body.role, timedelta(hours=settings.invitation_ttl_hours),
+        body.organization_id))
+
+
+@router.get("/auth/organization/list-invitations", response_model=list[InvitationOut])
+def list_invitations(db: Db, principal: Viewer,
+                     organizationId: str | None = None) -> list[InvitationOut]:
+    """The organization's invitations, any status (every member sees them, as in better-auth,
+    like list-members)."""
+    return [InvitationOut.model_validate(i)
+            for i in invitations.list_for_organization(db, principal, organizationId)]
+
+
+@router.post("/auth/organization/cancel-invitation", response_model=InvitationOut)
+def cancel_invitation(body: InvitationIdBody, db: Db, principal: Admin) -> InvitationOut:
+    return InvitationOut.model_validate(invitations.cancel(db, principal, body.invitation_id))
+
+
+@router.get("/auth/organization/get-invitation", response_model=ReceivedInvitationOut)
+def get_invitation(id: str, db: Db, person: SignedIn) -> ReceivedInvitationOut:
+    """One invitation, for the signed-in person it was sent to (anyone else: 404)."""
+    return _received(invitations.get_for_invitee(db, person, id))
+
+
+@router.get("/auth/organization/list-user-invitations",
+            response_model=list[ReceivedInvitationOut])
+def list_user_invitations(db: Db, person: SignedIn) -> list[ReceivedInvitationOut]:
+    """The signed-in person's invitations that can still be accepted."""
+    return [_received(r) for r in invitations.list_for_invitee(db, person)]
+
+
+@router.post("/auth/organization/accept-invitation", response_model=InvitationAnswer)
+def accept_invitation(body: InvitationIdBody, db: Db, person: SignedIn) -> InvitationAnswer:
+    """Join with the invited role; that organization becomes the active one."""
+    invitation, member = invitations.accept(db, person, body.invitation_id)
+    return InvitationAnswer(invitation=InvitationOut.model_validate(invitation),
+                            member=_member(member))
+
+
+@router.post("/auth/organization/reject-invitation", response_model=InvitationAnswer)
+def reject_invitation(body: InvitationIdBody, db: Db, person: SignedIn) -> InvitationAnswer:
+    invitation = invitations.reject(db, person, body.invitation_id)
+    return InvitationAnswer(invitation=InvitationOut.model_validate(invitation), member=None)

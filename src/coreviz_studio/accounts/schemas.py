@@ -55,10 +55,44 @@ class MembersOut(WireModel):
 Role = Annotated[str, Field(min_length=1, max_length=16)]
 
 
-class AddMemberBody(InputModel):
+class InviteBody(InputModel):
+    """better-auth's invite-member body (a self-hosted server sends no mail: the invitee sees
+    the invitation once signed in). `resend` is accepted; inviting again always renews."""
+
     email: Annotated[str, Field(min_length=3, max_length=320)]
     role: Role = "member"
-    name: Annotated[str, Field(max_length=200)] | None = None
+    organization_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    resend: bool | None = None
+
+
+class InvitationIdBody(InputModel):
+    invitation_id: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class InvitationOut(WireModel):
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    email: str
+    role: str
+    status: str  # pending | accepted | rejected | canceled
+    inviter_id: uuid.UUID
+    expires_at: datetime
+    created_at: datetime
+
+
+class ReceivedInvitationOut(InvitationOut):
+    """What the invitee sees (get-invitation, list-user-invitations): who invites them where."""
+
+    organization_name: str
+    organization_slug: str
+    inviter_email: str | None
+
+
+class InvitationAnswer(WireModel):
+    """accept-invitation's `{invitation, member}`; reject-invitation's has `member: null`."""
+
+    invitation: InvitationOut
+    member: MemberOut | None
 
 
 class RemoveMemberBody(InputModel):

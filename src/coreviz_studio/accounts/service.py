@@ -62,10 +62,16 @@ def find_user(session: Session, email: str) -> User | None:
     return session.scalars(select(User).where(same_email(email))).one_or_none()
 
 
-def create_user(session: Session, email: str, name: str, password: str | None = None) -> User:
+def check_email(email: str) -> str:
+    """The email trimmed, or Invalid when it is not one."""
     email = email.strip()
     if not _EMAIL.match(email):
         raise Invalid(f"Not an email address: {email!r}")
+    return email
+
+
+def create_user(session: Session, email: str, name: str, password: str | None = None) -> User:
+    email = check_email(email)
     if find_user(session, email) is not None:
         raise Conflict(f"A user with email {email} already exists")
     user = User(id=uuid.uuid4(), email=email, name=name.strip() or email,
@@ -87,6 +93,9 @@ def set_password(session: Session, email: str, password: str) -> User:
 
 
 def add_member(session: Session, org: Organization, user: User, role: str) -> Membership:
+    """Make `user` a member (the operator's doing, or the user's own): their active organization
+    becomes this one only if they have none, so that sign-in never lands in an organization
+    someone else chose for them."""
     if role not in ROLES:
         raise Invalid(f"Unknown role {role!r}; one of {', '.join(ROLES)}")
     existing = session.scalars(select(Membership).where(

@@ -127,6 +127,7 @@ def find(session: Session, user_code: str, client: str, for_update: bool = False
 
 def decide(session: Session, principal: Principal, user_code: str, approve: bool,
            client: str) -> DeviceCode:
+    principal.require_unscoped("answering a device login")
     row = find(session, user_code, client, for_update=True)
     if row.status != "pending":
         raise OAuthError("invalid_request", "Device code already processed")

@@ -131,7 +131,9 @@ def device_page() -> HTMLResponse:
 
 @router.post("/api-key/create", response_model=ApiKeyCreated)
 def create_api_key(body: ApiKeyCreateBody, db: Db, principal: Admin) -> ApiKeyCreated:
-    row, secret = keys.create(db, principal, body.name or "", body.expires_in)
+    """A new key; `readOnly` and `collections` narrow it (never beyond the caller's own)."""
+    row, secret = keys.create(db, principal, body.name or "", body.expires_in, body.read_only,
+                              body.collections)
     return ApiKeyCreated(**keys.describe(row), key=secret)
 
 

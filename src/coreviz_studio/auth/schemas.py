@@ -84,6 +84,11 @@ class ApiKeyCreateBody(InputModel):
     name: Annotated[str, Field(max_length=200)] | None = None
     # Seconds until the key expires; none: it never does.
     expires_in: Annotated[int, Field(ge=60, le=10 * 365 * 24 * 3600)] | None = None
+    # The key's scope (our fields; better-auth's `permissions` is server-only there): it only
+    # reads, and/or it sees only these collections (dataset ids). Absent: all its user can do.
+    read_only: bool = False
+    collections: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]],
+                           Field(min_length=1, max_length=1000)] | None = None
 
 
 class ApiKeyDeleteBody(InputModel):
@@ -102,6 +107,8 @@ class ApiKeyOut(WireModel):
     expires_at: datetime | None
     last_used_at: datetime | None
     revoked_at: datetime | None
+    read_only: bool
+    collections: list[uuid.UUID] | None  # None: every collection of the organization
 
 
 class ApiKeyCreated(ApiKeyOut):

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
-from coreviz_studio.auth.principal import Principal, Role
+from coreviz_studio.auth.principal import Person, Principal, Role
 from coreviz_studio.auth.secrets import (
     API_KEY_PREFIX,
     hash_secret,
@@ -16,7 +16,7 @@ from coreviz_studio.auth.secrets import (
     new_session_token,
 )
 from coreviz_studio.db.tables import ApiKey, AuthSession, Membership, User
-from coreviz_studio.errors import NotFound, Unauthorized
+from coreviz_studio.errors import Forbidden, NotFound, Unauthorized
 
 # last_used_at is advisory: write it at most once a minute per credential, not on every request.
 _TOUCH_EVERY = timedelta(minutes=1)
@@ -39,26 +39,56 @@ def _touch(session: Session, model: type[ApiKey] | type[AuthSession], row_id: uu
         session.execute(update(model).where(model.id == row_id).values(last_used_at=now))
 
 
-def authenticate(session: Session, api_key: str | None, authorization: str | None) -> Principal:
-    """The caller behind an `x-api-key` or an `Authorization: Bearer` header, or Unauthorized."""
+def _parse(api_key: str | None, authorization: str | None) -> tuple[str | None, str | None]:
+    """(an API key, a session token) from the headers; an API key in the Bearer header counts
+    as an API key (scripts often put one there)."""
     token = None
     if authorization:
         scheme, _, value = authorization.partition(" ")
         if scheme.lower() == "bearer" and value.strip():
             token = value.strip()
     if api_key:
-        return _by_api_key(session, api_key.strip())
+        return api_key.strip(), None
+    if token and token.startswith(API_KEY_PREFIX):
+        return token, None
+    return None, token
+
+
+def authenticate(session: Session, api_key: str | None, authorization: str | None) -> Principal:
+    """The caller behind an `x-api-key` or an `Authorization: Bearer` header, or Unauthorized."""
+    key, token = _parse(api_key, authorization)
+    if key:
+        return _by_api_key(session, key)
     if token:
-        # Scripts often put an API key in the Bearer header; accept it there too.
-        if token.startswith(API_KEY_PREFIX):
-            return _by_api_key(session, token)
         return _by_session_token(session, token)
     raise Unauthorized()
 
 
-def _role(session: Session, user_id: uuid.UUID, org_id: uuid.UUID) -> str | None:
+def authenticate_person(session: Session, api_key: str | None,
+                        authorization: str | None) -> Person:
+    """The user behind a session token, whether or not they belong to an organization yet;
+    an API key is refused (403): it acts for its organization, not for the person."""
+    key, token = _parse(api_key, authorization)
+    if key:
+        _by_api_key(session, key)  # a wrong key is a 401 like everywhere else
+        raise Forbidden("Invitations are answered by the person they were sent to: sign in "
+                        "(an API key acts only for its organization)")
+    if not token:
+        raise Unauthorized()
+    row = _live_session(session, token)
+    user = session.get(User, row.user_id)
+    if user is None:
+        raise Unauthorized("Invalid or expired session token")
+    _touch(session, AuthSession, row.id, row.last_used_at)
+    acting = _session_organization(session, row, user)
+    return Person(user.id, user.email, row.id, acting[0] if acting else None)
+
+
+def member_role(session: Session, user_id: uuid.UUID, org_id: uuid.UUID) -> str | None:
+    """That user's role in that organization, or None when they are not a member."""
     return session.scalar(select(Membership.role).where(
         Membership.user_id == user_id, Membership.organization_id == org_id))
+
 
 
 def _by_api_key(session: Session, key: str) -> Principal:
@@ -67,26 +97,42 @@ def _by_api_key(session: Session, key: str) -> Principal:
     if (row is None or row.revoked_at is not None
             or (row.expires_at is not None and row.expires_at <= now)):
         raise Unauthorized()
-    role = _role(session, row.user_id, row.organization_id)
+    role = member_role(session, row.user_id, row.organization_id)
     if role is None:  # the key's owner has left the organization
         raise Unauthorized()
     _touch(session, ApiKey, row.id, row.last_used_at)
-    return Principal(row.user_id, row.organization_id, Role(role), "api_key", row.id)
+    scope = None if row.dataset_ids is None else frozenset(row.dataset_ids)
+    return Principal(row.user_id, row.organization_id, Role(role), "api_key", row.id,
+                     read_only=row.read_only, dataset_ids=scope)
 
 
-def _by_session_token(session: Session, token: str) -> Principal:
+def _live_session(session: Session, token: str) -> AuthSession:
     row = session.scalars(
         select(AuthSession).where(AuthSession.token_hash == hash_secret(token))
     ).one_or_none()
     if row is None or row.revoked_at is not None or row.expires_at <= _now():
         raise Unauthorized("Invalid or expired session token")
+    return row
+
+
+def _session_organization(session: Session, row: AuthSession,
+                          user: User | None) -> tuple[uuid.UUID, str] | None:
+    """The organization a session acts for and the user's role there: the one the session
+    chose, else the user's active one (which only the user's own choice, set-active or
+    accepting an invitation, sets); None when the user is not (or no longer) a member."""
     org_id = row.organization_id
     if org_id is None:
-        user = session.get(User, row.user_id)
         org_id = user.active_organization_id if user else None
-    role = _role(session, row.user_id, org_id) if org_id else None
-    if org_id is None or role is None:
+    role = member_role(session, row.user_id, org_id) if org_id else None
+    return (org_id, role) if org_id and role else None
+
+
+def _by_session_token(session: Session, token: str) -> Principal:
+    row = _live_session(session, token)
+    acting = _session_organization(session, row, session.get(User, row.user_id))
+    if acting is None:
         raise Unauthorized("This session belongs to no organization")
+    org_id, role = acting
     _touch(session, AuthSession, row.id, row.last_used_at)
     return Principal(row.user_id, org_id, Role(role), "session", row.id)
 
@@ -95,13 +141,17 @@ def _by_session_token(session: Session, token: str) -> Principal:
 
 
 def create_api_key(session: Session, user_id: uuid.UUID, organization_id: uuid.UUID,
-                   name: str = "", expires_at: datetime | None = None) -> tuple[ApiKey, str]:
-    """A new key for that member of that organization: (the row, the secret, shown once)."""
-    if _role(session, user_id, organization_id) is None:
+                   name: str = "", expires_at: datetime | None = None, read_only: bool = False,
+                   dataset_ids: list[uuid.UUID] | None = None) -> tuple[ApiKey, str]:
+    """A new key for that member of that organization: (the row, the secret, shown once).
+    `read_only` and `dataset_ids` narrow it (the callers check the collections are the
+    organization's); without them it can do all its user can."""
+    if member_role(session, user_id, organization_id) is None:
         raise NotFound("User is not a member of that organization")
     secret, prefix = new_api_key()
     row = ApiKey(id=uuid.uuid4(), organization_id=organization_id, user_id=user_id, name=name,
-                 prefix=prefix, key_hash=hash_secret(secret), expires_at=expires_at)
+                 prefix=prefix, key_hash=hash_secret(secret), expires_at=expires_at,
+                 read_only=read_only, dataset_ids=dataset_ids)
     session.add(row)
     session.flush()
     return row, secret

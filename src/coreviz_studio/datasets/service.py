@@ -28,6 +28,7 @@ def list_datasets(session: Session, principal: Principal, org_id: str) -> list[D
 def create_dataset(session: Session, principal: Principal, org_id: str, name: str,
                    icon: str | None) -> Dataset:
     _check_org(principal, org_id)
+    principal.require_whole_organization("creating a collection")
     dataset = Dataset(id=uuid.uuid4(), organization_id=principal.organization_id, name=name,
                       icon=icon, type="default", metadata_={}, status="active",
                       created_by_id=principal.user_id)

@@ -28,11 +28,12 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy import text as sql
-from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import UserDefinedType
 
 ROLES = ("owner", "admin", "member", "viewer")
+INVITATION_STATUSES = ("pending", "accepted", "rejected", "canceled")
 MEDIA_TYPES = ("image", "video", "pdf", "folder")
 OBJECT_TYPES = ("object", "face", "text")
 
@@ -137,6 +138,33 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The key's scope: read-only, and/or only these collections (None: all of them).
+    read_only: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    dataset_ids: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(UUID(as_uuid=True)))
+
+
+class Invitation(Base):
+    """An offer of membership to an email; a membership exists only once its invitee accepts."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        CheckConstraint(f"role IN {ROLES}", name="invitations_role_check"),
+        CheckConstraint(f"status IN {INVITATION_STATUSES}", name="invitations_status_check"),
+        Index("invitations_one_pending", "organization_id", func.lower(sql("email")),
+              unique=True, postgresql_where=sql("status = 'pending'")),
+        Index("invitations_email_idx", func.lower(sql("email")),
+              postgresql_where=sql("status = 'pending'")),
+    )
+    id: Mapped[uuid.UUID] = _id()
+    organization_id: Mapped[uuid.UUID] = _org()
+    email: Mapped[str] = mapped_column(Text, nullable=False)
+    role: Mapped[str] = mapped_column(String(16), nullable=False, server_default="member")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="pending")
+    inviter_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_at: Mapped[datetime] = _created()
 
 
 class AuthSession(Base):
