@@ -83,8 +83,8 @@ def test_failures_are_counted_by_every_instance_and_survive_a_restart(caller, pe
         assert r.json()["error"] == "Too Many Requests"
 
 
-def test_the_wait_grows_while_the_owner_elsewhere_signs_in_at_once(caller, person, strict,
-                                                                   database) -> None:  # type: ignore[no-untyped-def]
+def test_the_wait_grows_while_the_owner_elsewhere_signs_in_at_once(  # type: ignore[no-untyped-def]
+        caller, person, strict, database) -> None:
     attacker, home = _address(), _address()
     key = ratelimit.sign_in_by_account(strict).key(ratelimit.source(attacker), person.email)
     with caller(attacker) as bad, caller(home) as owner:
