@@ -98,7 +98,9 @@ _PURGE = text(
 
 
 # The level leaks continuously, so `limit` quick attempts reach just under `limit`: the wait
-# starts once one more attempt would pass it, and doubles per whole attempt beyond.
+# starts once one more attempt would pass it, and doubles per whole attempt beyond. The clock is
+# clock_timestamp(), read after the row lock: a transaction's now() may predate the update it
+# waited for, and a negative leak would count an attempt as more than one.
 _FULL = "{level} > :limit - 1"
 
 
@@ -110,22 +112,23 @@ def _wait(level: str) -> str:
 def _columns(level: str) -> tuple[str, str]:
     """blocked_until and expires_at for a key at `level` after this attempt."""
     full = _FULL.format(level=level)
-    blocked = f"CASE WHEN {full} THEN now() + make_interval(secs => {_wait(level)}) END"
+    blocked = f"CASE WHEN {full} THEN clock_timestamp() + make_interval(secs => {_wait(level)}) END"
     keep = f"{level} * :forgive + CASE WHEN {full} THEN {_wait(level)} ELSE 0 END"
-    return blocked, f"now() + make_interval(secs => {keep})"
+    return blocked, f"clock_timestamp() + make_interval(secs => {keep})"
 
 
-_LEAKED = "GREATEST(r.level - EXTRACT(EPOCH FROM now() - r.updated_at) / :forgive, 0) + 1"
+_ELAPSED = "GREATEST(EXTRACT(EPOCH FROM clock_timestamp() - r.updated_at), 0)"
+_LEAKED = f"GREATEST(r.level - {_ELAPSED} / :forgive, 0) + 1"
 _NEW_BLOCKED, _NEW_EXPIRES = _columns("1.0")
 _BLOCKED, _EXPIRES = _columns(_LEAKED)
 # No row comes back when the key is blocked: the upsert's WHERE leaves it untouched. Composed
 # from the constants above only; every value is a bound parameter.
 _TAKE = text(
     "INSERT INTO rate_limits AS r (key, level, updated_at, blocked_until, expires_at) "  # noqa: S608
-    f"VALUES (:key, 1.0, now(), {_NEW_BLOCKED}, {_NEW_EXPIRES}) "
-    f"ON CONFLICT (key) DO UPDATE SET level = {_LEAKED}, updated_at = now(), "
+    f"VALUES (:key, 1.0, clock_timestamp(), {_NEW_BLOCKED}, {_NEW_EXPIRES}) "
+    f"ON CONFLICT (key) DO UPDATE SET level = {_LEAKED}, updated_at = clock_timestamp(), "
     f"blocked_until = {_BLOCKED}, expires_at = {_EXPIRES} "
-    "WHERE r.blocked_until IS NULL OR r.blocked_until <= now() RETURNING r.level")
+    "WHERE r.blocked_until IS NULL OR r.blocked_until <= clock_timestamp() RETURNING r.level")
 _WAIT_LEFT = text("SELECT EXTRACT(EPOCH FROM max(blocked_until) - now()) FROM rate_limits "
                   "WHERE key = ANY(:keys)")
 _GIVE_BACK = text(
