@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
+from coreviz_studio import ratelimit
 from coreviz_studio.accounts import service as accounts
 
 PASSWORD = "correct horse battery"
@@ -12,10 +13,14 @@ GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
 @pytest.fixture(autouse=True)
-def _fresh_limits(database) -> None:  # type: ignore[no-untyped-def]
-    """These tests all call from the TestClient's one address: start each with no counts."""
+def _fresh_limits(database, settings) -> None:  # type: ignore[no-untyped-def]
+    """These tests all call from the TestClient's one address: start each with no counts on
+    it (each test's person is new, so its address-and-account counts are too)."""
+    keys = [rule(settings).key("testclient").value for rule in (
+        ratelimit.sign_in_by_source, ratelimit.device_codes_by_source,
+        ratelimit.user_codes_by_source)]
     with database.engine.begin() as conn:
-        conn.execute(text("DELETE FROM rate_limits"))
+        conn.execute(text("DELETE FROM rate_limits WHERE key = ANY(:k)"), {"k": keys})
 
 
 @pytest.fixture
