@@ -23,6 +23,7 @@ from coreviz_studio.auth.device import OAuthError
 from coreviz_studio.auth.routes import pages as auth_pages
 from coreviz_studio.auth.routes import router as auth_router
 from coreviz_studio.blobs.routes import router as blobs_router
+from coreviz_studio.bodies import BodyLimits
 from coreviz_studio.config import Settings, get_settings
 from coreviz_studio.datasets.routes import router as datasets_router
 from coreviz_studio.db.migrate import upgrade
@@ -183,6 +184,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.blob_urls = BlobUrls(settings.effective_public_url())
     install_error_handlers(app)
     app.add_middleware(JsonBodiesByDefault)
+    app.add_middleware(BodyLimits, settings=settings)  # outermost: before any body is parsed
     for router in (health_router, accounts_router, auth_router, auth_pages, datasets_router,
                    media_router, folders_router, tags_router, uploads_router, blobs_router,
                    processing_router, ai_router, search_router):

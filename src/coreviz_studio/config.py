@@ -172,6 +172,54 @@ class Settings(BaseSettings):
         "better-auth's organization plugin); inviting the same email again renews it.",
     )
 
+    # --- limits (shared by every process: kept in PostgreSQL, see ratelimit.py) -------------
+    sign_in_free_failures: int = Field(
+        5, ge=1,
+        description="Wrong passwords one address may try for one account before each further "
+        "try from that address waits (other addresses are not slowed).",
+    )
+    sign_in_source_free_failures: int = Field(
+        20, ge=1,
+        description="Failed sign-ins one address may make across all accounts before each "
+        "further try from it waits (password spraying).",
+    )
+    sign_in_first_delay_seconds: float = Field(
+        2.0, gt=0, description="The first wait after those free failures; it doubles with "
+        "each further failure."
+    )
+    sign_in_max_delay_seconds: float = Field(
+        900.0, gt=0, description="The longest wait between two sign-in tries."
+    )
+    sign_in_forgive_seconds: float = Field(
+        3600.0, gt=0, description="One failure of an address on one account is forgotten per "
+        "this many seconds (a right password forgets them all at once)."
+    )
+    sign_in_source_forgive_seconds: float = Field(
+        300.0, gt=0, description="One failure of an address (any account) is forgotten per "
+        "this many seconds."
+    )
+    device_codes_per_source: int = Field(
+        20, ge=1, description="Device login codes one address may request per "
+        "device_limit_window_seconds; more is 429."
+    )
+    device_user_code_guesses: int = Field(
+        10, ge=1, description="User codes one address may look up, approve or deny without "
+        "finding them per device_limit_window_seconds; more is 429."
+    )
+    device_limit_window_seconds: float = Field(
+        600.0, gt=0, description="The window of the two device login limits."
+    )
+    max_json_bytes: int = Field(
+        1024 * 1024, ge=1024,
+        description="Largest request body other than an upload (bytes), refused with 413 before "
+        "it is parsed or its caller authenticated; /api/ai/* also gets room for a "
+        "fetch_max_bytes image as a data URL.",
+    )
+    body_read_timeout_seconds: float = Field(
+        30.0, gt=0, description="A request body that sends nothing for this long is dropped "
+        "(408) and what it stored is removed."
+    )
+
     def effective_models_dir(self) -> Path:
         return self.models_dir or self.data_dir / "models"
 

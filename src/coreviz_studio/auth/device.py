@@ -2,8 +2,9 @@
 
 A device asks for a code pair, shows the person the short user code, and polls for a token; the
 person signs in on the verification page and approves or denies. The device code is stored as a
-hash and works once; user codes are 8 characters from 32 (40 bits) and failed lookups are rate
-limited per address.
+hash and works once; user codes are 8 characters from 32 (40 bits). Requests for codes and failed
+lookups of user codes are limited per address (ratelimit.py); expired codes are purged as new
+ones are made.
 """
 
 from __future__ import annotations
@@ -12,15 +13,16 @@ import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from coreviz_studio import ratelimit
 from coreviz_studio.auth.principal import Principal
 from coreviz_studio.auth.secrets import hash_secret
 from coreviz_studio.auth.service import create_session
+from coreviz_studio.config import Settings
 from coreviz_studio.db.tables import DeviceCode
 from coreviz_studio.errors import AppError
-from coreviz_studio.ratelimit import FailureLimiter
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
 USER_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: easy to read and type
@@ -28,7 +30,12 @@ USER_CODE_LENGTH = 8
 CODE_TTL = timedelta(minutes=30)
 INTERVAL_SECONDS = 5
 SLOW_DOWN_STEP = 5  # RFC 8628 3.5: each slow_down adds 5 seconds to the interval
-USER_CODE_FAILURES = FailureLimiter(limit=10, window_seconds=600)
+# Kept this long past expiry, so a late poll still hears "expired_token" rather than "invalid".
+PURGE_AFTER = timedelta(minutes=10)
+PURGE_BATCH = 100
+_PURGE = text(
+    "DELETE FROM device_codes WHERE id IN (SELECT id FROM device_codes WHERE expires_at < :before"
+    " ORDER BY expires_at LIMIT :n FOR UPDATE SKIP LOCKED)")
 
 
 class OAuthError(AppError):
@@ -55,8 +62,11 @@ def display_user_code(code: str) -> str:
     return f"{code[:4]}-{code[4:]}"
 
 
-def request_code(session: Session, client_id: str, scope: str | None,
-                 public_url: str) -> dict[str, object]:
+def request_code(session: Session, client_id: str, scope: str | None, client: str,
+                 settings: Settings) -> dict[str, object]:
+    ratelimit.take(session, ratelimit.device_codes_by_source(settings).key(
+        ratelimit.source(client)))
+    session.execute(_PURGE, {"before": _now() - PURGE_AFTER, "n": PURGE_BATCH})
     device_code = secrets.token_urlsafe(32)
     user_code = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(USER_CODE_LENGTH))
     row = DeviceCode(id=uuid.uuid4(), device_code_hash=hash_secret(device_code),
@@ -64,7 +74,7 @@ def request_code(session: Session, client_id: str, scope: str | None,
                      interval_seconds=INTERVAL_SECONDS, expires_at=_now() + CODE_TTL)
     session.add(row)
     session.flush()
-    page = f"{public_url}/device"
+    page = f"{settings.effective_public_url()}/device"
     return {
         "device_code": device_code,
         "user_code": display_user_code(user_code),
@@ -109,26 +119,28 @@ def poll(session: Session, grant_type: str, device_code: str, client_id: str,
             "expires_in": int(session_ttl.total_seconds()), "scope": row.scope or ""}
 
 
-def find(session: Session, user_code: str, client: str, for_update: bool = False) -> DeviceCode:
+def find(session: Session, user_code: str, client: str, settings: Settings,
+         for_update: bool = False) -> DeviceCode:
     """An unexpired request by its user code; unknown codes count against `client`.
     Errors are better-auth's: 400 invalid_request or expired_token."""
-    USER_CODE_FAILURES.check(client)
+    key = ratelimit.user_codes_by_source(settings).key(ratelimit.source(client))
+    ratelimit.take(session, key)
     stmt = select(DeviceCode).where(DeviceCode.user_code == normalize_user_code(user_code))
     if for_update:
         stmt = stmt.with_for_update()
     row = session.scalars(stmt).one_or_none()
     if row is None:
-        USER_CODE_FAILURES.fail(client)
         raise OAuthError("invalid_request", "Invalid user code")
+    ratelimit.give_back(session, key)  # a real code, even an expired one, is not a guess
     if row.expires_at <= _now():
         raise OAuthError("expired_token", "User code has expired")
     return row
 
 
 def decide(session: Session, principal: Principal, user_code: str, approve: bool,
-           client: str) -> DeviceCode:
+           client: str, settings: Settings) -> DeviceCode:
     principal.require_unscoped("answering a device login")
-    row = find(session, user_code, client, for_update=True)
+    row = find(session, user_code, client, settings, for_update=True)
     if row.status != "pending":
         raise OAuthError("invalid_request", "Device code already processed")
     row.status = "approved" if approve else "denied"

@@ -51,7 +51,7 @@ def sign_in(body: SignInBody, request: Request, response: Response, db: Db, sett
             client: ClientAddress) -> SignInOut:
     """Email and password -> a bearer token, also set as an http-only session cookie."""
     done = sessions.sign_in(db, body.email, body.password, _ttl(settings), client,
-                            request.headers.get("user-agent"))
+                            request.headers.get("user-agent"), settings)
     response.set_cookie(SESSION_COOKIE, done.token, max_age=int(_ttl(settings).total_seconds()),
                         httponly=True, samesite="lax", path="/",
                         secure=settings.effective_public_url().startswith("https://"))
@@ -83,8 +83,9 @@ def get_session(db: Db, principal: OptionalPrincipal) -> GetSessionOut | JSONRes
 
 
 @router.post("/device/code", dependencies=[Public])
-def device_code(body: DeviceCodeBody, db: Db, settings: Config) -> JSONResponse:
-    answer = device.request_code(db, body.client_id, body.scope, settings.effective_public_url())
+def device_code(body: DeviceCodeBody, db: Db, settings: Config,
+                client: ClientAddress) -> JSONResponse:
+    answer = device.request_code(db, body.client_id, body.scope, client, settings)
     return JSONResponse(answer, headers=_NO_STORE)
 
 
@@ -95,24 +96,25 @@ def device_token(body: DeviceTokenBody, db: Db, settings: Config) -> JSONRespons
 
 
 @router.get("/device", response_model=DeviceCodeStatus, dependencies=[Public])
-def device_verify(user_code: str, db: Db, client: ClientAddress) -> DeviceCodeStatus:
+def device_verify(user_code: str, db: Db, client: ClientAddress,
+                  settings: Config) -> DeviceCodeStatus:
     """Check a user code (what the verification page does before asking to approve)."""
-    row = device.find(db, user_code, client)
+    row = device.find(db, user_code, client, settings)
     return DeviceCodeStatus(user_code=device.display_user_code(row.user_code), status=row.status,
                             client_id=row.client_id, scope=row.scope, expires_at=row.expires_at)
 
 
 @router.post("/device/approve", response_model=Success)
 def device_approve(body: DeviceDecisionBody, db: Db, principal: Viewer,
-                   client: ClientAddress) -> Success:
-    device.decide(db, principal, body.user_code, approve=True, client=client)
+                   client: ClientAddress, settings: Config) -> Success:
+    device.decide(db, principal, body.user_code, True, client, settings)
     return Success()
 
 
 @router.post("/device/deny", response_model=Success)
 def device_deny(body: DeviceDecisionBody, db: Db, principal: Viewer,
-                client: ClientAddress) -> Success:
-    device.decide(db, principal, body.user_code, approve=False, client=client)
+                client: ClientAddress, settings: Config) -> Success:
+    device.decide(db, principal, body.user_code, False, client, settings)
     return Success()
 
 

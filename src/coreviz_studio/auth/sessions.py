@@ -1,7 +1,8 @@
 """Password sign-in and bearer sessions (better-auth's email sign-in, sign-out, get-session).
 
 Wrong password, unknown email and a user without a password all answer the same 401 in the same
-time (argon2 runs every time), and repeated failures are rate limited per address and per email.
+time (argon2 runs every time). Failures slow down the address that makes them (per account, and
+across accounts), never the account itself: its owner signs in from elsewhere at once.
 """
 
 from __future__ import annotations
@@ -13,14 +14,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from coreviz_studio import ratelimit
 from coreviz_studio.auth.principal import Principal
 from coreviz_studio.auth.secrets import verify_password
 from coreviz_studio.auth.service import create_session, same_email
+from coreviz_studio.config import Settings
 from coreviz_studio.db.tables import ApiKey, AuthSession, Membership, User
 from coreviz_studio.errors import Unauthorized
-from coreviz_studio.ratelimit import FailureLimiter
-
-SIGN_IN_FAILURES = FailureLimiter(limit=10, window_seconds=600)
 
 
 @dataclass(frozen=True)
@@ -38,14 +38,16 @@ def _first_organization(session: Session, user: User) -> uuid.UUID | None:
 
 
 def sign_in(session: Session, email: str, password: str, ttl: timedelta, client: str,
-            user_agent: str | None) -> SignedIn:
-    email_key = "email:" + email.strip().lower()
-    SIGN_IN_FAILURES.check(client, email_key)
+            user_agent: str | None, settings: Settings) -> SignedIn:
+    source = ratelimit.source(client)
+    keys = (ratelimit.sign_in_by_account(settings).key(source, email.strip().lower()),
+            ratelimit.sign_in_by_source(settings).key(source))
+    ratelimit.take(session, *keys)  # before argon2: a waiting address costs no CPU
     user = session.scalars(select(User).where(same_email(email))).one_or_none()
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok:
-        SIGN_IN_FAILURES.fail(client, email_key)
         raise Unauthorized("Invalid email or password", code="INVALID_EMAIL_OR_PASSWORD")
+    ratelimit.give_back(session, *keys)
     org_id = _first_organization(session, user)
     row, token = create_session(session, user.id, org_id, ttl, user_agent=user_agent,
                                 ip_address=client)

@@ -195,6 +195,7 @@ class DeviceCode(Base):
         CheckConstraint(
             "status IN ('pending', 'approved', 'denied', 'consumed')", name="device_codes_status"
         ),
+        Index("device_codes_expires_idx", "expires_at"),
     )
     id: Mapped[uuid.UUID] = _id()
     device_code_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
@@ -209,6 +210,19 @@ class DeviceCode(Base):
     interval_seconds: Mapped[int] = mapped_column(Integer, nullable=False, server_default="5")
     last_polled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class RateLimit(Base):
+    """One counted key of a limit (ratelimit.py): a level that leaks away with time, and the
+    moment the key may try again. Purged once `expires_at` has passed."""
+
+    __tablename__ = "rate_limits"
+    __table_args__ = (Index("rate_limits_expires_idx", "expires_at"),)
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    level: Mapped[float] = mapped_column(Float, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 

@@ -7,7 +7,7 @@ in `app.dataset_ids`). FORCE applies the policies to the tables' owner too; a su
 embedded database's `postgres`, used for migrations and operator commands) still bypasses them.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-01 09:00:00
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = '0006'
-down_revision: str | None = '0004'
+down_revision: str | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
