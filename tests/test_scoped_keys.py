@@ -193,25 +193,23 @@ def test_a_scoped_key_cannot_escape_its_limits(client, two) -> None:  # type: ig
     assert client.get("/api/me", headers=owner.headers).status_code == 200
 
 
-def test_organization_wide_search_stays_inside_a_keys_collections(client, owner_with_zebras) -> None:  # type: ignore[no-untyped-def]
+def test_org_wide_search_stays_inside_a_keys_collections(client, owner_with_zebras) -> None:  # type: ignore[no-untyped-def]
     """/api/search has no collection in its path: the database's policy keeps a
     collection-scoped key inside its collections (row-level security, app.dataset_ids)."""
-    owner, first, second = owner_with_zebras
+    owner, (first, in_first), (_, in_second) = owner_with_zebras
     scoped = _key(client, owner, collections=[first.id])
 
     def found(headers: dict[str, str]) -> set[str]:
         r = client.get("/api/search", headers=headers, params={"q": "zebra"})
         assert r.status_code == 200, r.text
-        return {m["datasetId"] for m in r.json()["media"]}
+        return {hit["media"]["id"] for hit in r.json()["results"]}
 
-    assert found(owner.headers) == {first.id, second.id}
-    assert found(scoped) == {first.id}
+    assert found(owner.headers) == {in_first, in_second}
+    assert found(scoped) == {in_first}
 
 
 @pytest.fixture
 def owner_with_zebras(client, make_member):  # type: ignore[no-untyped-def]
     owner = make_member()
-    first, second = Library(client, owner, "First"), Library(client, owner, "Second")
-    for lib in (first, second):
-        lib.upload(image(), "zebra.jpg")
-    return owner, first, second
+    libraries = Library(client, owner, "First"), Library(client, owner, "Second")
+    return owner, *((lib, lib.upload(image(), "zebra.jpg")["id"]) for lib in libraries)
