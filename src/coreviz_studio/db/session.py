@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -32,11 +34,38 @@ class Database:
     engine: Engine
     sessions: sessionmaker[Session]
     embedded: EmbeddedPostgres | None = field(default=None)
+    _watchdog: tuple[threading.Event, threading.Thread] | None = field(default=None, repr=False)
+
+    def watch(self, every: float) -> None:
+        """Restart the embedded PostgreSQL whenever it dies (a thread checking `every`
+        seconds), until close(). Meanwhile requests fail with 503; afterwards the pool's
+        pre-ping replaces the broken connections. Nothing to watch for DATABASE_URL."""
+        if self.embedded is None or self._watchdog is not None:
+            return
+        stop = threading.Event()
+        thread = threading.Thread(target=_watch, args=(self.embedded, stop, every),
+                                  name="postgres-watchdog", daemon=True)
+        self._watchdog = (stop, thread)
+        thread.start()
 
     def close(self) -> None:
+        if self._watchdog is not None:  # first, so that it can't start what release stops
+            self._watchdog[0].set()
+            self._watchdog[1].join(30)
         self.engine.dispose()
         if self.embedded is not None:
             self.embedded.release()
+
+
+def _watch(embedded: EmbeddedPostgres, stop: threading.Event, every: float) -> None:
+    while not stop.wait(every):
+        try:
+            started = time.monotonic()
+            if embedded.revive():
+                log.warning("the embedded PostgreSQL runs again (started in %.1f s)",
+                            time.monotonic() - started)
+        except Exception:  # e.g. it failed to start: try again next round
+            log.exception("could not restart the embedded PostgreSQL")
 
 
 def open_database(settings: Settings) -> Database:
