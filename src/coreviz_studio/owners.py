@@ -24,7 +24,8 @@ def _host() -> str:
     return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
 
-def _tag(proc: psutil.Process) -> str:
+def of(proc: psutil.Process) -> str:
+    """The owner tag of a process of this machine."""
     return f"{proc.pid}-{int(proc.create_time())}@{_host()}"
 
 
@@ -32,7 +33,7 @@ def me() -> str:
     """This process's owner tag (computed again after a fork)."""
     global _mine
     if _mine is None or _mine[0] != os.getpid():
-        _mine = (os.getpid(), _tag(psutil.Process()))
+        _mine = (os.getpid(), of(psutil.Process()))
     return _mine[1]
 
 
@@ -43,7 +44,7 @@ def is_dead(owner: str) -> bool | None:
     if found is None or found.group(3) != _host():
         return None
     try:
-        return _tag(psutil.Process(int(found.group(1)))) != owner
+        return of(psutil.Process(int(found.group(1)))) != owner
     except psutil.NoSuchProcess:
         return True
     except psutil.Error:

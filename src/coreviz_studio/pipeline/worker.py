@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import procrastinate
+import psycopg
 
 from coreviz_studio.pipeline.process import Pipeline, process, sweep_scratch
 from coreviz_studio.pipeline.queue import QUEUE, TASK
@@ -106,6 +107,8 @@ _HEALTHY_RUN = 60.0  # a run this long was not part of the same outage
 
 
 async def _run_once(pipe: Pipeline, options: dict[str, Any]) -> None:
+    # Fail fast while the database is away (opening the pool would wait 30 s for it).
+    await (await psycopg.AsyncConnection.connect(pipe.db.url, connect_timeout=10)).close()
     app = make_app(pipe)
     stalled_after = pipe.settings.stalled_after_seconds
     async with app.open_async():
