@@ -284,3 +284,34 @@ def test_a_worker_waits_for_its_database_instead_of_exiting(root: Path, settings
     with caplog.at_level(logging.WARNING, logger="coreviz_studio.pipeline.worker"):
         asyncio.run(go())
     assert "the database is unavailable" in caplog.text
+
+
+def test_a_full_database_disk_answers_507_and_a_job_waits_for_it() -> None:
+    """What PostgreSQL raises when its disk is full (SQLSTATE 53100) is a 507 for requests
+    and a reason to wait, not to fail, for jobs."""
+    import psycopg
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from coreviz_studio.app import install_error_handlers
+    from coreviz_studio.pipeline import transient
+
+    full = OperationalError("INSERT ...", {}, psycopg.errors.DiskFull("could not extend file"))
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/write")
+    def write() -> None:
+        raise full
+
+    r = TestClient(app).get("/write")
+    assert r.status_code == 507 and r.json()["message"].startswith("The database's disk is full")
+    assert transient.waits_for(full) == transient.DATABASE_DISK
+    assert transient.waits_for(OSError(errno.ENOSPC, "No space left on device")) == transient.DISK
+    gone = OperationalError("SELECT 1", {}, psycopg.OperationalError("connection refused"))
+    assert transient.waits_for(gone) == transient.DATABASE
+    assert transient.waits_for(OperationalError(
+        "INSERT ...", {}, psycopg.errors.ProgramLimitExceeded("index row too large"))) is None
+    assert transient.waits_for(ProgrammingError("SELECT", {}, Exception("typo"))) is None
+    assert transient.waits_for(ValueError("the file's fault")) is None
