@@ -121,3 +121,24 @@ def postmaster_pid(pgdata: Path) -> int | None:
         return pid if proc.status() != psutil.STATUS_ZOMBIE else None
     except (FileNotFoundError, ValueError, psutil.NoSuchProcess):
         return None
+
+
+def pgdata_of(data_dir: Path) -> Path:
+    """Where a data dir's cluster lives: <data dir>/postgres, or the place postgres.location
+    names (root, when the database user can't reach the data dir; see db/embedded.py)."""
+    moved = data_dir / "postgres.location"
+    if moved.exists():
+        return Path(moved.read_text().split(" lives in ", 1)[1].split("\n", 1)[0])
+    return data_dir / "postgres"
+
+
+def poll(check, timeout: float, what: str, every: float = 0.1):  # type: ignore[no-untyped-def]
+    """Call `check` until it returns something truthy (returned); fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(every)

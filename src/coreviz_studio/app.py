@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from psycopg.errors import ProgramLimitExceeded
+from psycopg.errors import DiskFull, ProgramLimitExceeded
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -29,7 +29,8 @@ from coreviz_studio.datasets.routes import router as datasets_router
 from coreviz_studio.db.migrate import upgrade
 from coreviz_studio.db.session import Database, open_database
 from coreviz_studio.deps import check_declared
-from coreviz_studio.errors import AppError
+from coreviz_studio.diskspace import is_out_of_space
+from coreviz_studio.errors import AppError, InsufficientStorage
 from coreviz_studio.folders.routes import router as folders_router
 from coreviz_studio.health.routes import router as health_router
 from coreviz_studio.media.routes import router as media_router
@@ -99,8 +100,22 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc.orig, ProgramLimitExceeded):  # e.g. an index entry too large
             log.warning("value over a database limit: %s", exc.orig)
             return error_body(422, "A value is too large to store")
+        if isinstance(exc.orig, DiskFull):
+            log.error("the database's disk is full: %s", exc.orig)
+            return await _app_error(_, InsufficientStorage(
+                "The database's disk is full, so nothing could be saved; try again once an "
+                "administrator has freed space on the server"))
         log.error("database unavailable: %s", exc.orig)
-        return error_body(503, "The database is unavailable; try again shortly")
+        response = error_body(503, "The database is unavailable; try again shortly")
+        response.headers["Retry-After"] = "5"
+        return response
+
+    @app.exception_handler(OSError)
+    async def _os_error(request: Request, exc: OSError) -> JSONResponse:
+        if is_out_of_space(exc):  # a write anywhere (frames, a blob) found the disk full
+            log.error("disk full: %s", exc)
+            return await _app_error(request, InsufficientStorage())
+        return await _unexpected(request, exc)
 
     @app.exception_handler(DataError)
     async def _bad_value(_: Request, exc: DataError) -> JSONResponse:
@@ -164,7 +179,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             db = open_database(settings)
             upgrade(db.engine)
         app.state.db = db
-        app.state.blobs.reap_pending()
+        db.watch(settings.db_watchdog_seconds)
+        if reaped := app.state.blobs.reap_pending():
+            log.info("removed %d upload files left by stopped processes", reaped)
         workers = start_workers(Pipeline(db, app.state.blobs, settings), settings.workers)
         try:
             yield

@@ -147,7 +147,11 @@ def worker_command(
     settings = _settings(data_dir, worker_concurrency=concurrency)
     logs.setup(settings.log_level)
     with _database(settings) as db:
-        pipe = Pipeline(db, LocalBlobStore(settings.effective_blob_dir()), settings)
+        db.watch(settings.db_watchdog_seconds)  # it shares (and may restart) the embedded one
+        store = LocalBlobStore(settings.effective_blob_dir())
+        if reaped := store.reap_pending():
+            typer.echo(f"removed {reaped} files left by stopped processes")
+        pipe = Pipeline(db, store, settings)
         typer.echo(f"worker {worker.worker_name()}: {settings.worker_concurrency} at a time")
         asyncio.run(worker.run(pipe, wait=not until_empty, install_signal_handlers=True))
 

@@ -108,6 +108,23 @@ class Settings(BaseSettings):
         4 * 3600.0, gt=0, description="Only this much of a video is decoded."
     )
     pdf_max_pages: int = Field(200, ge=1, description="Only this many PDF pages become frames.")
+
+    # --- healing ---------------------------------------------------------------------------
+    db_watchdog_seconds: float = Field(
+        1.0, gt=0,
+        description="How often a process holding the embedded PostgreSQL (serve, worker) checks "
+        "that it runs, and starts it again if it died.",
+    )
+    wait_retry_seconds: float = Field(
+        30.0, gt=0,
+        description="A job that stopped for want of disk space or the database runs again after "
+        "this long (as often as it takes; such runs are not attempts).",
+    )
+    min_free_disk_mb: int = Field(
+        1024, ge=0,
+        description="Free space (MB) below which /healthz reports `degraded` for the blob or "
+        "data dir's filesystem (0: never). PostgreSQL needs room for its WAL (up to 1 GB).",
+    )
     # --- models ----------------------------------------------------------------------------
     models: str = Field(
         "faces,text,moderation,labels,objects,clip,text-embedding",

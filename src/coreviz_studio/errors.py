@@ -80,3 +80,14 @@ class BadGateway(AppError):
 
 class Unavailable(AppError):
     status = 503
+
+
+class InsufficientStorage(AppError):
+    """The server's disk (or its database's) is full: nothing is wrong with the request."""
+
+    status = 507
+
+    def __init__(self, message: str = "The server's disk is full, so the file could not be "
+                 "stored; nothing was saved. Try again once an administrator has freed space.",
+                 ) -> None:
+        super().__init__(message, code="disk_full", headers={"Retry-After": "60"})

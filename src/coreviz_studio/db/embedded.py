@@ -218,6 +218,18 @@ class EmbeddedPostgres:
             if not self._live_holders():
                 self.stop_server()
 
+    def revive(self) -> bool:
+        """Start the server again if its postmaster died (a kill -9, a crash); True when this
+        call did. Under the lock: of several holders noticing at once, one starts it."""
+        if self._socket is None or _postmaster_of(self.pgdata) is not None:
+            return False
+        with self._lock():
+            if _postmaster_of(self.pgdata) is not None:  # another holder was first
+                return False
+            log.warning("the embedded PostgreSQL is not running; starting it again")
+            self._socket = self._ensure_running()
+        return True
+
     @property
     def url(self) -> str:
         if self._socket is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,7 @@ class Database:
     _app_engine: Engine | None = field(default=None, repr=False)
     _app_sessions: sessionmaker[Session] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _watchdog: tuple[threading.Event, threading.Thread] | None = field(default=None, repr=False)
 
     @property
     def sessions(self) -> sessionmaker[Session]:
@@ -63,7 +65,22 @@ class Database:
         assert self._app_engine is not None
         return self._app_engine
 
+    def watch(self, every: float) -> None:
+        """Restart the embedded PostgreSQL whenever it dies (a thread checking `every`
+        seconds), until close(). Meanwhile requests fail with 503; afterwards the pool's
+        pre-ping replaces the broken connections. Nothing to watch for DATABASE_URL."""
+        if self.embedded is None or self._watchdog is not None:
+            return
+        stop = threading.Event()
+        thread = threading.Thread(target=_watch, args=(self.embedded, stop, every),
+                                  name="postgres-watchdog", daemon=True)
+        self._watchdog = (stop, thread)
+        thread.start()
+
     def close(self) -> None:
+        if self._watchdog is not None:  # first, so that it can't start what release stops
+            self._watchdog[0].set()
+            self._watchdog[1].join(30)
         if self._app_engine is not None:
             self._app_engine.dispose()
         self.engine.dispose()
@@ -87,6 +104,17 @@ def _app_engine(url: str, embedded: bool, pool_size: int) -> Engine:
                 cur.execute(f"SET ROLE {APP_ROLE}")
             dbapi_connection.commit()
     return engine
+
+
+def _watch(embedded: EmbeddedPostgres, stop: threading.Event, every: float) -> None:
+    while not stop.wait(every):
+        try:
+            started = time.monotonic()
+            if embedded.revive():
+                log.warning("the embedded PostgreSQL runs again (started in %.1f s)",
+                            time.monotonic() - started)
+        except Exception:  # e.g. it failed to start: try again next round
+            log.exception("could not restart the embedded PostgreSQL")
 
 
 def open_database(settings: Settings) -> Database:

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from coreviz_studio.diskspace import is_out_of_space
+
 JPEG_QUALITY = 88
 # Mean absolute difference (0-255) between two tiny grayscale frames that counts as a cut.
 SCENE_CUT = 28.0
@@ -126,6 +128,8 @@ def _decode_image(src: Path, out: Path, limits: Limits) -> Decoded:
                             f"{limits.max_pixels:,}") \
             from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        if is_out_of_space(exc):  # writing the frame failed: the disk's fault, not the file's
+            raise
         raise BadMedia(f"the image cannot be decoded ({_short(exc)})") from exc
     return Decoded([frame])
 
@@ -139,6 +143,8 @@ def _decode_video(src: Path, out: Path, limits: Limits) -> Decoded:
     try:
         container = av.open(str(src), metadata_errors="ignore")
     except (av.error.FFmpegError, OSError) as exc:
+        if is_out_of_space(exc):
+            raise
         raise BadMedia(f"the video cannot be opened ({_short(exc)})") from exc
     with container:
         if not container.streams.video:

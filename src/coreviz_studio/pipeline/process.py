@@ -1,8 +1,10 @@
 """One processing job: decode a media into frames, run the models, store the results.
 
 `metadata.processing` tells users where it stands: queued → processing → ready, or failed with
-a readable `error`. A file that cannot be decoded fails at once (retrying cannot help); any
-other error is retried by the queue and marked failed only on the last attempt.
+a readable `error`. A file that cannot be decoded fails at once (retrying cannot help); a
+full disk or a database away is the server's trouble: the media stays queued, says what it
+waits for, and is retried for as long as it takes (see transient.py); any other error is
+retried by the queue and marked failed only on the last attempt.
 """
 
 from __future__ import annotations
@@ -16,17 +18,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from coreviz_studio import owners
 from coreviz_studio.ai.registry import Models, models_for
 from coreviz_studio.config import Settings
 from coreviz_studio.db.rls import scope_session
 from coreviz_studio.db.session import Database
 from coreviz_studio.db.tables import Media
+from coreviz_studio.pipeline import transient
 from coreviz_studio.pipeline.analyze import FrameResult, Timings, analyze_frame
 from coreviz_studio.pipeline.decode import BadMedia, Limits
 from coreviz_studio.pipeline.queue import now_iso, set_processing
@@ -35,6 +39,7 @@ from coreviz_studio.pipeline.store import replace_frames
 from coreviz_studio.storage.base import BlobStore, put_file
 
 log = logging.getLogger(__name__)
+_SCRATCH = "frames-"  # + the owner's tag: see owners.py
 
 
 @dataclass
@@ -66,39 +71,92 @@ class Pipeline:
                       video_max_seconds=s.video_max_seconds, pdf_max_pages=s.pdf_max_pages)
 
 
-def process(pipe: Pipeline, media_id: uuid.UUID, attempt: int = 1,
-            last_attempt: bool = True, organization_id: uuid.UUID | None = None) -> str:
-    """Run one job; returns "ready", "failed" or "skipped" (the media is gone). Raises on an
-    unexpected error so that the queue retries it. The job's sessions see only the media's
-    organization (row-level security); jobs queued before they carried it look it up."""
+def process(pipe: Pipeline, media_id: uuid.UUID, run: int = 1,
+            organization_id: uuid.UUID | None = None) -> str:
+    """Run one job; returns "ready", "failed" or "skipped" (the media is gone). `run` counts
+    the starts of this job, this one included; the runs that waited for disk space or the
+    database are not attempts. Raises RetryLater or Waiting for the queue to run it again,
+    the error itself on the last attempt. The job's sessions see only the media's organization
+    (row-level security); jobs queued before they carried it look it up."""
     started = time.perf_counter()
+    attempt = run
     org = organization_id or _organization_of(pipe, media_id)
     if org is None:
         return "skipped"
     pipe = replace(pipe, organization_id=org)
     try:
+        try:
+            with pipe.session() as session:
+                media = _locked(session, media_id)
+                if media is None:
+                    return "skipped"
+                kept = _kept(media)
+                attempt = max(1, run - int(kept.get("waits", 0)))
+                set_processing(media, {**kept, "status": "processing",
+                                       "startedAt": now_iso(), "attempt": attempt})
+                kind, blob_key = media.type, media.blob_key
+            return _run(pipe, media_id, kind, blob_key, attempt, started)
+        except (BadMedia, DecodeFailed) as exc:
+            _finish(pipe, media_id, {"status": "failed", "error": str(exc), "attempt": attempt})
+            log.info("media %s failed: %s", media_id, exc)
+            return "failed"
+    except Exception as exc:
+        what = transient.waits_for(exc)
+        if what is not None:
+            raise _wait(pipe, media_id, what, exc) from exc
+        _failed(pipe, media_id, attempt, exc)
+
+
+def _failed(pipe: Pipeline, media_id: uuid.UUID, attempt: int, exc: Exception) -> NoReturn:
+    """An unexpected error: retried with backoff until the last attempt, which fails."""
+    last = attempt >= pipe.settings.job_attempts
+    error = f"processing error: {type(exc).__name__}: {str(exc)[:300]}"
+    state = {"status": "failed", "error": error, "attempt": attempt}
+    if not last:
+        state = {**state, "status": "queued", "willRetry": True}
+    try:
+        _finish(pipe, media_id, state)
+    except Exception:
+        log.exception("could not record the failure of media %s", media_id)
+    if last:
+        raise exc
+    raise transient.RetryLater(pipe.settings.job_retry_backoff_seconds ** attempt) from exc
+
+
+def _wait(pipe: Pipeline, media_id: uuid.UUID, what: str, exc: Exception) -> transient.Waiting:
+    """Say that the media waits for `what`, once that can be written; the job runs again."""
+    log.warning("media %s waits for %s (%s: %s); it is processed again in %g s", media_id,
+                what, type(exc).__name__, str(exc)[:300], pipe.settings.wait_retry_seconds)
+    if what != transient.DISK:
+        _database_back(pipe)
+    try:
         with pipe.session() as session:
             media = _locked(session, media_id)
-            if media is None:
-                return "skipped"
-            set_processing(media, {**_kept(media), "status": "processing",
-                                   "startedAt": now_iso(), "attempt": attempt})
-            kind, blob_key = media.type, media.blob_key
-        return _run(pipe, media_id, kind, blob_key, attempt, started)
-    except (BadMedia, DecodeFailed) as exc:
-        _finish(pipe, media_id, {"status": "failed", "error": str(exc), "attempt": attempt})
-        log.info("media %s failed: %s", media_id, exc)
-        return "failed"
-    except Exception as exc:
-        error = f"processing error: {type(exc).__name__}: {str(exc)[:300]}"
-        state = {"status": "failed", "error": error, "attempt": attempt}
-        if not last_attempt:
-            state = {**state, "status": "queued", "willRetry": True}
+            if media is not None:
+                kept = _kept(media)
+                set_processing(media, {
+                    **kept, "status": "queued", "waitingFor": what,
+                    "waits": int(kept.get("waits", 0)) + 1, "since": now_iso(),
+                    "message": f"Waiting for {what} on the server; processing resumes by itself",
+                })
+    except Exception as again:  # still away: the queue's stalled-job recovery takes it up
+        log.warning("could not record that media %s waits for %s: %s", media_id, what, again)
+    return transient.Waiting(what, pipe.settings.wait_retry_seconds)
+
+
+def _database_back(pipe: Pipeline, patience: float = 60.0) -> None:
+    """Wait (a bounded time) for the database to answer, so that the job's state and its
+    retry can be written instead of the job being left for stalled-job recovery."""
+    deadline = time.monotonic() + patience
+    while True:
         try:
-            _finish(pipe, media_id, state)
-        except Exception:  # the database itself may be what failed; the queue retries
-            log.exception("could not record the failure of media %s", media_id)
-        raise
+            with pipe.db.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(1.0)
 
 
 def _run(pipe: Pipeline, media_id: uuid.UUID, kind: str, blob_key: str | None, attempt: int,
@@ -108,7 +166,8 @@ def _run(pipe: Pipeline, media_id: uuid.UUID, kind: str, blob_key: str | None, a
         raise BadMedia("the uploaded file is missing from storage")
     models = pipe.models()
     timings = Timings()
-    with tempfile.TemporaryDirectory(prefix="frames-", dir=scratch_dir(pipe.settings)) as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"{_SCRATCH}{owners.me()}.",
+                                     dir=scratch_dir(pipe.settings)) as tmp:
         out = Path(tmp)
         with timings.stage("decode"):
             decoded = decode_isolated(kind, source, out, pipe.limits(),
@@ -165,13 +224,15 @@ def scratch_dir(settings: Settings) -> Path:
 
 
 def sweep_scratch(settings: Settings, older_than: float = 6 * 3600) -> int:
-    """Remove job folders left by workers that were killed (a finished job removes its own);
-    returns how many. Old enough to be nobody's: decoding alone is capped far below."""
+    """Remove job folders of dead workers (a finished job removes its own), whatever their
+    age; folders whose owner can't be judged go once `older_than`. Returns how many."""
     removed = 0
     cutoff = time.time() - older_than
-    for folder in scratch_dir(settings).glob("frames-*"):
+    for folder in scratch_dir(settings).glob(f"{_SCRATCH}*"):
+        owner = owners.owner_in(folder.name, _SCRATCH)
+        dead = owners.is_dead(owner) if owner else None
         try:
-            if folder.stat().st_mtime < cutoff:
+            if dead or (dead is None and folder.stat().st_mtime < cutoff):
                 shutil.rmtree(folder, ignore_errors=True)
                 removed += 1
         except FileNotFoundError:
@@ -199,9 +260,10 @@ def _finish(pipe: Pipeline, media_id: uuid.UUID, state: dict[str, Any]) -> None:
 
 
 def _kept(media: Media) -> dict[str, Any]:
-    """What a job's later states repeat from the queued one: when and why it was queued."""
+    """What a job's later states repeat from the queued one: when and why it was queued, and
+    how many of its runs waited for the server (those are not attempts)."""
     current = media.metadata_.get("processing") or {}
-    return {k: current[k] for k in ("queuedAt", "reason") if current.get(k)}
+    return {k: current[k] for k in ("queuedAt", "reason", "waits") if current.get(k)}
 
 
 def _delete(store: BlobStore, keys: list[str]) -> None:

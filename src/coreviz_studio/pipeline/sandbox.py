@@ -15,6 +15,7 @@ import signal
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from coreviz_studio.diskspace import is_out_of_space, out_of_space
 from coreviz_studio.pipeline.decode import BadMedia, Decoded, Limits, decode
 
 _context = multiprocessing.get_context("forkserver")
@@ -32,7 +33,8 @@ class DecodeFailed(Exception):
 
 def decode_isolated(kind: str, src: Path, out: Path, limits: Limits, *, timeout: float,
                     memory_mb: int) -> Decoded:
-    """`decode(kind, src, out, limits)` in a child; BadMedia or DecodeFailed when it can't."""
+    """`decode(kind, src, out, limits)` in a child; BadMedia or DecodeFailed when it can't,
+    an ENOSPC OSError when the disk is full."""
     receive, send = _context.Pipe(duplex=False)
     child = _context.Process(
         target=_child, args=(send, kind, str(src), str(out), limits, memory_mb, timeout),
@@ -61,6 +63,8 @@ def decode_isolated(kind: str, src: Path, out: Path, limits: Limits, *, timeout:
         raise value  # the child's BadMedia (or subclass), unpickled
     if outcome == "failed":
         raise DecodeFailed(value)
+    if outcome == "nospace":
+        raise out_of_space(value)
     assert isinstance(value, Decoded)
     return value
 
@@ -87,6 +91,11 @@ def _child(send: Connection, kind: str, src: str, out: str, limits: Limits, memo
         send.send(("ok", decode(kind, Path(src), Path(out), limits)))
     except BadMedia as exc:
         send.send(("bad", type(exc)(str(exc))))  # without its traceback and causes
+    except OSError as exc:
+        if not is_out_of_space(exc):
+            send.send(("bad", BadMedia(f"the file cannot be decoded ({type(exc).__name__})")))
+        else:  # the frames could not be written: the server's trouble, retried later
+            send.send(("nospace", "no space left on the server's disk to write the frames"))
     except MemoryError:
         send.send(("failed", f"decoding needs more than {memory_mb} MB "
                              "(COREVIZ_DECODE_MEMORY_MB)"))

@@ -4,44 +4,54 @@ The same code runs inside `serve` (by default) and as `coreviz-studio worker`, o
 or any other that reaches the database. A worker sends a heartbeat; when one dies mid-job (a
 kill, a crash, a lost machine), any other worker notices the silent heartbeat after
 `stalled_after_seconds` and queues that job again (procrastinate reports stalled jobs but
-leaves retrying them to us).
+leaves retrying them to us). When the database goes away, a worker waits and reconnects
+instead of exiting.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import socket
+import time
 import uuid
+from collections.abc import Coroutine, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import procrastinate
+import psycopg
 
 from coreviz_studio.pipeline.process import Pipeline, process, sweep_scratch
 from coreviz_studio.pipeline.queue import QUEUE, TASK
+from coreviz_studio.pipeline.transient import RetryLater, Waiting, waits_for
 
 log = logging.getLogger(__name__)
 
 
+class _Retries(procrastinate.BaseRetryStrategy):
+    """process() decides: Waiting (disk, database) and RetryLater carry their delay; any
+    other exception is a last attempt."""
+
+    def get_retry_decision(self, *, exception: BaseException,
+                           job: procrastinate.jobs.Job) -> procrastinate.RetryDecision | None:
+        if isinstance(exception, Waiting | RetryLater):
+            when = datetime.now(UTC) + timedelta(seconds=exception.delay)
+            return procrastinate.RetryDecision(retry_at=when)
+        return None
+
+
 def make_app(pipe: Pipeline) -> procrastinate.App:
-    settings = pipe.settings
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(
         conninfo=pipe.db.url, min_size=1, max_size=4))
-    # max_attempts counts retries; procrastinate reads 0 as "no limit", hence `False` for none.
-    retries: procrastinate.RetryStrategy | bool = False
-    if settings.job_attempts > 1:
-        retries = procrastinate.RetryStrategy(
-            max_attempts=settings.job_attempts - 1,
-            exponential_wait=settings.job_retry_backoff_seconds)
 
-    @app.task(name=TASK, queue=QUEUE, pass_context=True, retry=retries)
+    @app.task(name=TASK, queue=QUEUE, pass_context=True, retry=_Retries())
     def process_media(context: procrastinate.JobContext, media_id: str,
                       organization_id: str | None = None) -> str:
-        job = context.job
-        attempt = job.attempts + 1
-        return process(pipe, uuid.UUID(media_id), attempt=attempt,
-                       last_attempt=attempt >= settings.job_attempts,
+        return process(pipe, uuid.UUID(media_id), run=context.job.attempts + 1,
                        organization_id=uuid.UUID(organization_id) if organization_id else None)
 
     return app
@@ -53,26 +63,103 @@ def worker_name() -> str:
 
 async def run(pipe: Pipeline, *, wait: bool = True, install_signal_handlers: bool = False,
               concurrency: int | None = None) -> None:
-    """Work through the queue: forever (`wait`), or until it is empty (tests, one-shot runs)."""
+    """Work through the queue: forever (`wait`), or until it is empty (tests, one-shot runs).
+    Forever means through database outages too: the worker waits, reconnects and goes on;
+    only a stop (a signal, or cancelling this task) ends it."""
     settings = pipe.settings
-    app = make_app(pipe)
     options: dict[str, Any] = {
         "queues": [QUEUE], "wait": wait, "name": worker_name(),
         "concurrency": concurrency or settings.worker_concurrency,
-        "install_signal_handlers": install_signal_handlers,
+        # With `wait` we handle the signals: a stop must end the reconnect loop too.
+        "install_signal_handlers": install_signal_handlers and not wait,
         "update_heartbeat_interval": settings.worker_heartbeat_seconds,
         "stalled_worker_timeout": settings.stalled_after_seconds,
         "delete_jobs": "successful",
     }
     if swept := sweep_scratch(settings):
         log.info("removed %d folders left by stopped workers", swept)
+    if not wait:
+        await _run_once(pipe, options)
+        return
+    stopping = asyncio.Event()
+    with _stop_on_signals(stopping, install_signal_handlers):
+        delay = _FIRST_DELAY
+        while not stopping.is_set():
+            began = time.monotonic()
+            try:
+                await _until(stopping, _run_once(pipe, options))
+                problem = "the worker stopped by itself"  # e.g. its heartbeat failed
+            except Exception as exc:
+                problem = (f"the database is unavailable ({type(exc).__name__}: {exc})"
+                           if waits_for(exc) else f"the worker failed: {exc!r}")
+                if not waits_for(exc):
+                    log.exception("worker %s failed", worker_name())
+            if stopping.is_set():
+                break
+            if time.monotonic() - began > _HEALTHY_RUN:
+                delay = _FIRST_DELAY
+            log.warning("worker %s: %s; it waits %g s and reconnects", worker_name(), problem,
+                        delay)
+            await _until(stopping, asyncio.sleep(delay))
+            delay = min(delay * 2, _MAX_DELAY)
+
+
+_FIRST_DELAY, _MAX_DELAY = 0.5, 10.0  # seconds between reconnects: cheap when it is down
+_HEALTHY_RUN = 60.0  # a run this long was not part of the same outage
+
+
+async def _run_once(pipe: Pipeline, options: dict[str, Any]) -> None:
+    # Fail fast while the database is away (opening the pool would wait 30 s for it).
+    await (await psycopg.AsyncConnection.connect(pipe.db.url, connect_timeout=10)).close()
+    app = make_app(pipe)
+    stalled_after = pipe.settings.stalled_after_seconds
     async with app.open_async():
-        await recover_stalled(app, settings.stalled_after_seconds)
-        watcher = asyncio.create_task(_watch_stalled(app, settings.stalled_after_seconds))
+        await recover_stalled(app, stalled_after)
+        watcher = asyncio.create_task(_watch_stalled(app, stalled_after))
         try:
             await app.run_worker_async(**options)
         finally:
             watcher.cancel()
+
+
+async def _until(stop: asyncio.Event, work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` until it ends (its error is raised) or `stop` is set (it is cancelled: a
+    procrastinate worker then stops gracefully, letting running jobs finish)."""
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait([task, stopper], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+    if not task.cancelled():
+        task.result()
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stopping: asyncio.Event, install: bool) -> Iterator[None]:
+    """SIGINT/SIGTERM set `stopping` once; a second one acts as usual (ends the process)."""
+    signals = (signal.SIGINT, signal.SIGTERM)
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        log.info("worker %s stopping (running jobs finish first)", worker_name())
+        stopping.set()
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+    if install:
+        for sig in signals:
+            loop.add_signal_handler(sig, stop)
+    try:
+        yield
+    finally:
+        if install:
+            for sig in signals:
+                loop.remove_signal_handler(sig)
 
 
 async def _watch_stalled(app: procrastinate.App, stalled_after: float) -> None:
@@ -80,8 +167,11 @@ async def _watch_stalled(app: procrastinate.App, stalled_after: float) -> None:
         await asyncio.sleep(max(stalled_after / 3, 0.5))
         try:
             await recover_stalled(app, stalled_after)
-        except Exception:  # the database may be briefly away; try again next round
-            log.exception("stalled-job check failed")
+        except Exception as exc:  # the database may be briefly away; try again next round
+            if waits_for(exc):
+                log.warning("stalled-job check failed: the database is unavailable")
+            else:
+                log.exception("stalled-job check failed")
 
 
 async def recover_stalled(app: procrastinate.App, stalled_after: float) -> int:

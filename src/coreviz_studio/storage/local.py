@@ -10,10 +10,12 @@ import shutil
 import time
 from pathlib import Path
 
+from coreviz_studio import owners
 from coreviz_studio.formats import SNIFF_BYTES
 from coreviz_studio.storage.base import is_key, new_key
 
-# Pending files older than this are leftovers of a crash and are removed at start.
+# Pending files whose owner can't be judged (another machine's, or named before owners were
+# recorded) are leftovers of a crash once this old.
 STALE_PENDING_SECONDS = 6 * 3600
 
 
@@ -28,7 +30,8 @@ def _fsync_dir(path: Path) -> None:
 class LocalPendingBlob:
     def __init__(self, store: LocalBlobStore) -> None:
         self._store = store
-        self._path = store.tmp_dir / f"{os.getpid()}-{new_key('part').replace('/', '-')}"
+        # Named by its owner: the next start removes it at once if this process dies.
+        self._path = store.tmp_dir / f"{owners.me()}.{new_key('part').split('/')[1]}"
         self._file = open(self._path, "xb")  # noqa: SIM115 - closed in commit/discard
         self._hash = hashlib.sha256()
         self._head = bytearray()
@@ -68,7 +71,9 @@ class LocalPendingBlob:
 
     def discard(self) -> None:
         if not self._file.closed:
-            self._file.close()
+            # Closing flushes the buffer, which fails again on a full disk; the file goes anyway.
+            with contextlib.suppress(OSError):
+                self._file.close()
         with contextlib.suppress(FileNotFoundError):
             self._path.unlink()
 
@@ -94,12 +99,15 @@ class LocalBlobStore:
             path.unlink(missing_ok=True)
 
     def reap_pending(self, older_than: float = STALE_PENDING_SECONDS) -> int:
-        """Remove pending files left by a crash; returns how many."""
+        """Remove pending files left by dead processes, whatever their age (and files of
+        owners that can't be judged once `older_than`); a live process's stay. How many."""
         removed = 0
         cutoff = time.time() - older_than
         for entry in self.tmp_dir.iterdir():
+            owner = owners.owner_in(entry.name)
+            dead = owners.is_dead(owner) if owner else None
             with contextlib.suppress(FileNotFoundError):
-                if entry.stat().st_mtime < cutoff:
+                if dead or (dead is None and entry.stat().st_mtime < cutoff):
                     if entry.is_dir():
                         shutil.rmtree(entry, ignore_errors=True)
                     else:

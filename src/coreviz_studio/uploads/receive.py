@@ -16,7 +16,15 @@ import anyio.to_thread
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from coreviz_studio.errors import AppError, BadRequest, Invalid, TooLarge, UnsupportedMediaType
+from coreviz_studio.diskspace import is_out_of_space
+from coreviz_studio.errors import (
+    AppError,
+    BadRequest,
+    InsufficientStorage,
+    Invalid,
+    TooLarge,
+    UnsupportedMediaType,
+)
 from coreviz_studio.storage.base import BlobStore, PendingBlob
 
 FIELDS = ("datasetId", "path", "name", "versionOf")
@@ -158,6 +166,11 @@ async def receive(stream: AsyncIterator[bytes], content_type: str | None, store:
     except MultipartParseError as exc:
         _discard(out)
         raise BadRequest(f"Malformed multipart body ({exc})") from exc
+    except OSError as exc:
+        _discard(out)  # the partial file goes, even from a full disk
+        if is_out_of_space(exc):
+            raise InsufficientStorage() from exc
+        raise
     except BaseException:
         _discard(out)
         raise
