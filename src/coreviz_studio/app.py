@@ -24,10 +24,11 @@ from coreviz_studio.auth.routes import pages as auth_pages
 from coreviz_studio.auth.routes import router as auth_router
 from coreviz_studio.blobs.routes import router as blobs_router
 from coreviz_studio.config import Settings, get_settings
+from coreviz_studio.contract import install as install_contract
 from coreviz_studio.datasets.routes import router as datasets_router
-from coreviz_studio.deps import check_declared
 from coreviz_studio.db.migrate import upgrade
 from coreviz_studio.db.session import Database, open_database
+from coreviz_studio.deps import check_declared
 from coreviz_studio.errors import AppError
 from coreviz_studio.folders.routes import router as folders_router
 from coreviz_studio.health.routes import router as health_router
@@ -188,4 +189,5 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                    processing_router, ai_router, search_router):
         app.include_router(router)
     check_declared(app.routes)
+    install_contract(app)
     return app

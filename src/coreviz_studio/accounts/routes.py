@@ -59,8 +59,10 @@ def list_members(db: Db, principal: Viewer) -> MembersOut:
     return MembersOut(members=found, total=len(found))
 
 
-@router.post("/auth/organization/invite-member", response_model=MemberOut)
-@router.post("/auth/organization/add-member", response_model=MemberOut)
+@router.post("/auth/organization/invite-member", response_model=MemberOut,
+             responses={409: {"description": "Already a member"}})
+@router.post("/auth/organization/add-member", response_model=MemberOut,
+             responses={409: {"description": "Already a member"}})
 def add_member(body: AddMemberBody, db: Db, principal: Admin) -> MemberOut:
     """Add a person by email, at once (invite-member does the same: a self-hosted server sends
     no mail). An unknown email gets an account without a password; set one with
@@ -68,12 +70,15 @@ def add_member(body: AddMemberBody, db: Db, principal: Admin) -> MemberOut:
     return _member(members.add_member(db, principal, body.email, body.role, body.name))
 
 
-@router.post("/auth/organization/update-member-role", response_model=MemberOut)
+@router.post("/auth/organization/update-member-role", response_model=MemberOut,
+             responses={409: {"description": "The last owner"}})
 def update_member_role(body: UpdateRoleBody, db: Db, principal: Admin) -> MemberOut:
     return _member(members.update_role(db, principal, body.member_id, body.role))
 
 
-@router.post("/auth/organization/remove-member", response_model=RemovedMember)
+@router.post("/auth/organization/remove-member", response_model=RemovedMember,
+             responses={404: {"description": "No such member"},
+                        409: {"description": "The last owner"}})
 def remove_member(body: RemoveMemberBody, db: Db, principal: Viewer) -> RemovedMember:
     """Answers `{member}`, as better-auth's organization plugin does."""
     return RemovedMember(member=_member(members.remove_member(db, principal,

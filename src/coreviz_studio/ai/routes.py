@@ -12,6 +12,11 @@ from coreviz_studio.deps import Config, ViewerNoDb
 from coreviz_studio.schemas import InputModel, WireModel
 
 router = APIRouter(prefix="/api/ai", tags=["ai"])
+# Statuses only these routes answer (contract.py adds the ones every route can).
+_IMAGE_ANSWERS: dict[int | str, dict[str, str]] = {
+    413: {"description": "The image is too large"},
+    415: {"description": "Not a supported image"},
+    502: {"description": "The configured vision endpoint failed"}}
 
 ImageSource = Annotated[str, Field(min_length=1, description="A data URL or an http(s) URL.")]
 Prompt = Annotated[str, Field(max_length=4000)]
@@ -56,14 +61,14 @@ class Embedded(WireModel):
     dim: int
 
 
-@router.post("/describe", response_model=Described)
+@router.post("/describe", response_model=Described, responses=_IMAGE_ANSWERS)
 async def describe(body: DescribeBody, settings: Config, _: ViewerNoDb) -> Described:
     """A sentence about the image."""
     text, model = await service.describe(settings, body.image, body.prompt)
     return Described(description=text, model=model)
 
 
-@router.post("/tag", response_model=Tagged)
+@router.post("/tag", response_model=Tagged, responses=_IMAGE_ANSWERS)
 async def tag(body: TagBody, settings: Config, _: ViewerNoDb) -> Tagged:
     """Tags for the image; with `options`, the option(s) that fit it best."""
     tags, model = await service.tag(settings, body.image, body.prompt, body.options,
@@ -71,7 +76,7 @@ async def tag(body: TagBody, settings: Config, _: ViewerNoDb) -> Tagged:
     return Tagged(tags=tags, model=model)
 
 
-@router.post("/embed", response_model=Embedded)
+@router.post("/embed", response_model=Embedded, responses=_IMAGE_ANSWERS)
 async def embed(body: EmbedBody, settings: Config, _: ViewerNoDb) -> Embedded:
     """A unit-length vector of the image or the text, in one space shared by both."""
     vector, model = await service.embed(settings, body.image, body.text)

@@ -40,13 +40,18 @@ from coreviz_studio.deps import (
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 pages = APIRouter(tags=["auth"])
 _NO_STORE = {"Cache-Control": "no-store"}
+# Statuses only these routes answer (contract.py adds the ones every route can).
+_CODE_ANSWERS: dict[int | str, dict[str, str]] = {
+    429: {"description": "Too many wrong codes"}}
 
 
 def _ttl(settings: Settings) -> timedelta:
     return timedelta(hours=settings.session_ttl_hours)
 
 
-@router.post("/sign-in/email", response_model=SignInOut, dependencies=[Public])
+@router.post("/sign-in/email", response_model=SignInOut, dependencies=[Public],
+             responses={401: {"description": "Wrong email or password"},
+                        429: {"description": "Too many failed attempts"}})
 def sign_in(body: SignInBody, request: Request, response: Response, db: Db, settings: Config,
             client: ClientAddress) -> SignInOut:
     """Email and password -> a bearer token, also set as an http-only session cookie."""
@@ -94,7 +99,8 @@ def device_token(body: DeviceTokenBody, db: Db, settings: Config) -> JSONRespons
     return JSONResponse(answer, headers=_NO_STORE)
 
 
-@router.get("/device", response_model=DeviceCodeStatus, dependencies=[Public])
+@router.get("/device", response_model=DeviceCodeStatus, dependencies=[Public],
+            responses={429: {"description": "Too many wrong codes"}})
 def device_verify(user_code: str, db: Db, client: ClientAddress) -> DeviceCodeStatus:
     """Check a user code (what the verification page does before asking to approve)."""
     row = device.find(db, user_code, client)
@@ -102,14 +108,14 @@ def device_verify(user_code: str, db: Db, client: ClientAddress) -> DeviceCodeSt
                             client_id=row.client_id, scope=row.scope, expires_at=row.expires_at)
 
 
-@router.post("/device/approve", response_model=Success)
+@router.post("/device/approve", response_model=Success, responses=_CODE_ANSWERS)
 def device_approve(body: DeviceDecisionBody, db: Db, principal: Viewer,
                    client: ClientAddress) -> Success:
     device.decide(db, principal, body.user_code, approve=True, client=client)
     return Success()
 
 
-@router.post("/device/deny", response_model=Success)
+@router.post("/device/deny", response_model=Success, responses=_CODE_ANSWERS)
 def device_deny(body: DeviceDecisionBody, db: Db, principal: Viewer,
                 client: ClientAddress) -> Success:
     device.decide(db, principal, body.user_code, approve=False, client=client)

@@ -27,7 +27,11 @@ _FORM_SCHEMA = {"requestBody": {"required": True, "content": {"multipart/form-da
 
 
 @router.post("/upload/multipart", response_model=UploadResult,
-             status_code=status.HTTP_201_CREATED, openapi_extra=_FORM_SCHEMA)
+             status_code=status.HTTP_201_CREATED, openapi_extra=_FORM_SCHEMA,
+             responses={404: {"description": "No such collection or folder"},
+                        413: {"description": "The file is over the upload limit"},
+                        415: {"description": "Not a supported image, video or PDF"},
+                        507: {"description": "The server's disk is full"}})
 async def upload(request: Request, db: Db, principal: Member, store: Blobs,
                  settings: Config, urls: Urls) -> UploadResult:
     """Multipart form: `file` (the bytes), `datasetId`, `path?` (a folder's path), `name?`,
