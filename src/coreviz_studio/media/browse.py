@@ -78,7 +78,7 @@ def _tag_filters(raw: Any) -> Any:
         return raw
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested past the C stack
         raise ValueError("must be JSON, for example {\"Color\": [\"red\"]}") from None
     if not isinstance(value, dict) or not all(
             isinstance(k, str) and isinstance(v, list) and all(isinstance(x, str) for x in v)
@@ -108,8 +108,10 @@ class BrowseParams(BaseModel):
 
     limit: Annotated[int, Field(ge=0, le=MAX_LIMIT, description="Items per page")] = 10
     offset: Annotated[int, Field(ge=0, le=MAX_OFFSET, description="Items to skip")] = 0
-    sort_by: Literal["createdAt", "updatedAt", "name", "type", "sizeBytes"] = "createdAt"
-    sort_direction: Literal["asc", "desc"] = "asc"
+    sort_by: Annotated[Literal["createdAt", "updatedAt", "name", "type", "sizeBytes"],
+                       Field(description="The order (ties: by id)")] = "createdAt"
+    sort_direction: Annotated[Literal["asc", "desc"], Field(description="Ascending or "
+                                                            "descending")] = "asc"
     path: Annotated[str | None, Field(
         pattern=paths.QUERY_PATTERN,
         description="List the children of this folder path (ids joined by dots, as browse "
@@ -117,7 +119,8 @@ class BrowseParams(BaseModel):
     recursive: Annotated[Literal["true", "false"] | None, Field(
         description="true: every descendant, flattened (the default for q, "
                     "similarToObjectId, clusterId and mediaId without a path)")] = None
-    type: Literal["image", "video", "pdf", "folder", "all"] = "all"
+    type: Annotated[Literal["image", "video", "pdf", "folder", "all"],
+                    Field(description="Only items of this type")] = "all"
     date_from: Annotated[Day | None, Field(description="Created on or after this day (UTC)")] \
         = None
     date_to: Annotated[Day | None, Field(description="Created on or before this day (UTC)")] \
