@@ -12,6 +12,9 @@ from coreviz_studio.errors import BadRequest
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
                    r"[0-9a-fA-F]{12}$")
+# The same, for documentation (a JSON schema pattern): 32 hex digits, or hyphenated 8-4-4-4-12.
+PATTERN = (r"^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+           r"[0-9a-fA-F]{12})$")
 _EXPECTED = "expected a UUID (hyphens optional)"
 
 # What services take: a UUID already checked at the edge (a path id), or a string to parse.

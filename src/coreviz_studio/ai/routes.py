@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import Field
+from pydantic import ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from coreviz_studio.ai import service
 from coreviz_studio.deps import Config, ViewerNoDb
-from coreviz_studio.schemas import InputModel, WireModel
+from coreviz_studio.schemas import InputModel, NotNull, WireModel
 
 router = APIRouter(prefix="/api/ai", tags=["ai"])
 # Statuses only these routes answer (contract.py adds the ones every route can).
@@ -18,7 +19,9 @@ _IMAGE_ANSWERS: dict[int | str, dict[str, str]] = {
     415: {"description": "Not a supported image"},
     502: {"description": "The configured vision endpoint failed"}}
 
-ImageSource = Annotated[str, Field(min_length=1, description="A data URL or an http(s) URL.")]
+_SOURCE = "^(?:[dD][aA][tT][aA]|[hH][tT][tT][pP][sS]?):"  # the schemes ai/fetch.py takes
+ImageSource = Annotated[str, Field(min_length=1, description="A data URL or an http(s) URL.",
+                                   json_schema_extra={"pattern": _SOURCE})]
 Prompt = Annotated[str, Field(max_length=4000)]
 
 
@@ -36,8 +39,12 @@ class TagBody(InputModel):
 
 
 class EmbedBody(InputModel):
-    image: ImageSource | None = None
-    text: Annotated[str, Field(min_length=1)] | None = None
+    """Exactly one of image and text (null is refused, as leaving it out is the way)."""
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["image"]},
+                                                           {"required": ["text"]}]})
+    image: Annotated[ImageSource | SkipJsonSchema[None], NotNull] = None
+    text: Annotated[Annotated[str, Field(min_length=1)] | SkipJsonSchema[None], NotNull] = None
 
 
 class GenerateBody(InputModel):

@@ -64,10 +64,12 @@ def list_versions(media_id: Id, db: Db, principal: Viewer, urls: Urls) -> Versio
     return VersionsOut(versions=service.list_versions(db, principal, media_id, urls))
 
 
-@router.delete("/media/{root_id}/versions", response_model=DeletedVersion)
-def delete_version(root_id: Id, db: Db, principal: Member,
+# {media_id}: the same path as GET, so that both are one resource in the OpenAPI document.
+@router.delete("/media/{media_id}/versions", response_model=DeletedVersion)
+def delete_version(media_id: Id, db: Db, principal: Member,
                    versionId: Id) -> DeletedVersion:
-    return service.delete_version(db, principal, root_id, versionId)
+    """`media_id` names the version group (any of its versions, the root usually)."""
+    return service.delete_version(db, principal, media_id, versionId)
 
 
 @router.patch("/media/{version_id}/select-version", response_model=MediaEnvelope)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from coreviz_studio.deps import Config, Db, Member, Urls, Viewer
 from coreviz_studio.ids import Id
+from coreviz_studio.media import browse
 from coreviz_studio.search import clusters, scored
 from coreviz_studio.search.schemas import (
     ClusterEnvelope,
@@ -34,7 +35,7 @@ def list_clusters(db: Db, principal: Viewer, urls: Urls,
                   kind: Literal["face", "object"] | None = None,
                   datasetId: Id | None = None,
                   limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                  offset: Annotated[int, Query(ge=0)] = 0) -> ClusterList:
+                  offset: Annotated[int, Query(ge=0, le=browse.MAX_OFFSET)] = 0) -> ClusterList:
     """Clusters of faces (people) and objects, biggest first; `datasetId` keeps those with a
     member in that collection."""
     rows, total = clusters.list_clusters(db, principal, kind, datasetId, limit, offset)
