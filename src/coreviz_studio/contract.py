@@ -128,6 +128,10 @@ def document(app: FastAPI) -> dict[str, Any]:
             for param in operation.get("parameters", []):
                 _plain_param(param)
             _json_params(operation)
+            if operation.get("security") and declared_requirement(route) == "public":
+                # Public, but answering a signed-in caller differently (get-session): the
+                # credential is optional, which OpenAPI writes as an empty requirement.
+                operation["security"].append({})
             responses = operation.setdefault("responses", {})
             if "422" in responses and 422 not in statuses(route):
                 responses.pop("422")

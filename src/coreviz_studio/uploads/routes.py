@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, status
 from starlette.concurrency import run_in_threadpool
 
+from coreviz_studio import ids
 from coreviz_studio.deps import Blobs, Config, Db, Member, Urls
 from coreviz_studio.media.paths import QUERY_PATTERN
 from coreviz_studio.uploads import service
@@ -19,12 +20,12 @@ _FORM_SCHEMA = {"requestBody": {"required": True, "content": {"multipart/form-da
     "type": "object", "required": ["file", "datasetId"], "additionalProperties": False,
     "properties": {
         "file": {"type": "string", "format": "binary"},
-        "datasetId": {"type": "string", "format": "uuid",
+        "datasetId": {"type": "string", "pattern": ids.PATTERN,
                       "description": "The collection to upload into"},
         "path": {"type": "string", "pattern": QUERY_PATTERN,
                  "description": "A folder's path (default: the root)"},
         "name": {"type": "string", "description": "The name to show (default: the filename)"},
-        "versionOf": {"type": "string", "format": "uuid",
+        "versionOf": {"type": "string", "pattern": f"^$|{ids.PATTERN}",  # empty: none
                       "description": "Make the file a new version of this media item"},
     }}}}}}
 
