@@ -3,7 +3,7 @@ before the response is sent) and the authenticated caller."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -160,7 +160,7 @@ def declared_requirement(route: APIRoute) -> Role | str | None:
     return found[0] if found else None
 
 
-def check_declared(routes: list[BaseRoute]) -> None:
+def check_declared(routes: Sequence[BaseRoute]) -> None:
     """Refuse to start when a route declares neither a role nor that it is public: a new route
     is covered by the walls (and by the tests generated from app.routes) or does not run."""
     missing = [f"{sorted(r.methods or ())} {r.path}" for r in routes
