@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint bench migrate
+.PHONY: help venv run test lint bench migrate fuzz
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -25,6 +25,11 @@ lint: venv  ## ruff, mypy and the import-linter layering contract
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+
+FUZZ_TIME ?= 600
+FUZZ_SEED ?= 1
+fuzz: venv  ## schemathesis, all phases and checks, on a fresh server (FUZZ_TIME=600 s, FUZZ_SEED=1)
+	$(PY) -m tests.fuzz --max-time $(FUZZ_TIME) --seed $(FUZZ_SEED)
 
 bench: venv  ## run the benchmarks (prints figures; takes a few minutes)
 	$(PY) -m bench.upload

@@ -25,6 +25,7 @@ from coreviz_studio.auth.routes import router as auth_router
 from coreviz_studio.blobs.routes import router as blobs_router
 from coreviz_studio.bodies import BodyLimits
 from coreviz_studio.config import Settings, get_settings
+from coreviz_studio.contract import install as install_contract
 from coreviz_studio.datasets.routes import router as datasets_router
 from coreviz_studio.db.migrate import upgrade
 from coreviz_studio.db.session import Database, open_database
@@ -207,4 +208,5 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                    processing_router, ai_router, search_router):
         app.include_router(router)
     check_declared(app.routes)
+    install_contract(app)
     return app

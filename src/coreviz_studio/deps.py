@@ -3,7 +3,7 @@ before the response is sent) and the authenticated caller."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -158,7 +158,7 @@ def optional_principal(db: Db, credential: Credential) -> Principal | None:
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 
 
-def api_routes(routes: list[BaseRoute]) -> list[RouteContext]:
+def api_routes(routes: Sequence[BaseRoute]) -> list[RouteContext]:
     """Every API route of an app, with its full path (routers included with a prefix are
     nested in app.routes; FastAPI's route contexts see through them)."""
     return [r for r in iter_route_contexts(routes) if isinstance(r.original_route, APIRoute)]
@@ -181,7 +181,7 @@ def declared_requirement(route: RouteContext | APIRoute) -> Role | str | None:
     return found[0] if found else None
 
 
-def check_declared(routes: list[BaseRoute]) -> None:
+def check_declared(routes: Sequence[BaseRoute]) -> None:
     """Refuse to start when a route declares no role, SignedIn or Public: a new route
     is covered by the walls (and by the tests generated from app.routes) or does not run."""
     missing = [f"{sorted(r.methods or ())} {r.path}" for r in api_routes(routes)

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
+from pydantic_core import CoreSchema, core_schema
 
 
 class WireModel(BaseModel):
@@ -40,12 +49,49 @@ def clean_text(value: str) -> str:
     return kept.translate(_BIDI).strip()
 
 
-def _clean(value: Any) -> Any:
-    return clean_text(value) if isinstance(value, str) else value
+# What clean_text drops anywhere (NUL aside: InputModel refuses it), and what it trims.
+_DROPPED = r"\x01-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+_KEPT = rf"[^\x00{_DROPPED}]"
 
 
-# For names: cleaned before the length is checked, so a name of control characters is empty.
-Clean = BeforeValidator(_clean)
+def name_pattern(max_length: int) -> str:
+    """The names `Name(max_length)` accepts, as a regex for the API's documentation: a visible
+    character, then at most max_length - 1 kept ones, dropped characters anywhere, spaces
+    around."""
+    return (rf"^[{_DROPPED}\s]*[^\x00{_DROPPED}\s](?:[{_DROPPED}]*{_KEPT}){{0,{max_length - 1}}}"
+            rf"[{_DROPPED}\s]*$")
+
+
+@dataclass(frozen=True)
+class CleanName:
+    """`Annotated[str, CleanName(200)]`: a name cleaned (clean_text) before its length is
+    checked, so one of only control or bidi characters is empty, so refused, and the limit
+    counts what people will see. Documented by name_pattern."""
+
+    max_length: int
+    what: str = "A name"
+
+    def clean(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        kept = clean_text(value)
+        if not kept:
+            raise ValueError("must have a visible character (control and bidi characters "
+                             "are removed)")
+        if len(kept) > self.max_length:
+            raise ValueError(f"must be at most {self.max_length} characters once control and "
+                             f"bidi characters are removed (this one has {len(kept)})")
+        return kept
+
+    def __get_pydantic_core_schema__(self, source: Any,
+                                     handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_before_validator_function(self.clean, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        return {"type": "string", "pattern": name_pattern(self.max_length),
+                "description": f"{self.what}: 1 to {self.max_length} characters once control "
+                               "and bidi characters are removed and the ends trimmed"}
 
 
 def _refuse_null(value: Any) -> Any:

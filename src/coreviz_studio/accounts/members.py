@@ -18,7 +18,7 @@ from coreviz_studio.accounts.service import find_user
 from coreviz_studio.auth.principal import Principal, Role
 from coreviz_studio.auth.service import same_email
 from coreviz_studio.db.tables import ROLES, AuthSession, Membership, Organization, User
-from coreviz_studio.errors import BadRequest, Conflict, Invalid, NotFound
+from coreviz_studio.errors import Conflict, Forbidden, Invalid, NotFound
 from coreviz_studio.ids import parse_id
 
 
@@ -126,7 +126,7 @@ def set_active(session: Session, principal: Principal, organization_id: str) -> 
     if org is None:
         raise NotFound("Organization not found")
     if principal.method != "session":
-        raise BadRequest("An API key belongs to one organization; use a key of the other "
+        raise Forbidden("An API key belongs to one organization; use a key of the other "
                          "organization, or sign in to switch")
     auth_session = session.get(AuthSession, principal.credential_id)
     if auth_session is not None:

@@ -65,12 +65,15 @@ def list_members(db: Db, principal: Viewer) -> MembersOut:
     return MembersOut(members=found, total=len(found))
 
 
-@router.post("/auth/organization/update-member-role", response_model=MemberOut)
+@router.post("/auth/organization/update-member-role", response_model=MemberOut,
+             responses={409: {"description": "The last owner"}})
 def update_member_role(body: UpdateRoleBody, db: Db, principal: Admin) -> MemberOut:
     return _member(members.update_role(db, principal, body.member_id, body.role))
 
 
-@router.post("/auth/organization/remove-member", response_model=RemovedMember)
+@router.post("/auth/organization/remove-member", response_model=RemovedMember,
+             responses={404: {"description": "No such member"},
+                        409: {"description": "The last owner"}})
 def remove_member(body: RemoveMemberBody, db: Db, principal: Viewer) -> RemovedMember:
     """Answers `{member}`, as better-auth's organization plugin does."""
     return RemovedMember(member=_member(members.remove_member(db, principal,

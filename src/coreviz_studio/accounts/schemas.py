@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from coreviz_studio import ids
 from coreviz_studio.schemas import InputModel, WireModel
 
 
@@ -52,14 +53,22 @@ class MembersOut(WireModel):
     total: int
 
 
-Role = Annotated[str, Field(min_length=1, max_length=16)]
+# Documented (json_schema_extra) as the service checks them, which keeps its messages.
+Role = Annotated[str, Field(min_length=1, max_length=16,
+                            json_schema_extra={"enum": ["owner", "admin", "member", "viewer"]})]
+_EMAIL = r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+"  # accounts.service._EMAIL
+Email = Annotated[str, Field(min_length=3, max_length=320,
+                             json_schema_extra={"pattern": rf"^\s*{_EMAIL}\s*$"})]
+MemberRef = Annotated[str, Field(min_length=1, max_length=320, json_schema_extra={
+    "pattern": rf"^\s*(?:{ids.PATTERN[1:-1]}|{_EMAIL})\s*$",
+    "description": "A membership id, a user id, or an email"})]
 
 
 class InviteBody(InputModel):
     """better-auth's invite-member body (a self-hosted server sends no mail: the invitee sees
     the invitation once signed in). `resend` is accepted; inviting again always renews."""
 
-    email: Annotated[str, Field(min_length=3, max_length=320)]
+    email: Email
     role: Role = "member"
     organization_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     resend: bool | None = None
@@ -96,13 +105,14 @@ class InvitationAnswer(WireModel):
 
 
 class RemoveMemberBody(InputModel):
-    member_id_or_email: Annotated[str, Field(min_length=1, max_length=320)]
+    member_id_or_email: MemberRef
 
 
 class UpdateRoleBody(InputModel):
-    member_id: Annotated[str, Field(min_length=1, max_length=320)]
+    member_id: MemberRef
     role: Role
 
 
 class SetActiveBody(InputModel):
-    organization_id: Annotated[str, Field(min_length=1, max_length=64)]
+    organization_id: Annotated[str, Field(min_length=1, max_length=64, json_schema_extra={
+        "pattern": rf"^\s*{ids.PATTERN[1:-1]}\s*$"})]

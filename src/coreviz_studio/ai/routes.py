@@ -5,15 +5,23 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import Field
+from pydantic import ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from coreviz_studio.ai import service
 from coreviz_studio.deps import Config, ViewerNoDb
-from coreviz_studio.schemas import InputModel, WireModel
+from coreviz_studio.schemas import InputModel, NotNull, WireModel
 
 router = APIRouter(prefix="/api/ai", tags=["ai"])
+# Statuses only these routes answer (contract.py adds the ones every route can).
+_IMAGE_ANSWERS: dict[int | str, dict[str, str]] = {
+    413: {"description": "The image is too large"},
+    415: {"description": "Not a supported image"},
+    502: {"description": "The configured vision endpoint failed"}}
 
-ImageSource = Annotated[str, Field(min_length=1, description="A data URL or an http(s) URL.")]
+_SOURCE = "^(?:[dD][aA][tT][aA]|[hH][tT][tT][pP][sS]?):"  # the schemes ai/fetch.py takes
+ImageSource = Annotated[str, Field(min_length=1, description="A data URL or an http(s) URL.",
+                                   json_schema_extra={"pattern": _SOURCE})]
 Prompt = Annotated[str, Field(max_length=4000)]
 
 
@@ -31,8 +39,12 @@ class TagBody(InputModel):
 
 
 class EmbedBody(InputModel):
-    image: ImageSource | None = None
-    text: Annotated[str, Field(min_length=1)] | None = None
+    """Exactly one of image and text (null is refused, as leaving it out is the way)."""
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["image"]},
+                                                           {"required": ["text"]}]})
+    image: Annotated[ImageSource | SkipJsonSchema[None], NotNull] = None
+    text: Annotated[Annotated[str, Field(min_length=1)] | SkipJsonSchema[None], NotNull] = None
 
 
 class GenerateBody(InputModel):
@@ -56,14 +68,14 @@ class Embedded(WireModel):
     dim: int
 
 
-@router.post("/describe", response_model=Described)
+@router.post("/describe", response_model=Described, responses=_IMAGE_ANSWERS)
 async def describe(body: DescribeBody, settings: Config, _: ViewerNoDb) -> Described:
     """A sentence about the image."""
     text, model = await service.describe(settings, body.image, body.prompt)
     return Described(description=text, model=model)
 
 
-@router.post("/tag", response_model=Tagged)
+@router.post("/tag", response_model=Tagged, responses=_IMAGE_ANSWERS)
 async def tag(body: TagBody, settings: Config, _: ViewerNoDb) -> Tagged:
     """Tags for the image; with `options`, the option(s) that fit it best."""
     tags, model = await service.tag(settings, body.image, body.prompt, body.options,
@@ -71,7 +83,7 @@ async def tag(body: TagBody, settings: Config, _: ViewerNoDb) -> Tagged:
     return Tagged(tags=tags, model=model)
 
 
-@router.post("/embed", response_model=Embedded)
+@router.post("/embed", response_model=Embedded, responses=_IMAGE_ANSWERS)
 async def embed(body: EmbedBody, settings: Config, _: ViewerNoDb) -> Embedded:
     """A unit-length vector of the image or the text, in one space shared by both."""
     vector, model = await service.embed(settings, body.image, body.text)

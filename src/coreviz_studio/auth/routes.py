@@ -40,13 +40,18 @@ from coreviz_studio.deps import (
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 pages = APIRouter(tags=["auth"])
 _NO_STORE = {"Cache-Control": "no-store"}
+# Statuses only these routes answer (contract.py adds the ones every route can).
+_CODE_ANSWERS: dict[int | str, dict[str, str]] = {
+    429: {"description": "Too many wrong codes"}}
 
 
 def _ttl(settings: Settings) -> timedelta:
     return timedelta(hours=settings.session_ttl_hours)
 
 
-@router.post("/sign-in/email", response_model=SignInOut, dependencies=[Public])
+@router.post("/sign-in/email", response_model=SignInOut, dependencies=[Public],
+             responses={401: {"description": "Wrong email or password"},
+                        429: {"description": "Too many failed attempts"}})
 def sign_in(body: SignInBody, request: Request, response: Response, db: Db, settings: Config,
             client: ClientAddress) -> SignInOut:
     """Email and password -> a bearer token, also set as an http-only session cookie."""
@@ -95,7 +100,8 @@ def device_token(body: DeviceTokenBody, db: Db, settings: Config) -> JSONRespons
     return JSONResponse(answer, headers=_NO_STORE)
 
 
-@router.get("/device", response_model=DeviceCodeStatus, dependencies=[Public])
+@router.get("/device", response_model=DeviceCodeStatus, dependencies=[Public],
+            responses={429: {"description": "Too many wrong codes"}})
 def device_verify(user_code: str, db: Db, client: ClientAddress,
                   settings: Config) -> DeviceCodeStatus:
     """Check a user code (what the verification page does before asking to approve)."""
@@ -104,14 +110,14 @@ def device_verify(user_code: str, db: Db, client: ClientAddress,
                             client_id=row.client_id, scope=row.scope, expires_at=row.expires_at)
 
 
-@router.post("/device/approve", response_model=Success)
+@router.post("/device/approve", response_model=Success, responses=_CODE_ANSWERS)
 def device_approve(body: DeviceDecisionBody, db: Db, principal: Viewer,
                    client: ClientAddress, settings: Config) -> Success:
     device.decide(db, principal, body.user_code, True, client, settings)
     return Success()
 
 
-@router.post("/device/deny", response_model=Success)
+@router.post("/device/deny", response_model=Success, responses=_CODE_ANSWERS)
 def device_deny(body: DeviceDecisionBody, db: Db, principal: Viewer,
                 client: ClientAddress, settings: Config) -> Success:
     device.decide(db, principal, body.user_code, False, client, settings)

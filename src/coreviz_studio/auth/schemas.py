@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from coreviz_studio import ids
 from coreviz_studio.schemas import InputModel, WireModel
 
 Short = Annotated[str, Field(min_length=1, max_length=200)]
@@ -92,7 +93,8 @@ class ApiKeyCreateBody(InputModel):
 
 
 class ApiKeyDeleteBody(InputModel):
-    key_id: Annotated[str, Field(min_length=1, max_length=64)]
+    key_id: Annotated[str, Field(min_length=1, max_length=64, json_schema_extra={
+        "pattern": rf"^\s*{ids.PATTERN[1:-1]}\s*$"})]
 
 
 class ApiKeyOut(WireModel):

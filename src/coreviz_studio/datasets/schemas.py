@@ -7,20 +7,22 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import Field
+from pydantic.json_schema import SkipJsonSchema
 
-from coreviz_studio.schemas import Clean, InputModel, NotNull, WireModel
+from coreviz_studio.schemas import CleanName, InputModel, NotNull, WireModel
 
-Name = Annotated[str, Clean, Field(min_length=1, max_length=200)]
+CollectionName = Annotated[str, CleanName(200, "The collection's name")]
 Icon = Annotated[str, Field(max_length=200)]
 
 
 class DatasetCreate(InputModel):
-    name: Name
+    name: CollectionName
     icon: Icon | None = None
 
 
 class DatasetUpdate(InputModel):
-    name: Annotated[Name | None, NotNull] = None
+    # Left out: unchanged; null is refused (and not offered by the schema).
+    name: Annotated[CollectionName | SkipJsonSchema[None], NotNull] = None
     icon: Icon | None = None  # null clears the icon
 
 

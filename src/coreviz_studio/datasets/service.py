@@ -9,23 +9,23 @@ from sqlalchemy.orm import Session
 from coreviz_studio.auth.principal import Principal
 from coreviz_studio.db.tables import Dataset
 from coreviz_studio.errors import NotFound
-from coreviz_studio.ids import parse_id
+from coreviz_studio.ids import IdRef, parse_id
 from coreviz_studio.tenancy import get_owned, scoped
 
 
-def _check_org(principal: Principal, org_id: str) -> None:
+def _check_org(principal: Principal, org_id: IdRef) -> None:
     """The organization in the path must be the caller's (another one is simply not found)."""
     if parse_id(org_id, "organization") != principal.organization_id:
         raise NotFound("Organization not found")
 
 
-def list_datasets(session: Session, principal: Principal, org_id: str) -> list[Dataset]:
+def list_datasets(session: Session, principal: Principal, org_id: IdRef) -> list[Dataset]:
     _check_org(principal, org_id)
     stmt = scoped(Dataset, principal).where(Dataset.status == "active")
     return list(session.scalars(stmt.order_by(Dataset.created_at, Dataset.id)))
 
 
-def create_dataset(session: Session, principal: Principal, org_id: str, name: str,
+def create_dataset(session: Session, principal: Principal, org_id: IdRef, name: str,
                    icon: str | None) -> Dataset:
     _check_org(principal, org_id)
     principal.require_whole_organization("creating a collection")
@@ -38,7 +38,7 @@ def create_dataset(session: Session, principal: Principal, org_id: str, name: st
     return dataset
 
 
-def get_dataset(session: Session, principal: Principal, dataset_id: str) -> Dataset:
+def get_dataset(session: Session, principal: Principal, dataset_id: IdRef) -> Dataset:
     dataset = get_owned(session, Dataset, parse_id(dataset_id, "dataset"), principal,
                         "Dataset not found")
     if dataset.status != "active":
@@ -46,7 +46,7 @@ def get_dataset(session: Session, principal: Principal, dataset_id: str) -> Data
     return dataset
 
 
-def update_dataset(session: Session, principal: Principal, dataset_id: str,
+def update_dataset(session: Session, principal: Principal, dataset_id: IdRef,
                    changes: dict[str, object]) -> Dataset:
     """Apply the given fields (only name and icon can be given; the schema refuses others)."""
     dataset = get_dataset(session, principal, dataset_id)

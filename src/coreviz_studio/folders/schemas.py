@@ -8,15 +8,19 @@ from typing import Annotated, Any
 
 from pydantic import Field, StrictBool
 
-from coreviz_studio.schemas import Clean, InputModel, WireModel
+from coreviz_studio import ids
+from coreviz_studio.media import paths
+from coreviz_studio.schemas import CleanName, InputModel, WireModel
 
-Name = Annotated[str, Clean, Field(min_length=1, max_length=1024)]
+FolderName = Annotated[str, CleanName(1024, "The folder's name")]
 
 
 class FolderCreate(InputModel):
-    dataset_id: Annotated[str, Field(min_length=1, max_length=64)]
-    name: Name
-    path: Annotated[str, Field(max_length=4096)] | None = None
+    dataset_id: Annotated[str, Field(min_length=1, max_length=64, json_schema_extra={
+        "pattern": rf"^\s*{ids.PATTERN[1:-1]}\s*$"})]
+    name: FolderName
+    path: Annotated[str, Field(max_length=4096,
+                               json_schema_extra={"pattern": paths.QUERY_PATTERN})] | None = None
     reuse: StrictBool = False
 
 

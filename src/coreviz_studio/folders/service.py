@@ -11,6 +11,7 @@ from coreviz_studio.auth.principal import Principal
 from coreviz_studio.datasets.service import get_dataset
 from coreviz_studio.db.tables import Media
 from coreviz_studio.folders.schemas import FolderCreate, FolderOut
+from coreviz_studio.ids import IdRef
 from coreviz_studio.media import paths, service, tree
 from coreviz_studio.media.schemas import Deleted
 from coreviz_studio.tenancy import scoped
@@ -53,14 +54,14 @@ def create_folder(session: Session, principal: Principal, body: FolderCreate) ->
     return folder_out(row)
 
 
-def get_folder(session: Session, principal: Principal, folder_id: str) -> FolderOut:
+def get_folder(session: Session, principal: Principal, folder_id: IdRef) -> FolderOut:
     return folder_out(service.get_row(session, principal, folder_id, folder=True))
 
 
-def update_folder(session: Session, principal: Principal, folder_id: str,
+def update_folder(session: Session, principal: Principal, folder_id: IdRef,
                   changes: dict[str, Any]) -> FolderOut:
     return folder_out(service.update_row(session, principal, folder_id, changes, folder=True))
 
 
-def delete_folder(session: Session, principal: Principal, folder_id: str) -> Deleted:
+def delete_folder(session: Session, principal: Principal, folder_id: IdRef) -> Deleted:
     return service.delete_media(session, principal, folder_id, folder=True)

@@ -11,18 +11,20 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
 from sqlalchemy import ColumnElement, exists, false, func, or_, select, true
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.orm import Session
 
 from coreviz_studio.auth.principal import Principal
 from coreviz_studio.datasets.service import get_dataset
-from coreviz_studio.db.tables import MEDIA_TYPES, DetectedObject, Media
+from coreviz_studio.db.tables import DetectedObject, Media
 from coreviz_studio.errors import BadRequest
-from coreviz_studio.ids import parse_id
-from coreviz_studio.media import tree
+from coreviz_studio.ids import Id, IdRef
+from coreviz_studio.media import paths, tree
 from coreviz_studio.media.schemas import BrowseOut, Pagination
 from coreviz_studio.media.views import media_list
 from coreviz_studio.storage.urls import BlobUrls
@@ -31,13 +33,12 @@ from coreviz_studio.tenancy import scoped
 MAX_LIMIT = 1000
 MAX_QUERY = 1000
 # faces / objects: that object's kind; image: whole frames like the object's frame.
-SIMILAR_MODELS = ("objects", "faces", "image")
+SimilarModel = Literal["objects", "faces", "image"]
+SIMILAR_MODELS = get_args(SimilarModel)
 MAX_OFFSET = 10_000_000
 _SORTS = {"createdAt": "created_at", "updatedAt": "updated_at", "name": "name", "type": "type",
           "sizeBytes": "size_bytes"}
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_TRUE = {"true", "1", "yes"}
-_FALSE = {"false", "0", "no", ""}
 
 
 @dataclass
@@ -58,44 +59,31 @@ class BrowseQuery:
     q: str | None = None  # a text query: scored mode (search/scored.py)
     similar_to: uuid.UUID | None = None  # an object id: scored mode
     similar_model: str | None = None
+    empty: bool = False  # dateFrom after dateTo: a range nothing falls in
 
     @property
     def scored(self) -> bool:
         return bool(self.q) or self.similar_to is not None
 
 
-def _int(name: str, raw: str | None, default: int, low: int, high: int) -> int:
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be an integer") from None
-    if not low <= value <= high:
-        raise BadRequest(f"{name} must be between {low} and {high}")
-    return value
+def _day(raw: Any) -> Any:
+    # Only YYYY-MM-DD: pydantic's date alone also takes timestamps and other spellings.
+    if isinstance(raw, str) and not _DATE.match(raw):
+        raise ValueError("must be a date written YYYY-MM-DD")
+    return raw
 
 
-def _day(name: str, raw: str) -> date:
-    try:
-        if not _DATE.match(raw):
-            raise ValueError
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be a date written YYYY-MM-DD") from None
-
-
-def _tag_filters(raw: str) -> dict[str, list[str]]:
+def _tag_filters(raw: Any) -> Any:
+    if not isinstance(raw, str):
+        return raw
     try:
         value = json.loads(raw)
-    except ValueError:
-        raise BadRequest("tagFilters must be JSON, for example {\"Color\": [\"red\"]}") from None
+    except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested past the C stack
+        raise ValueError("must be JSON, for example {\"Color\": [\"red\"]}") from None
     if not isinstance(value, dict) or not all(
             isinstance(k, str) and isinstance(v, list) and all(isinstance(x, str) for x in v)
             for k, v in value.items()):
-        raise BadRequest("tagFilters must be an object of {label: [values]}")
-    if "\x00" in raw:
-        raise BadRequest("tagFilters cannot contain NUL characters")
+        raise ValueError("must be an object of {label: [values]}")
     return value
 
 
@@ -108,59 +96,88 @@ def clean_query(raw: str | None) -> str | None:
     return query[:MAX_QUERY] or None
 
 
-def parse_query(params: dict[str, str]) -> BrowseQuery:
-    """The browse parameters; a malformed or unknown value is a 400 that names it."""
-    for name, value in params.items():
-        if "\x00" in value:
-            raise BadRequest(f"{name} cannot contain NUL characters")
-    q = BrowseQuery()
-    q.limit = _int("limit", params.get("limit"), 10, 0, MAX_LIMIT)
-    q.offset = _int("offset", params.get("offset"), 0, 0, MAX_OFFSET)
-    sort_by = params.get("sortBy") or "createdAt"
-    if sort_by not in _SORTS:
-        raise BadRequest(f"sortBy must be one of {', '.join(_SORTS)}")
-    q.sort_by = sort_by
-    direction = (params.get("sortDirection") or "asc").lower()
-    if direction not in ("asc", "desc"):
-        raise BadRequest("sortDirection must be asc or desc")
-    q.descending = direction == "desc"
-    q.path = params.get("path") or None
-    recursive = (params.get("recursive") or "").lower()
-    if recursive not in _TRUE | _FALSE:
-        raise BadRequest("recursive must be true or false")
-    q.recursive = recursive in _TRUE
-    kind = params.get("type") or "all"
-    if kind != "all" and kind not in MEDIA_TYPES:
-        raise BadRequest(f"type must be one of {', '.join(MEDIA_TYPES)} or all")
-    q.type = None if kind == "all" else kind
-    if params.get("dateFrom"):
-        q.date_from = datetime.combine(_day("dateFrom", params["dateFrom"]), time(), UTC)
-    if params.get("dateTo"):
-        q.date_to = datetime.combine(_day("dateTo", params["dateTo"]) + timedelta(days=1),
-                                     time(), UTC)
-    if q.date_from and q.date_to and q.date_from >= q.date_to:
-        raise BadRequest("dateFrom must not be after dateTo")
-    q.tags = [t.strip() for t in (params.get("tags") or "").split(",") if t.strip()]
-    if params.get("tagFilters"):
-        q.tag_filters = _tag_filters(params["tagFilters"])
-    if params.get("mediaId"):
-        q.media_id = parse_id(params["mediaId"], "mediaId")
-        if not q.path:
-            q.recursive = True  # the item is found wherever it sits in the collection
-    if params.get("clusterId"):
-        q.cluster_id = parse_id(params["clusterId"], "clusterId")
-    q.q = clean_query(params.get("q"))
-    if params.get("similarToObjectId"):
-        q.similar_to = parse_id(params["similarToObjectId"], "similarToObjectId")
-        model = params.get("similarToObjectModel") or None
-        if model is not None and model not in SIMILAR_MODELS:
-            raise BadRequest(f"similarToObjectModel must be one of {', '.join(SIMILAR_MODELS)}")
-        q.similar_model = model
-    elif params.get("similarToObjectModel"):
-        raise BadRequest("similarToObjectModel needs similarToObjectId")
-    if q.q and q.similar_to:
-        raise BadRequest("give q or similarToObjectId, not both")
-    if (q.scored or q.cluster_id) and not q.path and not params.get("recursive"):
+Day = Annotated[date, BeforeValidator(_day)]
+Ref = Annotated[Id | None, Field(description="A UUID, with or without hyphens")]
+
+
+class BrowseParams(BaseModel):
+    """The query parameters of browse (API.md), where their rules live: FastAPI validates them
+    (a bad value is a 400 naming it) and documents them in OpenAPI from this model."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    limit: Annotated[int, Field(ge=0, le=MAX_LIMIT, description="Items per page")] = 10
+    offset: Annotated[int, Field(ge=0, le=MAX_OFFSET, description="Items to skip")] = 0
+    sort_by: Annotated[Literal["createdAt", "updatedAt", "name", "type", "sizeBytes"],
+                       Field(description="The order (ties: by id)")] = "createdAt"
+    sort_direction: Annotated[Literal["asc", "desc"], Field(description="Ascending or "
+                                                            "descending")] = "asc"
+    path: Annotated[str | None, Field(
+        pattern=paths.QUERY_PATTERN,
+        description="List the children of this folder path (ids joined by dots, as browse "
+                    "returns them); default: the collection's root")] = None
+    recursive: Annotated[Literal["true", "false"] | None, Field(
+        description="true: every descendant, flattened (the default for q, "
+                    "similarToObjectId, clusterId and mediaId without a path)")] = None
+    type: Annotated[Literal["image", "video", "pdf", "folder", "all"],
+                    Field(description="Only items of this type")] = "all"
+    date_from: Annotated[Day | None, Field(description="Created on or after this day (UTC)")] \
+        = None
+    date_to: Annotated[Day | None, Field(description="Created on or before this day (UTC)")] \
+        = None
+    tags: Annotated[list[str], Field(
+        description="Tag labels the item must carry: comma-separated, or repeated")] = []
+    tag_filters: Annotated[dict[str, list[str]] | None, BeforeValidator(_tag_filters), Field(
+        description='JSON {label: [values]}: the item carries one of the values of every '
+                    'label, e.g. {"Color": ["red", "blue"]}')] = None
+    media_id: Ref = None
+    cluster_id: Ref = None
+    q: Annotated[str | None, Field(
+        description=f"A text query: scored results, best first, each with _score (cut to "
+                    f"{MAX_QUERY} characters)")] = None
+    similar_to_object_id: Annotated[Id | None, Field(
+        description="Media whose objects look like this object, best first; q is ignored "
+                    "when this is given")] = None
+    similar_to_object_model: Annotated[SimilarModel | None, Field(
+        description="What to compare with similarToObjectId: the objects of its kind, faces, "
+                    "or whole frames")] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        for name, value in (data.items() if isinstance(data, dict) else ()):
+            values = value if isinstance(value, list) else [value]
+            if any(isinstance(v, str) and "\x00" in v for v in values):
+                raise ValueError(f"{name} cannot contain NUL characters")
+        return data
+
+
+def _day_after(day: date) -> datetime | None:
+    """The exclusive end of a range that ends on `day`; none after the last representable day."""
+    return None if day == date.max else datetime.combine(day + timedelta(days=1), time(), UTC)
+
+
+def parse_query(params: BrowseParams) -> BrowseQuery:
+    """The browse query the parameters ask for (each value is already checked)."""
+    q = BrowseQuery(limit=params.limit, offset=params.offset, sort_by=params.sort_by,
+                    descending=params.sort_direction == "desc", path=params.path or None,
+                    recursive=params.recursive == "true",
+                    type=None if params.type == "all" else params.type,
+                    tags=[t.strip() for raw in params.tags for t in raw.split(",") if t.strip()],
+                    tag_filters=params.tag_filters or {}, media_id=params.media_id,
+                    cluster_id=params.cluster_id, similar_to=params.similar_to_object_id)
+    if params.date_from:
+        q.date_from = datetime.combine(params.date_from, time(), UTC)
+    if params.date_to:
+        q.date_to = _day_after(params.date_to)
+        q.empty = q.date_from is not None and q.date_to is not None and q.date_from >= q.date_to
+    if q.similar_to is not None:
+        q.similar_model = params.similar_to_object_model
+    else:
+        q.q = clean_query(params.q)
+    if q.media_id and not q.path:
+        q.recursive = True  # the item is found wherever it sits in the collection
+    if (q.scored or q.cluster_id) and not q.path and params.recursive is None:
         q.recursive = True  # a search looks through the whole collection unless told not to
     return q
 
@@ -178,6 +195,8 @@ def conditions(q: BrowseQuery, container: str) -> list[ColumnElement[bool]]:
         where.append(Media.created_at >= q.date_from)
     if q.date_to:
         where.append(Media.created_at < q.date_to)
+    if q.empty:
+        where.append(false())
     tags: Any = Media.metadata_["tags"]
     for label in q.tags:
         where.append(tags.has_key(label))
@@ -191,7 +210,7 @@ def conditions(q: BrowseQuery, container: str) -> list[ColumnElement[bool]]:
     return where
 
 
-def browse(session: Session, principal: Principal, dataset_id: str, q: BrowseQuery,
+def browse(session: Session, principal: Principal, dataset_id: IdRef, q: BrowseQuery,
            urls: BlobUrls) -> BrowseOut:
     dataset = get_dataset(session, principal, dataset_id)
     container = tree.container(session, principal, dataset, q.path)

@@ -17,6 +17,11 @@ _LABEL = re.compile(r"^[0-9a-f]{32}$")
 # Labels in a path, the collection's included. A btree index entry holds at most 2704 bytes and
 # the browse index stores a path and its parent (about 36 bytes a label each): 30 leaves room.
 MAX_DEPTH = 30
+# What parse accepts, for the API's documentation: ids (any case, hyphens anywhere) joined by
+# dots, each may be padded with spaces; QUERY_PATTERN also takes a blank (the root).
+_ID = r"\s*(?:-*[0-9a-fA-F]){32}-*\s*"
+PATTERN = rf"^{_ID}(?:\.{_ID}){{0,{MAX_DEPTH - 1}}}$"
+QUERY_PATTERN = rf"^\s*$|{PATTERN}"
 
 
 def label(row_id: uuid.UUID) -> str:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from coreviz_studio.deps import Config, Db, Member, Urls, Viewer
+from coreviz_studio.ids import Id
 from coreviz_studio.media import browse as browsing
 from coreviz_studio.media import service
 from coreviz_studio.media.schemas import (
@@ -23,53 +26,53 @@ router = APIRouter(prefix="/api", tags=["media"])
 
 
 @router.get("/dataset/{dataset_id}/media", response_model=BrowseOut)
-def browse(dataset_id: str, request: Request, db: Db, principal: Viewer,
-           urls: Urls, settings: Config) -> BrowseOut:
-    """Browse or search a collection. Parameters: limit, offset, sortBy, sortDirection, path,
-    recursive, type, dateFrom, dateTo, tags, tagFilters, mediaId, clusterId, q,
-    similarToObjectId, similarToObjectModel (see API.md). With q or similarToObjectId the
-    results are scored, best first, each with `_score`; a search looks through the whole
-    collection (recursive) unless path or recursive say otherwise."""
-    query = browsing.parse_query(dict(request.query_params))
+def browse(dataset_id: Id, params: Annotated[browsing.BrowseParams, Query()], db: Db,
+           principal: Viewer, urls: Urls, settings: Config) -> BrowseOut:
+    """Browse or search a collection (see API.md). With q or similarToObjectId the results are
+    scored, best first, each with `_score`; a search looks through the whole collection
+    (recursive) unless path or recursive say otherwise."""
+    query = browsing.parse_query(params)
     if query.scored:
         return scored.browse_scored(db, principal, settings, dataset_id, query, urls)
     return browsing.browse(db, principal, dataset_id, query, urls)
 
 
 @router.get("/media/{media_id}", response_model=MediaEnvelope)
-def get_media(media_id: str, db: Db, principal: Viewer, urls: Urls) -> MediaEnvelope:
+def get_media(media_id: Id, db: Db, principal: Viewer, urls: Urls) -> MediaEnvelope:
     return MediaEnvelope(media=service.get_media(db, principal, media_id, urls))
 
 
 @router.patch("/media/{media_id}", response_model=MediaEnvelope)
-def update_media(media_id: str, body: ItemUpdate, db: Db, principal: Member,
+def update_media(media_id: Id, body: ItemUpdate, db: Db, principal: Member,
                  urls: Urls) -> MediaEnvelope:
     changes = body.model_dump(exclude_unset=True)
     return MediaEnvelope(media=service.update_media(db, principal, media_id, changes, urls))
 
 
 @router.delete("/media/{media_id}", response_model=Deleted)
-def delete_media(media_id: str, db: Db, principal: Member) -> Deleted:
+def delete_media(media_id: Id, db: Db, principal: Member) -> Deleted:
     return service.delete_media(db, principal, media_id)
 
 
 @router.patch("/media/{media_id}/move", response_model=Moved)
-def move_media(media_id: str, body: MoveBody, db: Db, principal: Member) -> Moved:
+def move_media(media_id: Id, body: MoveBody, db: Db, principal: Member) -> Moved:
     return service.move_media(db, principal, media_id, body.destination_path)
 
 
 @router.get("/media/{media_id}/versions", response_model=VersionsOut)
-def list_versions(media_id: str, db: Db, principal: Viewer, urls: Urls) -> VersionsOut:
+def list_versions(media_id: Id, db: Db, principal: Viewer, urls: Urls) -> VersionsOut:
     return VersionsOut(versions=service.list_versions(db, principal, media_id, urls))
 
 
-@router.delete("/media/{root_id}/versions", response_model=DeletedVersion)
-def delete_version(root_id: str, db: Db, principal: Member,
-                   versionId: str | None = None) -> DeletedVersion:
-    return service.delete_version(db, principal, root_id, versionId)
+# {media_id}: the same path as GET, so that both are one resource in the OpenAPI document.
+@router.delete("/media/{media_id}/versions", response_model=DeletedVersion)
+def delete_version(media_id: Id, db: Db, principal: Member,
+                   versionId: Id) -> DeletedVersion:
+    """`media_id` names the version group (any of its versions, the root usually)."""
+    return service.delete_version(db, principal, media_id, versionId)
 
 
 @router.patch("/media/{version_id}/select-version", response_model=MediaEnvelope)
-def select_version(version_id: str, db: Db, principal: Member,
+def select_version(version_id: Id, db: Db, principal: Member,
                    urls: Urls) -> MediaEnvelope:
     return MediaEnvelope(media=service.select_version(db, principal, version_id, urls))

@@ -8,10 +8,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic.json_schema import SkipJsonSchema
 
-from coreviz_studio.schemas import Clean, InputModel, NotNull, WireModel
+from coreviz_studio.schemas import CleanName, InputModel, NotNull, WireModel
 
-Name = Annotated[str, Clean, Field(min_length=1, max_length=1024)]
+ItemName = Annotated[str, CleanName(1024, "The item's name")]
 
 
 class CaptionOut(WireModel):
@@ -157,7 +158,8 @@ class BrowseOut(WireModel):
 class ItemUpdate(InputModel):
     """PATCH of a media item or a folder."""
 
-    name: Annotated[Name | None, NotNull] = None
+    # Left out: unchanged; null is refused (and not offered by the schema).
+    name: Annotated[ItemName | SkipJsonSchema[None], NotNull] = None
     # Merged into the current metadata; a key set to null is removed.
     metadata: dict[str, Any] | None = None
 

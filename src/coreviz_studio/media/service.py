@@ -18,7 +18,7 @@ from coreviz_studio.auth.principal import Principal
 from coreviz_studio.datasets.service import get_dataset
 from coreviz_studio.db.tables import Media, sql
 from coreviz_studio.errors import Invalid, NotFound
-from coreviz_studio.ids import parse_id
+from coreviz_studio.ids import IdRef, parse_id
 from coreviz_studio.media import paths, tree
 from coreviz_studio.media.schemas import Deleted, DeletedVersion, MediaOut, Moved
 from coreviz_studio.media.views import media_list
@@ -32,7 +32,7 @@ SERVER_OWNED_METADATA = ("processing", "moderation")
 MAX_METADATA_BYTES = 64 * 1024
 
 
-def get_row(session: Session, principal: Principal, media_id: str, *, folder: bool = False,
+def get_row(session: Session, principal: Principal, media_id: IdRef, *, folder: bool = False,
             lock: bool = False) -> Media:
     """An active media row of the caller's organization (a folder when `folder`), else 404."""
     not_found = "Folder not found" if folder else "Media not found"
@@ -52,7 +52,7 @@ def to_wire(session: Session, row: Media, urls: BlobUrls) -> MediaOut:
     return media_list(session, [row], urls)[0]
 
 
-def get_media(session: Session, principal: Principal, media_id: str,
+def get_media(session: Session, principal: Principal, media_id: IdRef,
               urls: BlobUrls) -> MediaOut:
     return to_wire(session, get_row(session, principal, media_id), urls)
 
@@ -75,7 +75,7 @@ def merged_metadata(current: dict[str, Any], patch: dict[str, Any]) -> dict[str,
     return result
 
 
-def update_row(session: Session, principal: Principal, media_id: str, changes: dict[str, Any],
+def update_row(session: Session, principal: Principal, media_id: IdRef, changes: dict[str, Any],
                *, folder: bool = False) -> Media:
     row = get_row(session, principal, media_id, folder=folder, lock=True)
     if "name" in changes:
@@ -89,7 +89,7 @@ def update_row(session: Session, principal: Principal, media_id: str, changes: d
     return row
 
 
-def update_media(session: Session, principal: Principal, media_id: str,
+def update_media(session: Session, principal: Principal, media_id: IdRef,
                  changes: dict[str, Any], urls: BlobUrls) -> MediaOut:
     return to_wire(session, update_row(session, principal, media_id, changes), urls)
 
@@ -104,7 +104,7 @@ def _soft_delete(session: Session, principal: Principal, *conditions: Any) -> in
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def delete_media(session: Session, principal: Principal, media_id: str, *,
+def delete_media(session: Session, principal: Principal, media_id: IdRef, *,
                  folder: bool = False) -> Deleted:
     """Soft delete: a folder takes everything under it; a media item all its versions."""
     row = get_row(session, principal, media_id, folder=folder)
@@ -118,7 +118,7 @@ def delete_media(session: Session, principal: Principal, media_id: str, *,
     return Deleted(id=row.id, deleted_count=count)
 
 
-def move_media(session: Session, principal: Principal, media_id: str,
+def move_media(session: Session, principal: Principal, media_id: IdRef,
                destination: str) -> Moved:
     """Move an item (with its versions) or a folder (with everything under it) into the folder
     or collection root at `destination`, in one statement."""
@@ -170,7 +170,7 @@ def _group(session: Session, principal: Principal, root_id: uuid.UUID | None) ->
         .order_by(Media.version_number, Media.created_at)))
 
 
-def list_versions(session: Session, principal: Principal, media_id: str,
+def list_versions(session: Session, principal: Principal, media_id: IdRef,
                   urls: BlobUrls) -> list[MediaOut]:
     row = get_row(session, principal, media_id)
     return media_list(session, _group(session, principal, row.root_id), urls)
@@ -187,7 +187,7 @@ def make_active(session: Session, principal: Principal, chosen: Media) -> None:
     session.flush()
 
 
-def select_version(session: Session, principal: Principal, version_id: str,
+def select_version(session: Session, principal: Principal, version_id: IdRef,
                    urls: BlobUrls) -> MediaOut:
     row = get_row(session, principal, version_id, lock=True)
     if row.type == "folder":
@@ -199,8 +199,8 @@ def select_version(session: Session, principal: Principal, version_id: str,
     return to_wire(session, row, urls)
 
 
-def delete_version(session: Session, principal: Principal, root_id: str,
-                   version_id: str | None) -> DeletedVersion:
+def delete_version(session: Session, principal: Principal, root_id: IdRef,
+                   version_id: IdRef | None) -> DeletedVersion:
     """Delete one version; when it was the active one, the newest remaining one takes over."""
     if not version_id:
         raise Invalid("versionId is required (the version to delete)")

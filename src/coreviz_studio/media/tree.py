@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from coreviz_studio.auth.principal import Principal
 from coreviz_studio.db.tables import Dataset, Ltree, Media
-from coreviz_studio.errors import BadRequest, NotFound
+from coreviz_studio.errors import NotFound
 from coreviz_studio.media import paths
 from coreviz_studio.tenancy import scoped
 
@@ -38,8 +38,8 @@ def lock_tree(session: Session, dataset_id: uuid.UUID, exclusive: bool) -> None:
 def container(session: Session, principal: Principal, dataset: Dataset,
               path: str | None) -> str:
     """The normalised path of a place rows can live in: the collection's root (when `path` is
-    None) or an existing folder of this collection. 400 for a malformed path or one of another
-    collection, 404 when no such folder exists (or it was deleted)."""
+    None) or an existing folder of this collection. 400 for a malformed path, 404 when this
+    collection has no such folder (it is elsewhere, or was deleted)."""
     root = paths.root(dataset.id)
     if path is None or not path.strip():
         return root
@@ -47,8 +47,7 @@ def container(session: Session, principal: Principal, dataset: Dataset,
     if normal == root:
         return root
     if not normal.startswith(root + "."):
-        raise BadRequest("The path is not in this collection: it must start with the "
-                         "collection's id")
+        raise NotFound("Folder not found")  # well formed, but no folder of this collection
     folder = session.scalars(
         scoped(Media, principal).where(
             Media.id == paths.last_id(normal), Media.dataset_id == dataset.id,

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from coreviz_studio.deps import Admin, Db, Member
+from coreviz_studio.ids import Id
 from coreviz_studio.pipeline import reprocess
 from coreviz_studio.schemas import WireModel
 
@@ -25,7 +26,7 @@ class CollectionRequeued(WireModel):
 
 
 @router.post("/media/{media_id}/reprocess", status_code=202, response_model=MediaRequeued)
-def reprocess_media(media_id: str, db: Db, principal: Member) -> MediaRequeued:
+def reprocess_media(media_id: Id, db: Db, principal: Member) -> MediaRequeued:
     """Process this media again (after a model change, or after it failed)."""
     media, queued = reprocess.reprocess_media(db, principal, media_id)
     return MediaRequeued(mediaId=str(media.id), queued=queued,
@@ -34,7 +35,7 @@ def reprocess_media(media_id: str, db: Db, principal: Member) -> MediaRequeued:
 
 @router.post("/dataset/{dataset_id}/reprocess", status_code=202,
              response_model=CollectionRequeued)
-def reprocess_collection(dataset_id: str, db: Db, principal: Admin,
+def reprocess_collection(dataset_id: Id, db: Db, principal: Admin,
                          failedOnly: bool = False) -> CollectionRequeued:
     """Process every media of the collection again (admins); `failedOnly=true` for the
     failed ones."""

@@ -19,7 +19,7 @@ from coreviz_studio.auth.principal import Principal
 from coreviz_studio.datasets.service import get_dataset
 from coreviz_studio.db.tables import Cluster, DetectedObject, Media
 from coreviz_studio.errors import Invalid
-from coreviz_studio.ids import parse_id
+from coreviz_studio.ids import IdRef, parse_id
 from coreviz_studio.search import document
 from coreviz_studio.tenancy import get_owned, scoped
 
@@ -102,7 +102,7 @@ def recount(session: Session, cluster_ids: set[uuid.UUID]) -> None:
 # --- the API -------------------------------------------------------------------------------
 
 def list_clusters(session: Session, principal: Principal, kind: str | None,
-                  dataset_id: str | None, limit: int, offset: int) -> tuple[list[Cluster], int]:
+                  dataset_id: IdRef | None, limit: int, offset: int) -> tuple[list[Cluster], int]:
     stmt = scoped(Cluster, principal).where(Cluster.member_count > 0)
     if kind:
         if kind not in KINDS:
@@ -120,12 +120,12 @@ def list_clusters(session: Session, principal: Principal, kind: str | None,
     return list(rows), total
 
 
-def get_cluster(session: Session, principal: Principal, cluster_id: str) -> Cluster:
+def get_cluster(session: Session, principal: Principal, cluster_id: IdRef) -> Cluster:
     return get_owned(session, Cluster, parse_id(cluster_id, "cluster"), principal,
                      "Cluster not found")
 
 
-def rename(session: Session, principal: Principal, cluster_id: str, name: str | None) -> Cluster:
+def rename(session: Session, principal: Principal, cluster_id: IdRef, name: str | None) -> Cluster:
     """Name a cluster (a person's name on a face cluster); its media become findable by it."""
     cluster = get_cluster(session, principal, cluster_id)
     cluster.name = name

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
 from coreviz_studio.deps import Config, Db, Member, Urls, Viewer
+from coreviz_studio.ids import Id
+from coreviz_studio.media import browse
 from coreviz_studio.search import clusters, scored
 from coreviz_studio.search.schemas import (
     ClusterEnvelope,
@@ -22,17 +24,18 @@ router = APIRouter(prefix="/api", tags=["search"])
 @router.get("/search", response_model=SearchOut)
 def search(db: Db, principal: Viewer, settings: Config, urls: Urls,
            q: Annotated[str, Query(max_length=10_000)] = "",
-           organizationId: str | None = None,
+           organizationId: Id | None = None,
            limit: Annotated[int, Query(ge=1, le=scored.MAX_SEARCH_LIMIT)] = 20) -> SearchOut:
     """Search every collection of your organization: best first, `rank` is the score."""
     return scored.search(db, principal, settings, q, organizationId, limit, urls)
 
 
 @router.get("/clusters", response_model=ClusterList)
-def list_clusters(db: Db, principal: Viewer, urls: Urls, kind: str | None = None,
-                  datasetId: str | None = None,
+def list_clusters(db: Db, principal: Viewer, urls: Urls,
+                  kind: Literal["face", "object"] | None = None,
+                  datasetId: Id | None = None,
                   limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                  offset: Annotated[int, Query(ge=0)] = 0) -> ClusterList:
+                  offset: Annotated[int, Query(ge=0, le=browse.MAX_OFFSET)] = 0) -> ClusterList:
     """Clusters of faces (people) and objects, biggest first; `datasetId` keeps those with a
     member in that collection."""
     rows, total = clusters.list_clusters(db, principal, kind, datasetId, limit, offset)
@@ -42,14 +45,14 @@ def list_clusters(db: Db, principal: Viewer, urls: Urls, kind: str | None = None
 
 
 @router.get("/clusters/{cluster_id}", response_model=ClusterEnvelope)
-def get_cluster(cluster_id: str, db: Db, principal: Viewer,
+def get_cluster(cluster_id: Id, db: Db, principal: Viewer,
                 urls: Urls) -> ClusterEnvelope:
     return ClusterEnvelope(cluster=cluster_out(db, clusters.get_cluster(db, principal,
                                                                         cluster_id), urls))
 
 
 @router.patch("/clusters/{cluster_id}", response_model=ClusterEnvelope)
-def name_cluster(cluster_id: str, body: ClusterUpdate, db: Db, principal: Member,
+def name_cluster(cluster_id: Id, body: ClusterUpdate, db: Db, principal: Member,
                  urls: Urls) -> ClusterEnvelope:
     """Name a cluster (a person's name on a face cluster): its media become findable by it."""
     cluster = clusters.rename(db, principal, cluster_id, body.name)

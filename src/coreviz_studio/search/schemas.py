@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from coreviz_studio.media.schemas import MatchedFrame
-from coreviz_studio.schemas import InputModel, WireModel
+from coreviz_studio.schemas import CleanName, InputModel, WireModel
 
 __all__ = ["MatchedFrame", "SearchHit", "SearchMedia", "SearchOut"]
 
@@ -57,5 +57,8 @@ class ClusterEnvelope(WireModel):
     cluster: ClusterOut
 
 
+ClusterName = Annotated[str, CleanName(200, "The cluster's name (a person's, on a face cluster)")]
+
+
 class ClusterUpdate(InputModel):
-    name: str | None  # null removes the name
+    name: ClusterName | None  # null removes the name

@@ -20,6 +20,7 @@ from coreviz_studio.config import Settings
 from coreviz_studio.datasets.service import get_dataset
 from coreviz_studio.db.tables import Caption, DetectedObject, Embedding, Frame, Media
 from coreviz_studio.errors import Invalid, NotFound
+from coreviz_studio.ids import IdRef, parse_id
 from coreviz_studio.media import tree
 from coreviz_studio.media.browse import BrowseQuery, clean_query, conditions
 from coreviz_studio.media.schemas import BrowseOut, Pagination
@@ -84,7 +85,7 @@ def _similar(session: Session, principal: Principal, object_id: uuid.UUID, model
                            source.type)
 
 
-def browse_scored(session: Session, principal: Principal, settings: Settings, dataset_id: str,
+def browse_scored(session: Session, principal: Principal, settings: Settings, dataset_id: IdRef,
                   q: BrowseQuery, urls: BlobUrls) -> BrowseOut:
     dataset = get_dataset(session, principal, dataset_id)
     container = tree.container(session, principal, dataset, q.path)
@@ -121,10 +122,10 @@ def _matched(out: Any, frame_id: uuid.UUID | None) -> MatchedFrame | None:
 
 
 def search(session: Session, principal: Principal, settings: Settings, q: str,
-           organization_id: str | None, limit: int, urls: BlobUrls) -> SearchOut:
+           organization_id: IdRef | None, limit: int, urls: BlobUrls) -> SearchOut:
     """`GET /api/search`: every collection of the caller's organization, best first."""
-    if organization_id and organization_id.replace("-", "").lower() != \
-            principal.organization_id.hex:
+    if organization_id and parse_id(organization_id, "organization") != \
+            principal.organization_id:
         raise NotFound("Organization not found")
     query = BrowseQuery(q=clean_query(q), recursive=True)
     if not query.q:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from pydantic import Field
+from coreviz_studio.schemas import CleanName, InputModel, WireModel
 
-from coreviz_studio.schemas import InputModel, WireModel
-
-Text = Annotated[str, Field(min_length=1, max_length=1000)]
+Text = Annotated[str, CleanName(1000, "A tag label or value")]
 
 
 class TagAdd(InputModel):

@@ -10,6 +10,7 @@ from coreviz_studio.auth.principal import Principal
 from coreviz_studio.datasets.service import get_dataset
 from coreviz_studio.db.tables import Media, sql
 from coreviz_studio.errors import Invalid, NotFound
+from coreviz_studio.ids import IdRef
 from coreviz_studio.media.service import get_row
 from coreviz_studio.search import document
 from coreviz_studio.tags.rules import MAX_GROUPS, MAX_VALUES, check_label, check_value
@@ -29,11 +30,11 @@ def _save(session: Session, row: Media, principal: Principal,
     return MediaTags(media_id=row.id, tags=tags)
 
 
-def _editable(session: Session, principal: Principal, media_id: str) -> Media:
+def _editable(session: Session, principal: Principal, media_id: IdRef) -> Media:
     return get_row(session, principal, media_id, lock=True)  # row lock: no lost concurrent edit
 
 
-def add_tag(session: Session, principal: Principal, media_id: str, label: str,
+def add_tag(session: Session, principal: Principal, media_id: IdRef, label: str,
             value: str) -> MediaTags:
     """Add `value` to group `label` (created if new); adding a value twice keeps one."""
     label, value = check_label(label), check_value(value)
@@ -49,7 +50,7 @@ def add_tag(session: Session, principal: Principal, media_id: str, label: str,
     return _save(session, row, principal, tags)
 
 
-def remove_tag(session: Session, principal: Principal, media_id: str, label: str,
+def remove_tag(session: Session, principal: Principal, media_id: IdRef, label: str,
                value: str | None) -> MediaTags:
     """Remove one value (the group goes when it empties), or the whole group without a value.
     Removing what is not there changes nothing."""
@@ -65,7 +66,7 @@ def remove_tag(session: Session, principal: Principal, media_id: str, label: str
     return _save(session, row, principal, tags)
 
 
-def rename_group(session: Session, principal: Principal, media_id: str, old: str,
+def rename_group(session: Session, principal: Principal, media_id: IdRef, old: str,
                  new: str) -> MediaTags:
     """Rename a group keeping its values; onto an existing group, the values merge."""
     old, new = check_label(old), check_label(new)
@@ -80,7 +81,7 @@ def rename_group(session: Session, principal: Principal, media_id: str, old: str
     return _save(session, row, principal, tags)
 
 
-def collection_tags(session: Session, principal: Principal, dataset_id: str) -> CollectionTags:
+def collection_tags(session: Session, principal: Principal, dataset_id: IdRef) -> CollectionTags:
     """Every tag group used in the collection with its distinct values, sorted."""
     dataset = get_dataset(session, principal, dataset_id)
     rows = session.execute(sql(

@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, status
 from starlette.concurrency import run_in_threadpool
 
+from coreviz_studio import ids
 from coreviz_studio.deps import Blobs, Config, Db, Member, Urls
+from coreviz_studio.media.paths import QUERY_PATTERN
 from coreviz_studio.uploads import service
 from coreviz_studio.uploads.receive import receive, too_large
 from coreviz_studio.uploads.schemas import UploadResult
@@ -15,19 +17,25 @@ router = APIRouter(prefix="/api", tags=["upload"])
 _FORM_OVERHEAD = 64 * 1024
 # The body is read by hand (streamed), so its form is described here for /docs and clients.
 _FORM_SCHEMA = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["file", "datasetId"],
+    "type": "object", "required": ["file", "datasetId"], "additionalProperties": False,
     "properties": {
         "file": {"type": "string", "format": "binary"},
-        "datasetId": {"type": "string", "description": "The collection to upload into"},
-        "path": {"type": "string", "description": "A folder's path (default: the root)"},
+        "datasetId": {"type": "string", "pattern": ids.PATTERN,
+                      "description": "The collection to upload into"},
+        "path": {"type": "string", "pattern": QUERY_PATTERN,
+                 "description": "A folder's path (default: the root)"},
         "name": {"type": "string", "description": "The name to show (default: the filename)"},
-        "versionOf": {"type": "string", "description": "Make the file a new version of this "
-                                                       "media item"},
+        "versionOf": {"type": "string", "pattern": f"^$|{ids.PATTERN}",  # empty: none
+                      "description": "Make the file a new version of this media item"},
     }}}}}}
 
 
 @router.post("/upload/multipart", response_model=UploadResult,
-             status_code=status.HTTP_201_CREATED, openapi_extra=_FORM_SCHEMA)
+             status_code=status.HTTP_201_CREATED, openapi_extra=_FORM_SCHEMA,
+             responses={404: {"description": "No such collection or folder"},
+                        413: {"description": "The file is over the upload limit"},
+                        415: {"description": "Not a supported image, video or PDF"},
+                        507: {"description": "The server's disk is full"}})
 async def upload(request: Request, db: Db, principal: Member, store: Blobs,
                  settings: Config, urls: Urls) -> UploadResult:
     """Multipart form: `file` (the bytes), `datasetId`, `path?` (a folder's path), `name?`,

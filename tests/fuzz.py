@@ -1,0 +1,60 @@
+"""Run schemathesis (every phase, every check) against a real `coreviz-studio serve`: the test
+suite's short run (tests/test_fuzz.py) and `make fuzz`'s long one share this.
+
+python -m tests.fuzz [--max-time SECONDS] [--seed N] [--report-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from tests.processes import Server
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def schemathesis_command(url: str, key: str, max_time: int, seed: int,
+                         report_dir: Path) -> list[str]:
+    # The config (schemathesis.toml) is read from the repository root, where this runs.
+    return [str(Path(sys.executable).parent / "schemathesis"), "run", f"{url}/openapi.json",
+            "-H", f"x-api-key: {key}", "--checks", "all",
+            "--phases", "examples,coverage,fuzzing,stateful", "--max-time", str(max_time),
+            "--seed", str(seed), "--report", "junit", "--report-dir", str(report_dir),
+            "--no-color"]
+
+
+def run(max_time: int, seed: int, report_dir: Path) -> subprocess.CompletedProcess[str]:
+    """A fresh server on its own data dir (its own embedded PostgreSQL), fuzzed with its
+    bootstrap admin's key; the server stops afterwards."""
+    data = Path(tempfile.mkdtemp(prefix="cvs-fuzz-"))
+    data.chmod(0o711)
+    server = Server(data / "data")
+    try:
+        key = server.first_key()
+        assert key, server.output()
+        return subprocess.run(schemathesis_command(server.url, key, max_time, seed, report_dir),
+                              cwd=ROOT, capture_output=True, text=True, check=False,
+                              timeout=max_time + 300)
+    finally:
+        server.terminate()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-time", type=int, default=600)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--report-dir", type=Path, default=ROOT / "schemathesis-report")
+    args = parser.parse_args()
+    done = run(args.max_time, args.seed, args.report_dir)
+    print(done.stdout, done.stderr, sep="\n")
+    sys.exit(done.returncode)
+
+
+if __name__ == "__main__":
+    main()
