@@ -83,7 +83,7 @@ def test_repeated_and_comma_separated_tags_add_up(lib: Library, client) -> None:
     (f"/api/clusters?offset={HUGE}", 400), ("/api/clusters?offset=-1", 400),
     ("/api/clusters?offset=10000000", 200), ("/api/clusters?offset=10000001", 400),
     ("/api/clusters?datasetId=zz", 400),
-    (f"/api/clusters?datasetId={uuid.uuid4().hex}", 200),
+    (f"/api/clusters?datasetId={uuid.uuid4().hex}", 404),  # no such collection
     ("/api/clusters/not-a-uuid", 400), (f"/api/clusters/{uuid.uuid4()}", 404),
 ])
 def test_search_and_cluster_extreme_values(lib: Library, client, url: str, status: int) -> None:  # type: ignore[no-untyped-def]
