@@ -235,6 +235,9 @@ def test_who_may_invite_and_whom(client, make_member) -> None:  # type: ignore[n
     again = _invite(client, owner, email.upper(), role="owner").json()
     assert again["id"] == first["id"] and again["role"] == "owner"
     assert again["expiresAt"] >= first["expiresAt"] and again["inviterId"] == str(owner.user_id)
+    # ... and an owner's invitation is changed only by an owner (no quiet demotion by an admin)
+    r = _invite(client, admin, email, role="admin")
+    assert r.status_code == 403 and "owner" in r.json()["message"]
     assert _invite(client, admin, viewer.email).status_code == 409
     assert _invite(client, admin, "not an email").status_code == 422
     assert _invite(client, admin, _email(), role="emperor").status_code == 422
@@ -282,3 +285,12 @@ def test_cli_members_add_leaves_the_active_organization_alone(  # type: ignore[n
     assert again.returncode == 1 and "already a member" in again.stderr
     unknown = cli(_email("ghost"), "--org", other_name)
     assert unknown.returncode == 1 and "users create" in unknown.stderr
+
+
+def test_many_invitations_in_a_row_on_one_connection(client, make_member) -> None:  # type: ignore[no-untyped-def]
+    """psycopg prepares a statement from its 5th run on a connection; the upsert must still
+    find its partial unique index then (it was a 500 from the 6th invitation on)."""
+    admin = make_member()
+    answers = [_invite(client, admin, _email()).status_code for _ in range(12)]
+    renewed = [_invite(client, admin, "again@example.org").status_code for _ in range(8)]
+    assert answers == [200] * 12 and renewed == [200] * 8

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from coreviz_studio.auth.principal import Role
-from coreviz_studio.deps import api_routes, declared_requirement
+from coreviz_studio.deps import SIGNED_IN, api_routes, declared_requirement
 
 ERROR = "ErrorBody"
 OAUTH_ERROR = "OAuthErrorBody"
@@ -71,8 +71,9 @@ def statuses(route: APIRoute) -> set[int]:
         found.add(401)
         # A role above viewer; or a change, which a read-only key (or a cross-site cookie)
         # may not make.
+        # A person's own routes (SignedIn) refuse an API key, which acts for an organization.
         if (isinstance(requirement, Role) and requirement != Role.viewer) or \
-                (route.methods or set()) & _WRITES:
+                requirement == SIGNED_IN or (route.methods or set()) & _WRITES:
             found.add(403)
     if route.param_convertors or any(_is_id(n) for n in params + _body_fields(route)):
         found.add(404)  # an id (or a key) that names nothing the caller can see

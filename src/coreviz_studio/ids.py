@@ -45,6 +45,10 @@ def _checked(value: Any) -> Any:
     return value
 
 
+# An id in a body: a string the service parses (keeping its message), documented as a UUID.
+BodyId = Annotated[str, Field(min_length=1, max_length=64, json_schema_extra={
+    "pattern": rf"^\s*{PATTERN[1:-1]}\s*$"})]
+
 # A path or query id: documented as `format: uuid`; a malformed one is a 400 that says so.
 Id = Annotated[uuid.UUID, BeforeValidator(_checked),
                Field(description="A UUID, with or without hyphens")]

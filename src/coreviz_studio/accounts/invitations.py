@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,7 @@ from coreviz_studio.auth.principal import Person, Principal, Role
 from coreviz_studio.auth.service import same_email
 from coreviz_studio.db.tables import AuthSession, Invitation, Membership, Organization, User
 from coreviz_studio.errors import Conflict, NotFound
-from coreviz_studio.ids import parse_id
+from coreviz_studio.ids import IdRef, parse_id
 
 _CLOSED = {
     "accepted": "This invitation has already been accepted",
@@ -39,7 +39,7 @@ def _for_email(email: str) -> ColumnElement[bool]:
     return func.lower(Invitation.email) == func.lower(email.strip())
 
 
-def _check_organization(principal: Principal, organization_id: str | None) -> None:
+def _check_organization(principal: Principal, organization_id: IdRef | None) -> None:
     """better-auth clients may name the organization: it must be the caller's."""
     if organization_id is not None and (parse_id(organization_id, "organization")
                                         != principal.organization_id):
@@ -60,13 +60,20 @@ def invite(session: Session, principal: Principal, email: str, role: str, ttl: t
                                    same_email(email)))
     if member is not None:
         raise Conflict(f"{email} is already a member of this organization")
+    pending = session.scalar(select(Invitation.role).where(
+        Invitation.organization_id == principal.organization_id, Invitation.status == "pending",
+        func.lower(Invitation.email) == func.lower(email)))
+    if pending == Role.owner:  # an owner's invitation is changed only by an owner
+        principal.require(Role.owner)
     values = {"organization_id": principal.organization_id, "email": email, "role": role,
               "inviter_id": principal.user_id, "expires_at": _now() + ttl}
     # One statement against the partial unique index: two admins inviting at once renew one row.
     stmt = (insert(Invitation).values(id=uuid.uuid4(), status="pending", **values)
             .on_conflict_do_update(
                 index_elements=[Invitation.organization_id, func.lower(Invitation.email)],
-                index_where=Invitation.status == "pending",
+                # A literal: as a bound parameter, a prepared (generic) plan no longer matches
+                # the partial index, and PostgreSQL refuses the ON CONFLICT.
+                index_where=text("status = 'pending'"),
                 set_={k: v for k, v in values.items() if k != "organization_id"})
             .returning(Invitation))
     invitation = session.scalars(stmt, execution_options={"populate_existing": True}).one()
@@ -75,7 +82,7 @@ def invite(session: Session, principal: Principal, email: str, role: str, ttl: t
 
 
 def list_for_organization(session: Session, principal: Principal,
-                          organization_id: str | None = None) -> list[Invitation]:
+                          organization_id: IdRef | None = None) -> list[Invitation]:
     """Every invitation of the caller's organization, newest first, whatever its status."""
     _check_organization(principal, organization_id)
     return list(session.scalars(select(Invitation).where(
@@ -109,7 +116,7 @@ class Received:
     inviter_email: str | None
 
 
-def _theirs(session: Session, person: Person, invitation_id: str,
+def _theirs(session: Session, person: Person, invitation_id: IdRef,
             lock: bool = False) -> Invitation:
     """The invitation with that id sent to the person's email; anyone else's is not found."""
     stmt = select(Invitation).where(Invitation.id == parse_id(invitation_id, "invitation"),
@@ -137,7 +144,7 @@ def _received(session: Session, invitation: Invitation) -> Received:
     return Received(invitation, org, inviter.email if inviter else None)
 
 
-def get_for_invitee(session: Session, person: Person, invitation_id: str) -> Received:
+def get_for_invitee(session: Session, person: Person, invitation_id: IdRef) -> Received:
     """One of the person's invitations (whatever its status, so a used link says so)."""
     return _received(session, _theirs(session, person, invitation_id))
 

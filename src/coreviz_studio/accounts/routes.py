@@ -24,6 +24,7 @@ from coreviz_studio.accounts.schemas import (
     UpdateRoleBody,
 )
 from coreviz_studio.deps import Admin, Config, Db, SignedIn, Viewer
+from coreviz_studio.ids import Id
 
 router = APIRouter(prefix="/api", tags=["identity"])
 
@@ -91,7 +92,8 @@ def _received(r: invitations.Received) -> ReceivedInvitationOut:
         inviter_email=r.inviter_email)
 
 
-@router.post("/auth/organization/invite-member", response_model=InvitationOut)
+@router.post("/auth/organization/invite-member", response_model=InvitationOut,
+             responses={409: {"description": "Already a member"}})
 def invite_member(body: InviteBody, db: Db, principal: Admin, settings: Config) -> InvitationOut:
     """Invite an email (an owner invitation needs an owner). The answer is the same whether or
     not the email has an account here; nobody joins until they accept."""
@@ -102,20 +104,21 @@ def invite_member(body: InviteBody, db: Db, principal: Admin, settings: Config) 
 
 @router.get("/auth/organization/list-invitations", response_model=list[InvitationOut])
 def list_invitations(db: Db, principal: Viewer,
-                     organizationId: str | None = None) -> list[InvitationOut]:
+                     organizationId: Id | None = None) -> list[InvitationOut]:
     """The organization's invitations, any status (every member sees them, as in better-auth,
     like list-members)."""
     return [InvitationOut.model_validate(i)
             for i in invitations.list_for_organization(db, principal, organizationId)]
 
 
-@router.post("/auth/organization/cancel-invitation", response_model=InvitationOut)
+@router.post("/auth/organization/cancel-invitation", response_model=InvitationOut,
+             responses={409: {"description": "The invitation is no longer pending"}})
 def cancel_invitation(body: InvitationIdBody, db: Db, principal: Admin) -> InvitationOut:
     return InvitationOut.model_validate(invitations.cancel(db, principal, body.invitation_id))
 
 
 @router.get("/auth/organization/get-invitation", response_model=ReceivedInvitationOut)
-def get_invitation(id: str, db: Db, person: SignedIn) -> ReceivedInvitationOut:
+def get_invitation(id: Id, db: Db, person: SignedIn) -> ReceivedInvitationOut:
     """One invitation, for the signed-in person it was sent to (anyone else: 404)."""
     return _received(invitations.get_for_invitee(db, person, id))
 
@@ -127,7 +130,8 @@ def list_user_invitations(db: Db, person: SignedIn) -> list[ReceivedInvitationOu
     return [_received(r) for r in invitations.list_for_invitee(db, person)]
 
 
-@router.post("/auth/organization/accept-invitation", response_model=InvitationAnswer)
+@router.post("/auth/organization/accept-invitation", response_model=InvitationAnswer,
+             responses={409: {"description": "The invitation is no longer pending"}})
 def accept_invitation(body: InvitationIdBody, db: Db, person: SignedIn) -> InvitationAnswer:
     """Join with the invited role; that organization becomes the active one."""
     invitation, member = invitations.accept(db, person, body.invitation_id)
@@ -135,7 +139,8 @@ def accept_invitation(body: InvitationIdBody, db: Db, person: SignedIn) -> Invit
                             member=_member(member))
 
 
-@router.post("/auth/organization/reject-invitation", response_model=InvitationAnswer)
+@router.post("/auth/organization/reject-invitation", response_model=InvitationAnswer,
+             responses={409: {"description": "The invitation is no longer pending"}})
 def reject_invitation(body: InvitationIdBody, db: Db, person: SignedIn) -> InvitationAnswer:
     invitation = invitations.reject(db, person, body.invitation_id)
     return InvitationAnswer(invitation=InvitationOut.model_validate(invitation), member=None)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from coreviz_studio import ids
 from coreviz_studio.schemas import InputModel, WireModel
@@ -70,12 +70,12 @@ class InviteBody(InputModel):
 
     email: Email
     role: Role = "member"
-    organization_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-    resend: bool | None = None
+    organization_id: ids.BodyId | None = None
+    resend: StrictBool | None = None
 
 
 class InvitationIdBody(InputModel):
-    invitation_id: Annotated[str, Field(min_length=1, max_length=64)]
+    invitation_id: ids.BodyId
 
 
 class InvitationOut(WireModel):
@@ -114,5 +114,4 @@ class UpdateRoleBody(InputModel):
 
 
 class SetActiveBody(InputModel):
-    organization_id: Annotated[str, Field(min_length=1, max_length=64, json_schema_extra={
-        "pattern": rf"^\s*{ids.PATTERN[1:-1]}\s*$"})]
+    organization_id: ids.BodyId

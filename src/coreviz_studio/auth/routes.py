@@ -87,7 +87,8 @@ def get_session(db: Db, principal: OptionalPrincipal) -> GetSessionOut | JSONRes
 # --- device login (RFC 8628) ------------------------------------------------------------------
 
 
-@router.post("/device/code", dependencies=[Public])
+@router.post("/device/code", dependencies=[Public],
+             responses={429: {"description": "Too many codes from this address"}})
 def device_code(body: DeviceCodeBody, db: Db, settings: Config,
                 client: ClientAddress) -> JSONResponse:
     answer = device.request_code(db, body.client_id, body.scope, client, settings)
@@ -137,7 +138,8 @@ def device_page() -> HTMLResponse:
 # --- API keys ---------------------------------------------------------------------------------
 
 
-@router.post("/api-key/create", response_model=ApiKeyCreated)
+@router.post("/api-key/create", response_model=ApiKeyCreated,
+             responses={404: {"description": "A collection of the scope is not found"}})
 def create_api_key(body: ApiKeyCreateBody, db: Db, principal: Admin) -> ApiKeyCreated:
     """A new key; `readOnly` and `collections` narrow it (never beyond the caller's own)."""
     row, secret = keys.create(db, principal, body.name or "", body.expires_in, body.read_only,

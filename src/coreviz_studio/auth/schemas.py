@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from coreviz_studio import ids
 from coreviz_studio.schemas import InputModel, WireModel
@@ -87,14 +87,12 @@ class ApiKeyCreateBody(InputModel):
     expires_in: Annotated[int, Field(ge=60, le=10 * 365 * 24 * 3600)] | None = None
     # The key's scope (our fields; better-auth's `permissions` is server-only there): it only
     # reads, and/or it sees only these collections (dataset ids). Absent: all its user can do.
-    read_only: bool = False
-    collections: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]],
-                           Field(min_length=1, max_length=1000)] | None = None
+    read_only: StrictBool = False
+    collections: Annotated[list[ids.BodyId], Field(min_length=1, max_length=1000)] | None = None
 
 
 class ApiKeyDeleteBody(InputModel):
-    key_id: Annotated[str, Field(min_length=1, max_length=64, json_schema_extra={
-        "pattern": rf"^\s*{ids.PATTERN[1:-1]}\s*$"})]
+    key_id: ids.BodyId
 
 
 class ApiKeyOut(WireModel):

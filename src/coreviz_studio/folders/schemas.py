@@ -16,8 +16,7 @@ FolderName = Annotated[str, CleanName(1024, "The folder's name")]
 
 
 class FolderCreate(InputModel):
-    dataset_id: Annotated[str, Field(min_length=1, max_length=64, json_schema_extra={
-        "pattern": rf"^\s*{ids.PATTERN[1:-1]}\s*$"})]
+    dataset_id: ids.BodyId
     name: FolderName
     path: Annotated[str, Field(max_length=4096,
                                json_schema_extra={"pattern": paths.QUERY_PATTERN})] | None = None
