@@ -137,10 +137,18 @@ def test_an_abandoned_upload_leaves_no_pending_file(server, make_member) -> None
     _until(lambda: not _pending(server), "the pending file stayed after the hang-up")
 
 
-def test_the_cap_leaves_room_for_an_image_where_one_is_sent(client) -> None:  # type: ignore[no-untyped-def]
+def test_the_cap_leaves_room_for_an_image_where_one_is_sent(client, make_member) -> None:  # type: ignore[no-untyped-def]
     body = json.dumps({"image": "data:image/png;base64," + "A" * (2 * 1024 * 1024)})
     json_type = {"content-type": "application/json"}
     r = client.post("/api/auth/sign-in/email", content=body, headers=json_type)
     assert r.status_code == 413 and r.headers["connection"] == "close"
-    # /api/ai/* takes images as data URLs: read and parsed, then the caller is checked.
-    assert client.post("/api/ai/describe", content=body, headers=json_type).status_code == 401
+    # /api/ai/* takes images as data URLs: room for one, but only for a caller whose credential
+    # is good, checked before the body is read (a stranger's 2 MiB is refused unread).
+    for stranger in ({}, {"x-api-key": "cvz_not-a-key"}, {"authorization": "Bearer nope"}):
+        r = client.post("/api/ai/describe", content=body, headers={**json_type, **stranger})
+        assert r.status_code == 413, (stranger, r.text)
+    r = client.post("/api/ai/describe", content=body,
+                    headers={**json_type, **make_member().headers})
+    assert r.status_code not in (401, 413), r.text  # read, then refused as no image
+    small = json.dumps({"image": "data:image/png;base64,AAAA"})
+    assert client.post("/api/ai/describe", content=small, headers=json_type).status_code == 401

@@ -52,6 +52,20 @@ def test_api_keys_create_list_delete(client, org, settings) -> None:  # type: ig
     assert next(k for k in listed if k["id"] == created["id"])["enabled"] is False
 
 
+def test_an_owners_key_is_revoked_only_by_an_owner(client, org) -> None:  # type: ignore[no-untyped-def]
+    owner, admin = org["owner"], org["admin"]
+    keys = {k["userId"]: k["id"] for k in client.get("/api/auth/api-key/list",
+                                                      headers=admin.headers).json()}
+    r = client.post("/api/auth/api-key/delete", headers=admin.headers,
+                    json={"keyId": keys[str(owner.user_id)]})
+    assert r.status_code == 403 and "owner" in r.json()["message"]
+    assert client.get("/api/me", headers=owner.headers).status_code == 200  # still works
+    # an owner may revoke an admin's key
+    r = client.post("/api/auth/api-key/delete", headers=owner.headers,
+                    json={"keyId": keys[str(admin.user_id)]})
+    assert r.status_code == 200 and client.get("/api/me", headers=admin.headers).status_code == 401
+
+
 def test_other_organization_keys_are_not_found(client, org, make_member) -> None:  # type: ignore[no-untyped-def]
     outsider = make_member()
     theirs = client.post("/api/auth/api-key/create", headers=outsider.headers,

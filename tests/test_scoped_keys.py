@@ -213,3 +213,16 @@ def owner_with_zebras(client, make_member):  # type: ignore[no-untyped-def]
     owner = make_member()
     libraries = Library(client, owner, "First"), Library(client, owner, "Second")
     return owner, *((lib, lib.upload(image(), "zebra.jpg")["id"]) for lib in libraries)
+
+
+def test_a_collection_scoped_key_does_not_list_the_organizations_people(client, two) -> None:  # type: ignore[no-untyped-def]
+    owner, first, *_ = two
+    scoped = _key(client, owner, collections=[first.id])
+    for path in ("/api/auth/organization/list-members",
+                 "/api/auth/organization/list-invitations"):
+        r = client.get(path, headers=scoped)
+        assert r.status_code == 403 and "collections" in r.json()["message"], path
+        assert client.get(path, headers=owner.headers).status_code == 200
+    # a read-only key for the whole organization still reads them
+    assert client.get("/api/auth/organization/list-members",
+                      headers=_key(client, owner, readOnly=True)).status_code == 200

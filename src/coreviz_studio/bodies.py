@@ -19,12 +19,17 @@ import asyncio
 import math
 from http import HTTPStatus
 
+import anyio.to_thread
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.requests import cookie_parser
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from coreviz_studio.auth import service as auth_service
 from coreviz_studio.config import Settings
+from coreviz_studio.deps import SESSION_COOKIE
+from coreviz_studio.errors import AppError
 from coreviz_studio.uploads.routes import router as uploads_router
 
 # HTTPException, not AppError: raised inside the framework's body reading, which turns any other
@@ -68,6 +73,10 @@ class BodyLimits:
         headers = Headers(scope=scope)
         cap = self.cap_for(scope["path"])
         declared = headers.get("content-length", "")
+        if (cap is not None and cap > self.cap and _has_body(headers)
+                and not (declared.isdigit() and int(declared) <= self.cap)
+                and not await _authenticates(scope, headers)):
+            cap = self.cap  # the room for an image is a signed-in caller's, never a stranger's
         if cap is not None and declared.isdigit() and int(declared) > cap:
             await _refuse(BodyTooLarge(cap), scope, receive, send)
             return
@@ -108,6 +117,28 @@ class BodyLimits:
             if started:
                 raise
             await _refuse(exc, scope, receive, send)
+
+
+async def _authenticates(scope: Scope, headers: Headers) -> bool:
+    """Whether the request's credential is good, checked before its body is read (FastAPI reads
+    a body before the route's dependencies authenticate its caller)."""
+    api_key = headers.get("x-api-key")
+    authorization = headers.get("authorization")
+    if not api_key and not authorization:
+        cookie = cookie_parser(headers.get("cookie", "")).get(SESSION_COOKIE)
+        authorization = f"Bearer {cookie}" if cookie else None
+    if not api_key and not authorization:
+        return False
+
+    def check() -> bool:
+        with scope["app"].state.db.sessions() as session:
+            try:
+                auth_service.authenticate(session, api_key, authorization)
+            except AppError:
+                return False
+            session.commit()
+            return True
+    return await anyio.to_thread.run_sync(check)
 
 
 async def _refuse(exc: HTTPException, scope: Scope, receive: Receive, send: Send) -> None:

@@ -83,8 +83,10 @@ def invite(session: Session, principal: Principal, email: str, role: str, ttl: t
 
 def list_for_organization(session: Session, principal: Principal,
                           organization_id: IdRef | None = None) -> list[Invitation]:
-    """Every invitation of the caller's organization, newest first, whatever its status."""
+    """Every invitation of the caller's organization, newest first, whatever its status (not
+    for a key limited to some collections, as list-members)."""
     _check_organization(principal, organization_id)
+    principal.require_whole_organization("listing the invitations")
     return list(session.scalars(select(Invitation).where(
         Invitation.organization_id == principal.organization_id)
         .order_by(Invitation.created_at.desc(), Invitation.id)))

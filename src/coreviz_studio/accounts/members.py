@@ -36,6 +36,9 @@ def check_role(role: str) -> str:
 
 
 def list_members(session: Session, principal: Principal) -> list[Member]:
+    """The organization's people: not for a key limited to some collections (least privilege:
+    a key handed out for one collection does not show who works here)."""
+    principal.require_whole_organization("listing the members")
     rows = session.execute(
         select(Membership, User).join(User, User.id == Membership.user_id)
         .where(Membership.organization_id == principal.organization_id)

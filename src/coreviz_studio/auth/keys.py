@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from coreviz_studio.auth import service
 from coreviz_studio.auth.principal import Principal, Role
 from coreviz_studio.auth.secrets import API_KEY_PREFIX
-from coreviz_studio.db.tables import ApiKey, Dataset
+from coreviz_studio.db.tables import ApiKey, Dataset, Membership
 from coreviz_studio.errors import Forbidden, NotFound
 from coreviz_studio.ids import parse_id
 from coreviz_studio.tenancy import get_owned
@@ -87,5 +88,13 @@ def operator_principal(session: Session, user_id: uuid.UUID,
 
 
 def revoke(session: Session, principal: Principal, key_id: str) -> ApiKey:
-    return service.revoke_api_key(session, principal.organization_id,
-                                  str(parse_id(key_id, "key")))
+    """Admins revoke the organization's keys; an owner's key only its owner or another owner
+    (as roles: an admin cannot cut an owner's automation off)."""
+    ident = parse_id(key_id, "key")
+    owner_of = session.scalar(
+        select(Membership.role).join(ApiKey, (ApiKey.user_id == Membership.user_id)
+                                     & (ApiKey.organization_id == Membership.organization_id))
+        .where(ApiKey.id == ident, ApiKey.organization_id == principal.organization_id))
+    if owner_of == Role.owner and principal.role != Role.owner:
+        raise Forbidden("This key belongs to an owner: only an owner can revoke it")
+    return service.revoke_api_key(session, principal.organization_id, str(ident))
