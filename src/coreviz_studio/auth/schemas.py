@@ -11,7 +11,10 @@ from pydantic import Field, StrictBool
 from coreviz_studio import ids
 from coreviz_studio.schemas import InputModel, WireModel
 
-Short = Annotated[str, Field(min_length=1, max_length=200)]
+# Bodies are stripped of surrounding spaces before their length is checked: say so (at least one
+# non-space character), or "\t" looks valid and is refused.
+_VISIBLE = {"pattern": r"\S"}
+Short = Annotated[str, Field(min_length=1, max_length=200, json_schema_extra=_VISIBLE)]
 
 
 class SignInBody(InputModel):
@@ -65,12 +68,12 @@ class DeviceCodeBody(InputModel):
 
 class DeviceTokenBody(InputModel):
     grant_type: Short = Field(alias="grant_type")
-    device_code: Annotated[str, Field(min_length=1, max_length=200)] = Field(alias="device_code")
+    device_code: Short = Field(alias="device_code")
     client_id: Short = Field(alias="client_id")
 
 
 class DeviceDecisionBody(InputModel):
-    user_code: Annotated[str, Field(min_length=1, max_length=32)]
+    user_code: Annotated[str, Field(min_length=1, max_length=32, json_schema_extra=_VISIBLE)]
 
 
 class DeviceCodeStatus(WireModel):
