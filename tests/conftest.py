@@ -1,6 +1,12 @@
-"""One embedded PostgreSQL per test session, handed to the app as DATABASE_URL (so the external
-database path is the one under test); each test makes its own organizations, so tests don't
-see each other's rows."""
+"""One embedded PostgreSQL per test process, handed to the app as DATABASE_URL (so the external
+database path is the one under test).
+
+The suite runs in parallel (pytest-xdist, see addopts in pyproject.toml): each worker process
+(gw0, gw1, ...) starts its own cluster in its own temp dir (Unix socket only, so no ports to
+share) and migrates it, and its tests run one at a time against it. A serial run
+(`-p no:xdist` or `-n 0`) is one such process. Within a database, each test makes its own
+organizations and media and only looks at, changes or runs what is its own (tests/jobs.py
+`drain` runs only the given media's jobs), so tests don't see each other's rows."""
 
 from __future__ import annotations
 
@@ -25,15 +31,75 @@ from coreviz_studio.db.migrate import upgrade
 from coreviz_studio.db.session import Database, open_database
 
 
+def xdist_worker() -> str:
+    """This process's xdist worker id (gw0, gw1, ...), or "main" in a serial run."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
 def private_tmpdir(prefix: str) -> Path:
-    """A temp dir the database user can traverse (0711) when tests run as root."""
-    path = Path(tempfile.mkdtemp(prefix=prefix))
+    """A temp dir the database user can traverse (0711) when tests run as root; its name says
+    which worker made it."""
+    path = Path(tempfile.mkdtemp(prefix=f"{prefix}{xdist_worker()}-"))
     path.chmod(0o711)
     return path
 
 
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """With xdist disabled (`-p no:xdist`), accept and ignore the xdist options that addopts
+    passes, so that such a run is simply serial."""
+    if not pluginmanager.has_plugin("xdist"):
+        group = parser.getgroup("xdist", "xdist disabled: these options are ignored")
+        group._addoption("-n", "--numprocesses", dest="numprocesses", default=None)
+        group.addoption("--dist", dest="dist", default="no")
+        group.addoption("--no-loadscope-reorder", dest="loadscopereorder",
+                        action="store_false", default=True)
+
+
+def migrate_test_database(database: Database) -> None:
+    """Give the test database its schema: the one place it is migrated."""
+    upgrade(database.engine)
+
+
+_SHARED_SCOPES = ("class", "module", "package")
+
+
+def _shares_setup(item: pytest.Item) -> bool:
+    """Whether the test uses a fixture set up once for its class, module or package."""
+    info = getattr(item, "_fixtureinfo", None)
+    return info is not None and any(
+        defs and defs[-1].scope in _SHARED_SCOPES for defs in info.name2fixturedefs.values())
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """How a parallel run (`--dist loadgroup`) shares the tests out, in the order they are sent.
+
+    - The tests of a file with a module-scoped (or class-scoped) fixture, the sign of an
+      expensive setup (models loaded, media processed), stay together on one worker, so that
+      setup is done once; any other test goes to whichever worker is free. (An explicit
+      `@pytest.mark.xdist_group` is kept as it is.)
+    - The tests that drive real server processes (`slow`) go first, then those groups, so the
+      longest pieces of work start early instead of being the last ones left running.
+    Otherwise the collection order is kept."""
+    def file_of(item: pytest.Item) -> str:
+        return item.nodeid.split("::", 1)[0]
+
+    together = {file_of(item) for item in items if _shares_setup(item)}
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None and file_of(item) in together:
+            item.add_marker(pytest.mark.xdist_group(file_of(item)))
+
+    def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("slow") is not None:
+            return 0
+        return 1 if item.get_closest_marker("xdist_group") is not None else 2
+
+    items.sort(key=rank)
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
+    """The libpq URL of this process's own embedded PostgreSQL (one per xdist worker)."""
     root = private_tmpdir("cvs-test-pg-")
     pg = EmbeddedPostgres(root)
     url = pg.acquire()
@@ -46,14 +112,15 @@ def pg_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    # No in-process worker: tests run jobs when they mean to (tests/pipeline_helpers.py).
+    # No in-process worker: tests run jobs when they mean to (tests/jobs.py `drain`).
+    # tmp_path_factory is per xdist worker, so is the data dir.
     return Settings(database_url=pg_url, data_dir=tmp_path_factory.mktemp("data"), workers=0)
 
 
 @pytest.fixture(scope="session")
 def database(settings: Settings) -> Iterator[Database]:
     db = open_database(settings)
-    upgrade(db.engine)
+    migrate_test_database(db)
     yield db
     db.close()
 

@@ -50,12 +50,15 @@ def worker_name() -> str:
 
 
 async def run(pipe: Pipeline, *, wait: bool = True, install_signal_handlers: bool = False,
-              concurrency: int | None = None) -> None:
-    """Work through the queue: forever (`wait`), or until it is empty (tests, one-shot runs)."""
+              concurrency: int | None = None, queue: str = QUEUE) -> None:
+    """Work through the queue: forever (`wait`), or until it is empty (tests, one-shot runs).
+
+    `queue` is the processing queue unless a caller parked some jobs in a queue of their own
+    (the tests do, to run only theirs)."""
     settings = pipe.settings
     app = make_app(pipe)
     options: dict[str, Any] = {
-        "queues": [QUEUE], "wait": wait, "name": worker_name(),
+        "queues": [queue], "wait": wait, "name": worker_name(),
         "concurrency": concurrency or settings.worker_concurrency,
         "install_signal_handlers": install_signal_handlers,
         "update_heartbeat_interval": settings.worker_heartbeat_seconds,
@@ -65,26 +68,27 @@ async def run(pipe: Pipeline, *, wait: bool = True, install_signal_handlers: boo
     if swept := sweep_scratch(settings):
         log.info("removed %d folders left by stopped workers", swept)
     async with app.open_async():
-        await recover_stalled(app, settings.stalled_after_seconds)
-        watcher = asyncio.create_task(_watch_stalled(app, settings.stalled_after_seconds))
+        await recover_stalled(app, settings.stalled_after_seconds, queue)
+        watcher = asyncio.create_task(_watch_stalled(app, settings.stalled_after_seconds, queue))
         try:
             await app.run_worker_async(**options)
         finally:
             watcher.cancel()
 
 
-async def _watch_stalled(app: procrastinate.App, stalled_after: float) -> None:
+async def _watch_stalled(app: procrastinate.App, stalled_after: float, queue: str) -> None:
     while True:
         await asyncio.sleep(max(stalled_after / 3, 0.5))
         try:
-            await recover_stalled(app, stalled_after)
+            await recover_stalled(app, stalled_after, queue)
         except Exception:  # the database may be briefly away; try again next round
             log.exception("stalled-job check failed")
 
 
-async def recover_stalled(app: procrastinate.App, stalled_after: float) -> int:
+async def recover_stalled(app: procrastinate.App, stalled_after: float,
+                          queue: str = QUEUE) -> int:
     """Queue again every job whose worker stopped sending heartbeats; how many."""
-    stalled = await app.job_manager.get_stalled_jobs(queue=QUEUE,
+    stalled = await app.job_manager.get_stalled_jobs(queue=queue,
                                                      seconds_since_heartbeat=stalled_after)
     count = 0
     for job in stalled:
@@ -98,6 +102,6 @@ async def recover_stalled(app: procrastinate.App, stalled_after: float) -> int:
     return count
 
 
-def run_until_empty(pipe: Pipeline) -> None:
+def run_until_empty(pipe: Pipeline, queue: str = QUEUE) -> None:
     """Process everything queued, then return (tests; `worker --until-empty` is the CLI's)."""
-    asyncio.run(run(pipe, wait=False, install_signal_handlers=False))
+    asyncio.run(run(pipe, wait=False, install_signal_handlers=False, queue=queue))
