@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -70,31 +71,63 @@ def _shares_setup(item: pytest.Item) -> bool:
         defs and defs[-1].scope in _SHARED_SCOPES for defs in info.name2fixturedefs.values())
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """How a parallel run (`--dist loadgroup`) shares the tests out, in the order they are sent.
+    """The order in which a parallel run hands out its tests, and which stay together
+    (tests/xdist_schedule.py): the longest work first, so that it is not what is left running
+    at the end. First the `slow` tests (real server, worker and CLI processes), then the files
+    with module- or class-scoped fixtures (expensive setups, run once on one worker), then the
+    rest; otherwise the collection order is kept."""
+    from tests import xdist_schedule
 
-    - The tests of a file with a module-scoped (or class-scoped) fixture, the sign of an
-      expensive setup (models loaded, media processed), stay together on one worker, so that
-      setup is done once; any other test goes to whichever worker is free. (An explicit
-      `@pytest.mark.xdist_group` is kept as it is.)
-    - The tests that drive real server processes (`slow`) go first, then those groups, so the
-      longest pieces of work start early instead of being the last ones left running.
-    Otherwise the collection order is kept."""
     def file_of(item: pytest.Item) -> str:
-        return item.nodeid.split("::", 1)[0]
+        return xdist_schedule.file_of(item.nodeid)
 
     together = {file_of(item) for item in items if _shares_setup(item)}
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None and file_of(item) in together:
-            item.add_marker(pytest.mark.xdist_group(file_of(item)))
+    items.sort(key=lambda item: 0 if item.get_closest_marker("slow") is not None
+               else 1 if file_of(item) in together else 2)
+    xdist_schedule.report(together)
 
-    def rank(item: pytest.Item) -> int:
-        if item.get_closest_marker("slow") is not None:
-            return 0
-        return 1 if item.get_closest_marker("xdist_group") is not None else 2
 
-    items.sort(key=rank)
+def pytest_configure(config: pytest.Config) -> None:
+    if _parallel(config):  # the controller: where workers say which files stay together
+        from tests import xdist_schedule
+
+        base = Path(tempfile.mkdtemp(prefix="cvs-test-schedule-")) / "together"
+        os.environ[xdist_schedule.ENV] = str(base)  # the workers inherit it
+        config.stash[_SCHEDULE] = base
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if (base := config.stash.get(_SCHEDULE, None)) is not None:
+        shutil.rmtree(base.parent, ignore_errors=True)
+
+
+_SCHEDULE = pytest.StashKey[Path]()
+
+
+def _parallel(config: pytest.Config) -> bool:
+    """The controller of a `--dist loadfile` run (not a worker, not a serial run)."""
+    return (config.pluginmanager.has_plugin("xdist") and not hasattr(config, "workerinput")
+            and bool(config.getoption("numprocesses", None))
+            and config.getoption("dist", "no") == "loadfile")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):  # type: ignore[no-untyped-def]
+    if config.getoption("dist", "no") == "loadfile":
+        from tests.xdist_schedule import TogetherOrAlone
+
+        return TogetherOrAlone(config, log)
+    return None
+
+
+def _throwaway(url: str) -> None:
+    """This cluster is deleted after the run: don't wait for the disk on every commit.
+    (Crash safety is tested on clusters of their own: tests/test_server_process.py.)"""
+    with psycopg.connect(url, autocommit=True) as conn:
+        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+            conn.execute(f"ALTER SYSTEM SET {setting} = off")
+        conn.execute("SELECT pg_reload_conf()")
 
 
 @pytest.fixture(scope="session")
@@ -103,6 +136,8 @@ def pg_url() -> Iterator[str]:
     root = private_tmpdir("cvs-test-pg-")
     pg = EmbeddedPostgres(root)
     url = pg.acquire()
+    if os.environ.get("CVS_TEST_DURABLE") != "1":
+        _throwaway(url)
     os.environ["DATABASE_URL"] = url
     yield url
     os.environ.pop("DATABASE_URL", None)
