@@ -1,6 +1,12 @@
-"""One embedded PostgreSQL per test session, handed to the app as DATABASE_URL (so the external
-database path is the one under test); each test makes its own organizations, so tests don't
-see each other's rows."""
+"""One embedded PostgreSQL per test process, handed to the app as DATABASE_URL (so the external
+database path is the one under test).
+
+The suite runs in parallel (pytest-xdist, see addopts in pyproject.toml): each worker process
+(gw0, gw1, ...) starts its own cluster in its own temp dir (Unix socket only, so no ports to
+share) and migrates it, and its tests run one at a time against it. A serial run
+(`-p no:xdist` or `-n 0`) is one such process. Within a database, each test makes its own
+organizations and media and only looks at, changes or runs what is its own (tests/jobs.py
+`drain` runs only the given media's jobs), so tests don't see each other's rows."""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -25,18 +32,112 @@ from coreviz_studio.db.migrate import upgrade
 from coreviz_studio.db.session import Database, open_database
 
 
+def xdist_worker() -> str:
+    """This process's xdist worker id (gw0, gw1, ...), or "main" in a serial run."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
 def private_tmpdir(prefix: str) -> Path:
-    """A temp dir the database user can traverse (0711) when tests run as root."""
-    path = Path(tempfile.mkdtemp(prefix=prefix))
+    """A temp dir the database user can traverse (0711) when tests run as root; its name says
+    which worker made it."""
+    path = Path(tempfile.mkdtemp(prefix=f"{prefix}{xdist_worker()}-"))
     path.chmod(0o711)
     return path
 
 
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """With xdist disabled (`-p no:xdist`), accept and ignore the xdist options that addopts
+    passes, so that such a run is simply serial."""
+    if not pluginmanager.has_plugin("xdist"):
+        group = parser.getgroup("xdist", "xdist disabled: these options are ignored")
+        group._addoption("-n", "--numprocesses", dest="numprocesses", default=None)
+        group.addoption("--dist", dest="dist", default="no")
+        group.addoption("--no-loadscope-reorder", dest="loadscopereorder",
+                        action="store_false", default=True)
+
+
+def migrate_test_database(database: Database) -> None:
+    """Give the test database its schema: the one place it is migrated."""
+    upgrade(database.engine)
+
+
+_SHARED_SCOPES = ("class", "module", "package")
+
+
+def _shares_setup(item: pytest.Item) -> bool:
+    """Whether the test uses a fixture set up once for its class, module or package."""
+    info = getattr(item, "_fixtureinfo", None)
+    return info is not None and any(
+        defs and defs[-1].scope in _SHARED_SCOPES for defs in info.name2fixturedefs.values())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The order in which a parallel run hands out its tests, and which stay together
+    (tests/xdist_schedule.py): the longest work first, so that it is not what is left running
+    at the end. First the `slow` tests (real server, worker and CLI processes), then the files
+    with module- or class-scoped fixtures (expensive setups, run once on one worker), then the
+    rest; otherwise the collection order is kept."""
+    from tests import xdist_schedule
+
+    def file_of(item: pytest.Item) -> str:
+        return xdist_schedule.file_of(item.nodeid)
+
+    together = {file_of(item) for item in items if _shares_setup(item)}
+    items.sort(key=lambda item: 0 if item.get_closest_marker("slow") is not None
+               else 1 if file_of(item) in together else 2)
+    xdist_schedule.report(together)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if _parallel(config):  # the controller: where workers say which files stay together
+        from tests import xdist_schedule
+
+        base = Path(tempfile.mkdtemp(prefix="cvs-test-schedule-")) / "together"
+        os.environ[xdist_schedule.ENV] = str(base)  # the workers inherit it
+        config.stash[_SCHEDULE] = base
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if (base := config.stash.get(_SCHEDULE, None)) is not None:
+        shutil.rmtree(base.parent, ignore_errors=True)
+
+
+_SCHEDULE = pytest.StashKey[Path]()
+
+
+def _parallel(config: pytest.Config) -> bool:
+    """The controller of a `--dist loadfile` run (not a worker, not a serial run)."""
+    return (config.pluginmanager.has_plugin("xdist") and not hasattr(config, "workerinput")
+            and bool(config.getoption("numprocesses", None))
+            and config.getoption("dist", "no") == "loadfile")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):  # type: ignore[no-untyped-def]
+    if config.getoption("dist", "no") == "loadfile":
+        from tests.xdist_schedule import TogetherOrAlone
+
+        return TogetherOrAlone(config, log)
+    return None
+
+
+def _throwaway(url: str) -> None:
+    """This cluster is deleted after the run: don't wait for the disk on every commit.
+    (Crash safety is tested on clusters of their own: tests/test_server_process.py.)"""
+    with psycopg.connect(url, autocommit=True) as conn:
+        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+            conn.execute(f"ALTER SYSTEM SET {setting} = off")
+        conn.execute("SELECT pg_reload_conf()")
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
+    """The libpq URL of this process's own embedded PostgreSQL (one per xdist worker)."""
     root = private_tmpdir("cvs-test-pg-")
     pg = EmbeddedPostgres(root)
     url = pg.acquire()
+    if os.environ.get("CVS_TEST_DURABLE") != "1":
+        _throwaway(url)
     os.environ["DATABASE_URL"] = url
     yield url
     os.environ.pop("DATABASE_URL", None)
@@ -46,14 +147,15 @@ def pg_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    # No in-process worker: tests run jobs when they mean to (tests/pipeline_helpers.py).
+    # No in-process worker: tests run jobs when they mean to (tests/jobs.py `drain`).
+    # tmp_path_factory is per xdist worker, so is the data dir.
     return Settings(database_url=pg_url, data_dir=tmp_path_factory.mktemp("data"), workers=0)
 
 
 @pytest.fixture(scope="session")
 def database(settings: Settings) -> Iterator[Database]:
     db = open_database(settings)
-    upgrade(db.engine)
+    migrate_test_database(db)
     yield db
     db.close()
 

@@ -23,12 +23,11 @@ def _run(kind: str, data: bytes, tmp_path: Path, limits: Limits = Limits(),
 
 
 def test_memory_cap_fails_the_file_not_the_worker(tmp_path: Path) -> None:
-    buf = io.BytesIO()
-    Image.new("RGB", (10000, 10000), "gray").save(buf, "PNG")  # 300 MB once decoded
+    gray = media_files.flat_png((10000, 10000), "RGB", (128, 128, 128))  # 300 MB once decoded
     with pytest.raises(DecodeFailed, match="more than 256 MB"):
-        _run("image", buf.getvalue(), tmp_path, memory_mb=256)
+        _run("image", gray, tmp_path, memory_mb=256)
     # The same file decodes under a cap that leaves room, in a fresh child.
-    assert _run("image", buf.getvalue(), tmp_path, memory_mb=2048).frames[0].width == 2048
+    assert _run("image", gray, tmp_path, memory_mb=2048).frames[0].width == 2048
 
 
 def test_time_cap(tmp_path: Path) -> None:

@@ -23,12 +23,17 @@ def test_upload_queues_one_job_in_its_transaction(lib: Library, database) -> Non
     assert media["metadata"]["processing"]["status"] == "queued"
     jobs = jobs_of(database, media["id"])
     assert [j["status"] for j in jobs] == ["todo"]
-    # A refused upload (415) leaves no job behind.
+    # A refused upload (415) leaves no job behind: none for this organization's media, and
+    # none for a media that does not exist (other organizations' jobs are not counted).
+    mine = text("SELECT count(*) FROM procrastinate_jobs j WHERE NOT EXISTS ("
+                "SELECT 1 FROM media m WHERE m.id::text = j.args->>'media_id' "
+                "AND m.organization_id <> :org)")
     with database.engine.connect() as c:
-        before = c.scalar(text("SELECT count(*) FROM procrastinate_jobs"))
+        before = c.scalar(mine, {"org": lib.member.org_id})
+    assert before >= 1
     assert lib.upload_raw(b"<html>no</html>", "x.jpg").status_code == 415
     with database.engine.connect() as c:
-        assert c.scalar(text("SELECT count(*) FROM procrastinate_jobs")) == before
+        assert c.scalar(mine, {"org": lib.member.org_id}) == before
 
 
 def test_image_video_pdf_frames(lib: Library, settings, database, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -15,20 +15,20 @@ MODEL = "all-minilm-l6-v2"
 
 
 def _fill(session: Session, org: uuid.UUID, ds: uuid.UUID, vectors: np.ndarray) -> None:
-    for vector in vectors:
-        media_id, frame_id = uuid.uuid4(), uuid.uuid4()
-        session.execute(text(
-            "INSERT INTO media (id, organization_id, dataset_id, type, name, path, root_id) "
-            "VALUES (:m, :o, :d, 'image', 'x.jpg', text2ltree(:p), :m)"),
-            {"m": media_id, "o": org, "d": ds, "p": f"{ds.hex}.{media_id.hex}"})
-        session.execute(text(
-            "INSERT INTO frames (id, organization_id, media_id, frame_index) "
-            "VALUES (:f, :o, :m, 0)"), {"f": frame_id, "o": org, "m": media_id})
-        session.execute(text(
-            "INSERT INTO embeddings (organization_id, dataset_id, media_id, frame_id, kind, "
-            "model, dim, embedding) VALUES (:o, :d, :m, :f, 'text', :model, 384, :v)"),
-            {"o": org, "d": ds, "m": media_id, "f": frame_id, "model": MODEL,
-             "v": "[" + ",".join(map(str, vector)) + "]"})
+    """One media with one frame and one text embedding per vector (each table in one batch)."""
+    rows = [{"m": uuid.uuid4(), "f": uuid.uuid4(), "o": org, "d": ds, "model": MODEL,
+             "v": "[" + ",".join(map(str, vector)) + "]"} for vector in vectors]
+    for row in rows:
+        row["p"] = f"{ds.hex}.{row['m'].hex}"
+    session.execute(text(
+        "INSERT INTO media (id, organization_id, dataset_id, type, name, path, root_id) "
+        "VALUES (:m, :o, :d, 'image', 'x.jpg', text2ltree(:p), :m)"), rows)
+    session.execute(text(
+        "INSERT INTO frames (id, organization_id, media_id, frame_index) "
+        "VALUES (:f, :o, :m, 0)"), rows)
+    session.execute(text(
+        "INSERT INTO embeddings (organization_id, dataset_id, media_id, frame_id, kind, "
+        "model, dim, embedding) VALUES (:o, :d, :m, :f, 'text', :model, 384, :v)"), rows)
 
 
 def test_a_small_collection_gets_a_full_candidate_list(database, make_member) -> None:  # type: ignore[no-untyped-def]

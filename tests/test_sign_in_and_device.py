@@ -102,11 +102,13 @@ def _poll(client, code: dict, client_id: str = "coreviz-cli"):  # type: ignore[n
         "grant_type": GRANT, "device_code": code["device_code"], "client_id": client_id})
 
 
-def _age_poll(database, seconds: int = 60) -> None:  # type: ignore[no-untyped-def]
-    """Pretend the device waited its interval since its last poll."""
+def _age_poll(database, code, seconds: int = 60) -> None:  # type: ignore[no-untyped-def]
+    """Pretend the device waited its interval since its last poll (this code's only)."""
     with database.engine.begin() as conn:
-        conn.execute(text("UPDATE device_codes SET last_polled_at = last_polled_at - "
-                          "make_interval(secs => :s)"), {"s": seconds})
+        done = conn.execute(text("UPDATE device_codes SET last_polled_at = last_polled_at - "
+                                 "make_interval(secs => :s) WHERE user_code = :c"),
+                            {"s": seconds, "c": code["user_code"].replace("-", "")})
+        assert done.rowcount == 1
 
 
 def test_device_flow_approve(client, person, database) -> None:  # type: ignore[no-untyped-def]
@@ -133,7 +135,7 @@ def test_device_flow_approve(client, person, database) -> None:  # type: ignore[
     assert r.status_code == 200 and r.json() == {"success": True}
     assert _poll(client, code, "someone-else").json() == {"error": "invalid_grant",
                                                           "error_description": "Client ID mismatch"}
-    _age_poll(database)
+    _age_poll(database, code)
     r = _poll(client, code)
     assert r.status_code == 200, r.text
     grant = r.json()
@@ -144,7 +146,7 @@ def test_device_flow_approve(client, person, database) -> None:  # type: ignore[
     session = client.get("/api/auth/get-session", headers=bearer).json()
     assert session["user"]["email"] == person.email
     # The device code works once.
-    _age_poll(database)
+    _age_poll(database, code)
     assert _poll(client, code).json()["error"] == "invalid_grant"
     # And the user code cannot be approved again.
     r = client.post("/api/auth/device/approve", headers={"Authorization": f"Bearer {token}"},
@@ -160,7 +162,7 @@ def test_device_flow_deny_and_expiry(client, person, database) -> None:  # type:
     assert client.post("/api/auth/device/deny", headers=auth,
                        json={"userCode": code["user_code"]}).status_code == 200
     assert _poll(client, code).json()["error"] == "access_denied"
-    _age_poll(database)
+    _age_poll(database, code)
     assert _poll(client, code).json()["error"] == "invalid_grant"
 
     late = _start(client)

@@ -40,7 +40,8 @@ def test_killed_worker_job_is_recovered_once(data_dir, tmp_path) -> None:  # typ
         client = httpx.Client(base_url=server.url, headers={"x-api-key": key}, timeout=30)
         org = client.get("/api/me").json()["organizationId"]
         ds = client.post(f"/api/organization/{org}/datasets", json={"name": "Clips"}).json()["id"]
-        video = media_files.video_with_cut(tmp_path / "long.mp4", cut_at=6.0, seconds=12.0,
+        # Long enough (a frame a second, each through every model) to be caught mid-job.
+        video = media_files.video_with_cut(tmp_path / "long.mp4", cut_at=3.0, seconds=6.0,
                                            size=(320, 240))
         r = client.post("/api/upload/multipart", data={"datasetId": ds},
                         files={"file": ("long.mp4", video, "video/mp4")})
@@ -66,9 +67,9 @@ def test_killed_worker_job_is_recovered_once(data_dir, tmp_path) -> None:  # typ
         assert "left by a stopped worker" in workers[1].output()
         frames = state["frames"]
         stamps = [f["timestamp"] for f in frames]
-        assert len(stamps) == len(set(stamps)) == processing["frames"] >= 12
+        assert len(stamps) == len(set(stamps)) == processing["frames"] >= 6
         assert all(len(f["captions"]) == 1 for f in frames)
-        assert "6" in stamps  # the hard cut is a frame of its own
+        assert "3" in stamps  # the hard cut is a frame of its own
     finally:
         for worker in workers:
             worker.terminate()

@@ -62,13 +62,15 @@ def worker_name() -> str:
 
 
 async def run(pipe: Pipeline, *, wait: bool = True, install_signal_handlers: bool = False,
-              concurrency: int | None = None) -> None:
+              concurrency: int | None = None, queue: str = QUEUE) -> None:
     """Work through the queue: forever (`wait`), or until it is empty (tests, one-shot runs).
     Forever means through database outages too: the worker waits, reconnects and goes on;
-    only a stop (a signal, or cancelling this task) ends it."""
+    only a stop (a signal, or cancelling this task) ends it. `queue` is the processing queue
+    unless a caller parked some jobs in a queue of their own (the tests do, to run only
+    theirs)."""
     settings = pipe.settings
     options: dict[str, Any] = {
-        "queues": [QUEUE], "wait": wait, "name": worker_name(),
+        "queues": [queue], "wait": wait, "name": worker_name(),
         "concurrency": concurrency or settings.worker_concurrency,
         # With `wait` we handle the signals: a stop must end the reconnect loop too.
         "install_signal_handlers": install_signal_handlers and not wait,
@@ -113,9 +115,10 @@ async def _run_once(pipe: Pipeline, options: dict[str, Any]) -> None:
     await (await psycopg.AsyncConnection.connect(pipe.db.url, connect_timeout=10)).close()
     app = make_app(pipe)
     stalled_after = pipe.settings.stalled_after_seconds
+    [queue] = options["queues"]
     async with app.open_async():
-        await recover_stalled(app, stalled_after)
-        watcher = asyncio.create_task(_watch_stalled(app, stalled_after))
+        await recover_stalled(app, stalled_after, queue)
+        watcher = asyncio.create_task(_watch_stalled(app, stalled_after, queue))
         try:
             await app.run_worker_async(**options)
         finally:
@@ -162,11 +165,11 @@ def _stop_on_signals(stopping: asyncio.Event, install: bool) -> Iterator[None]:
                 loop.remove_signal_handler(sig)
 
 
-async def _watch_stalled(app: procrastinate.App, stalled_after: float) -> None:
+async def _watch_stalled(app: procrastinate.App, stalled_after: float, queue: str) -> None:
     while True:
         await asyncio.sleep(max(stalled_after / 3, 0.5))
         try:
-            await recover_stalled(app, stalled_after)
+            await recover_stalled(app, stalled_after, queue)
         except Exception as exc:  # the database may be briefly away; try again next round
             if waits_for(exc):
                 log.warning("stalled-job check failed: the database is unavailable")
@@ -174,9 +177,10 @@ async def _watch_stalled(app: procrastinate.App, stalled_after: float) -> None:
                 log.exception("stalled-job check failed")
 
 
-async def recover_stalled(app: procrastinate.App, stalled_after: float) -> int:
+async def recover_stalled(app: procrastinate.App, stalled_after: float,
+                          queue: str = QUEUE) -> int:
     """Queue again every job whose worker stopped sending heartbeats; how many."""
-    stalled = await app.job_manager.get_stalled_jobs(queue=QUEUE,
+    stalled = await app.job_manager.get_stalled_jobs(queue=queue,
                                                      seconds_since_heartbeat=stalled_after)
     count = 0
     for job in stalled:
@@ -190,6 +194,6 @@ async def recover_stalled(app: procrastinate.App, stalled_after: float) -> int:
     return count
 
 
-def run_until_empty(pipe: Pipeline) -> None:
+def run_until_empty(pipe: Pipeline, queue: str = QUEUE) -> None:
     """Process everything queued, then return (tests; `worker --until-empty` is the CLI's)."""
-    asyncio.run(run(pipe, wait=False, install_signal_handlers=False))
+    asyncio.run(run(pipe, wait=False, install_signal_handlers=False, queue=queue))
