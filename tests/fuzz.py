@@ -19,16 +19,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def schemathesis_command(url: str, key: str, max_time: int, seed: int,
-                         report_dir: Path) -> list[str]:
+                         report_dir: Path, max_examples: int | None = None) -> list[str]:
     # The config (schemathesis.toml) is read from the repository root, where this runs.
     return [str(Path(sys.executable).parent / "schemathesis"), "run", f"{url}/openapi.json",
             "-H", f"x-api-key: {key}", "--checks", "all",
             "--phases", "examples,coverage,fuzzing,stateful", "--max-time", str(max_time),
             "--seed", str(seed), "--report", "junit", "--report-dir", str(report_dir),
-            "--no-color"]
+            "--no-color", *(["--max-examples", str(max_examples)] if max_examples else [])]
 
 
-def run(max_time: int, seed: int, report_dir: Path) -> subprocess.CompletedProcess[str]:
+def run(max_time: int, seed: int, report_dir: Path,
+        max_examples: int | None = None) -> subprocess.CompletedProcess[str]:
     """A fresh server on its own data dir (its own embedded PostgreSQL), fuzzed with its
     bootstrap admin's key; the server stops afterwards."""
     data = Path(tempfile.mkdtemp(prefix="cvs-fuzz-"))
@@ -37,7 +38,8 @@ def run(max_time: int, seed: int, report_dir: Path) -> subprocess.CompletedProce
     try:
         key = server.first_key()
         assert key, server.output()
-        return subprocess.run(schemathesis_command(server.url, key, max_time, seed, report_dir),
+        return subprocess.run(schemathesis_command(server.url, key, max_time, seed, report_dir,
+                                                   max_examples),
                               cwd=ROOT, capture_output=True, text=True, check=False,
                               timeout=max_time + 300)
     finally:
@@ -50,8 +52,10 @@ def main() -> None:
     parser.add_argument("--max-time", type=int, default=600)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--report-dir", type=Path, default=ROOT / "schemathesis-report")
+    parser.add_argument("--max-examples", type=int, default=None,
+                        help="cases per operation and phase (default: as many as time allows)")
     args = parser.parse_args()
-    done = run(args.max_time, args.seed, args.report_dir)
+    done = run(args.max_time, args.seed, args.report_dir, args.max_examples)
     print(done.stdout, done.stderr, sep="\n")
     sys.exit(done.returncode)
 

@@ -152,7 +152,7 @@ def test_similar_refusals(world) -> None:  # type: ignore[no-untyped-def]
     assert image_like["pagination"]["total"] >= 1
 
 
-@pytest.mark.parametrize("query", ["' OR 1=1--", "%", "_", "\\", "\"\"\"", "a:*|!(b", "x" * 10_000,
+@pytest.mark.parametrize("query", ["' OR 1=1--", "%", "_", "\\", "\"\"\"", "a:*|!(b", "x" * 4000,
                                    "猫", "🐈", "&|!<->", "kitten %_ \\ ' \""])
 def test_hostile_queries_are_harmless(world, query: str) -> None:  # type: ignore[no-untyped-def]
     lib, _, _, other_cat = world

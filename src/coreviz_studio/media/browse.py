@@ -32,6 +32,9 @@ from coreviz_studio.tenancy import scoped
 
 MAX_LIMIT = 1000
 MAX_QUERY = 1000
+# The longest q accepted: its URL stays under the HTTP server's request-line limit (~80 KB)
+# even in 4-byte characters, percent-encoded; what is read of it is MAX_QUERY characters.
+MAX_QUERY_PARAM = 4000
 # faces / objects: that object's kind; image: whole frames like the object's frame.
 SimilarModel = Literal["objects", "faces", "image"]
 SIMILAR_MODELS = get_args(SimilarModel)
@@ -133,7 +136,8 @@ class BrowseParams(BaseModel):
     media_id: Ref = None
     cluster_id: Ref = None
     q: Annotated[str | None, Field(
-        description=f"A text query: scored results, best first, each with _score (cut to "
+        max_length=MAX_QUERY_PARAM,
+        description=f"A text query: scored results, best first, each with _score (read up to "
                     f"{MAX_QUERY} characters)")] = None
     similar_to_object_id: Annotated[Id | None, Field(
         description="Media whose objects look like this object, best first; q is ignored "

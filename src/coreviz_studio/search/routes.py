@@ -23,7 +23,7 @@ router = APIRouter(prefix="/api", tags=["search"])
 
 @router.get("/search", response_model=SearchOut)
 def search(db: Db, principal: Viewer, settings: Config, urls: Urls,
-           q: Annotated[str, Query(max_length=10_000)] = "",
+           q: Annotated[str, Query(max_length=browse.MAX_QUERY_PARAM)] = "",
            organizationId: Id | None = None,
            limit: Annotated[int, Query(ge=1, le=scored.MAX_SEARCH_LIMIT)] = 20) -> SearchOut:
     """Search every collection of your organization: best first, `rank` is the score."""
