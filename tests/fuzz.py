@@ -19,17 +19,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def schemathesis_command(url: str, key: str, max_time: int, seed: int,
-                         report_dir: Path, max_examples: int | None = None) -> list[str]:
+                         report_dir: Path, max_examples: int | None = None,
+                         deterministic: bool = False) -> list[str]:
     # The config (schemathesis.toml) is read from the repository root, where this runs.
     return [str(Path(sys.executable).parent / "schemathesis"), "run", f"{url}/openapi.json",
             "-H", f"x-api-key: {key}", "--checks", "all",
             "--phases", "examples,coverage,fuzzing,stateful", "--max-time", str(max_time),
             "--seed", str(seed), "--report", "junit", "--report-dir", str(report_dir),
-            "--no-color", *(["--max-examples", str(max_examples)] if max_examples else [])]
+            "--no-color", *(["--max-examples", str(max_examples)] if max_examples else []),
+            *(["--generation-deterministic"] if deterministic else [])]
 
 
-def run(max_time: int, seed: int, report_dir: Path,
-        max_examples: int | None = None) -> subprocess.CompletedProcess[str]:
+def run(max_time: int, seed: int, report_dir: Path, max_examples: int | None = None,
+        deterministic: bool = False) -> subprocess.CompletedProcess[str]:
     """A fresh server on its own data dir (its own embedded PostgreSQL), fuzzed with its
     bootstrap admin's key; the server stops afterwards."""
     data = Path(tempfile.mkdtemp(prefix="cvs-fuzz-"))
@@ -39,7 +41,7 @@ def run(max_time: int, seed: int, report_dir: Path,
         key = server.first_key()
         assert key, server.output()
         return subprocess.run(schemathesis_command(server.url, key, max_time, seed, report_dir,
-                                                   max_examples),
+                                                   max_examples, deterministic),
                               cwd=ROOT, capture_output=True, text=True, check=False,
                               timeout=max_time + 300)
     finally:

@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import Field, StrictBool
 
 from coreviz_studio import ids
+from coreviz_studio.accounts.service import EMAIL_PATTERN
 from coreviz_studio.schemas import InputModel, WireModel
 
 
@@ -56,11 +57,12 @@ class MembersOut(WireModel):
 # Documented (json_schema_extra) as the service checks them, which keeps its messages.
 Role = Annotated[str, Field(min_length=1, max_length=16,
                             json_schema_extra={"enum": ["owner", "admin", "member", "viewer"]})]
-_EMAIL = r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+"  # accounts.service._EMAIL
+_EMAIL = EMAIL_PATTERN
+_SPACE = r"\s*"
 Email = Annotated[str, Field(min_length=3, max_length=320,
-                             json_schema_extra={"pattern": rf"^\s*{_EMAIL}\s*$"})]
+                             json_schema_extra={"pattern": rf"^{_SPACE}{_EMAIL}{_SPACE}$"})]
 MemberRef = Annotated[str, Field(min_length=1, max_length=320, json_schema_extra={
-    "pattern": rf"^\s*(?:{ids.PATTERN[1:-1]}|{_EMAIL})\s*$",
+    "pattern": rf"^{_SPACE}(?:{ids.PATTERN[1:-1]}|{_EMAIL}){_SPACE}$",
     "description": "A membership id, a user id, or an email"})]
 
 

@@ -16,7 +16,10 @@ from coreviz_studio.auth.service import create_api_key, same_email
 from coreviz_studio.db.tables import ROLES, Membership, Organization, User
 from coreviz_studio.errors import Conflict, Invalid, NotFound
 
-_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$")
+# One definition for the check and the API's documentation (accounts/schemas.py): no spaces or
+# control characters (C0, DEL, C1), one @, spaces around it trimmed.
+EMAIL_PATTERN = r"[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+"
+_EMAIL = re.compile(f"^{EMAIL_PATTERN}$")
 
 
 def slugify(name: str) -> str:

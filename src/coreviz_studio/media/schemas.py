@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 from pydantic.json_schema import SkipJsonSchema
 
+from coreviz_studio.media import paths
 from coreviz_studio.schemas import CleanName, InputModel, NotNull, WireModel
 
 ItemName = Annotated[str, CleanName(1024, "The item's name")]
@@ -165,4 +166,5 @@ class ItemUpdate(InputModel):
 
 
 class MoveBody(InputModel):
-    destination_path: Annotated[str, Field(min_length=1, max_length=4096)]
+    destination_path: Annotated[str, Field(min_length=1, max_length=4096,
+                                           json_schema_extra={"pattern": paths.PATTERN})]
