@@ -211,3 +211,16 @@ def make_session_token(database: Database):  # type: ignore[no-untyped-def]
         return token
 
     return make
+
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def person(make_member, database):  # type: ignore[no-untyped-def]
+    """A member who signs in with PASSWORD."""
+    member = make_member()
+    with database.sessions() as s:
+        accounts.set_password(s, member.email, PASSWORD)
+        s.commit()
+    return member

@@ -14,11 +14,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from coreviz_studio import ratelimit
-from coreviz_studio.accounts import service as accounts
 from coreviz_studio.app import create_app
 from coreviz_studio.errors import TooManyRequests
-
-PASSWORD = "correct horse battery"
+from tests.conftest import PASSWORD
 
 
 def _address() -> str:
@@ -46,15 +44,6 @@ def caller(strict, database):  # type: ignore[no-untyped-def]
         with TestClient(app, client=(address, 40000), raise_server_exceptions=False) as c:
             yield c
     return make
-
-
-@pytest.fixture
-def person(make_member, database):  # type: ignore[no-untyped-def]
-    member = make_member()
-    with database.sessions() as s:
-        accounts.set_password(s, member.email, PASSWORD)
-        s.commit()
-    return member
 
 
 def _sign_in(client, email: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]

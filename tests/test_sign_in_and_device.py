@@ -6,9 +6,8 @@ import pytest
 from sqlalchemy import text
 
 from coreviz_studio import ratelimit
-from coreviz_studio.accounts import service as accounts
+from tests.conftest import PASSWORD
 
-PASSWORD = "correct horse battery"
 GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
@@ -21,15 +20,6 @@ def _fresh_limits(database, settings) -> None:  # type: ignore[no-untyped-def]
         ratelimit.user_codes_by_source)]
     with database.engine.begin() as conn:
         conn.execute(text("DELETE FROM rate_limits WHERE key = ANY(:k)"), {"k": keys})
-
-
-@pytest.fixture
-def person(make_member, database):  # type: ignore[no-untyped-def]
-    member = make_member()
-    with database.sessions() as s:
-        accounts.set_password(s, member.email, PASSWORD)
-        s.commit()
-    return member
 
 
 def _sign_in(client, email: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
