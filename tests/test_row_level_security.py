@@ -135,6 +135,21 @@ def test_a_folder_filter_still_uses_its_index(orgs, database) -> None:  # type: 
     assert "media_path_gist" in plan and "Index Cond" in plan, plan
 
 
+def test_a_folder_listing_still_uses_its_index(orgs, database) -> None:  # type: ignore[no-untyped-def]
+    """The listing of one folder (its children by parent path) under the policy: the
+    children index, not a scan of the organization's media."""
+    a, _ = orgs
+    with database.sessions() as s:
+        scope_session(s, a.owner.org_id)
+        s.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = "\n".join(s.execute(text(
+            "EXPLAIN SELECT count(*) FROM media WHERE dataset_id = :ds AND status = 'active' "
+            "AND is_active_version AND subpath(path, 0, nlevel(path) - 1) = CAST(:root AS ltree)"),
+            {"ds": uuid.UUID(a.library.id), "root": a.library.root}).scalars())
+    assert "media_children_" in plan and "Index Cond" in plan, plan  # either children index
+    assert "subpath" in plan.split("Index Cond", 1)[1].split("\n", 1)[0], plan
+
+
 def test_search_operators_may_run_inside_their_indexes(database) -> None:  # type: ignore[no-untyped-def]
     """Full text (@@) and trigram (<%) conditions can use their GIN indexes under the policy
     only if their functions are leakproof (the planner refuses others as index conditions)."""

@@ -42,13 +42,19 @@ _POLICIES = {
 }
 
 
-# Under row-level security PostgreSQL uses a query's condition as an index condition only if its
-# function is LEAKPROOF (it must not see rows the policy hides). These are the operators of our
-# ltree (folders), full-text and trigram (search) indexes: they raise no error that depends on a
-# row, and our queries are our own code, so no caller's function can watch rows go by. Marking
-# them needs a superuser (the embedded database's); elsewhere they stay as they are, and those
-# filters run after the policy instead of inside the index scan (slower, not less safe).
+# Under row-level security PostgreSQL uses a query's condition as an index condition only if
+# every function in it is LEAKPROOF (it must not see rows the policy hides). These are the
+# functions of our ltree (folders: `path <@`, and a folder's listing by
+# `subpath(path, 0, nlevel(path) - 1) = container`), full-text and trigram (search) indexes.
+# None raises an error that depends on a row our expressions give them (subpath and int4mi only
+# for positions outside a path or an overflow, which nlevel - 1 never asks for), and every query
+# is our own code, so no caller's function can watch hidden rows go by. ALTER FUNCTION changes
+# this database only, and needs a superuser (the embedded database's); elsewhere they stay as
+# they are, and those filters run after the policy instead of inside the index (slower, not
+# less safe).
 _LEAKPROOF = ("ltree_risparent(ltree, ltree)", "ltree_isparent(ltree, ltree)",
+              "ltree_eq(ltree, ltree)", "ltree_ne(ltree, ltree)",
+              "subpath(ltree, integer, integer)", "nlevel(ltree)", "int4mi(integer, integer)",
               "ts_match_vq(tsvector, tsquery)", "similarity_op(text, text)",
               "word_similarity_op(text, text)", "word_similarity_commutator_op(text, text)")
 
