@@ -35,11 +35,6 @@ def scope_session(session: Session, organization_id: uuid.UUID,
     # else: _on_begin applies it when the next transaction starts
 
 
-def scoped_organization(session: Session) -> uuid.UUID | None:
-    scope = session.info.get(_SCOPE)
-    return uuid.UUID(scope[0]) if scope else None
-
-
 def _apply(connection: Connection, scope: tuple[str, str]) -> None:
     # set_config(..., true) is SET LOCAL: it ends with the transaction, so a pooled
     # connection never carries one request's organization into the next.

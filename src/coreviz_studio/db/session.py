@@ -59,12 +59,6 @@ class Database:
                     self._app_sessions = sessionmaker(self._app_engine, expire_on_commit=False)
         return self._app_sessions
 
-    @property
-    def app_engine(self) -> Engine:
-        self.sessions  # noqa: B018 - made on first use
-        assert self._app_engine is not None
-        return self._app_engine
-
     def watch(self, every: float) -> None:
         """Restart the embedded PostgreSQL whenever it dies (a thread checking `every`
         seconds), until close(). Meanwhile requests fail with 503; afterwards the pool's
