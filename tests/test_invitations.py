@@ -4,9 +4,6 @@ inviting says nothing about people outside the inviting organization."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +12,7 @@ from sqlalchemy import func, select, update
 
 from coreviz_studio.accounts import service as accounts
 from coreviz_studio.db.tables import Invitation, User
+from tests import processes
 
 PASSWORD = "correct horse battery"
 INVITATION_FIELDS = {"id", "organizationId", "email", "role", "status", "inviterId",
@@ -263,11 +261,9 @@ def test_cli_members_add_leaves_the_active_organization_alone(  # type: ignore[n
     other_name = client.get("/api/me", headers=other.headers).json()["organizationName"]
     solo = person()
 
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    def cli(*args: str) -> processes.Finished:
         # The real command, on the test database (DATABASE_URL) rather than an embedded one.
-        return subprocess.run([sys.executable, "-m", "coreviz_studio", "members", "add", *args],
-                              capture_output=True, text=True, timeout=120, check=False,
-                              env={**os.environ, "DATABASE_URL": pg_url})
+        return processes.cli("members", "add", *args, check=False, env={"DATABASE_URL": pg_url})
 
     done = cli(home.email, "--org", other_name, "--role", "viewer", "--json")
     assert done.returncode == 0, done.stderr

@@ -4,9 +4,6 @@ creator."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 
 import pytest
@@ -15,6 +12,7 @@ from coreviz_studio import tenancy
 from coreviz_studio.auth import keys
 from coreviz_studio.auth.principal import Principal, Role
 from coreviz_studio.errors import Forbidden, NotFound
+from tests import processes
 from tests.library import Library
 from tests.media_files import image
 
@@ -146,11 +144,9 @@ def test_a_scoped_key_cannot_make_a_broader_one(client, two, database) -> None: 
 def test_cli_creates_scoped_keys(client, two, pg_url) -> None:  # type: ignore[no-untyped-def]
     owner, first, photo, second, _ = two
 
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    def cli(*args: str) -> processes.Finished:
         # The real command, on the test database (DATABASE_URL) rather than an embedded one.
-        return subprocess.run([sys.executable, "-m", "coreviz_studio", "keys", *args],
-                              capture_output=True, text=True, timeout=120, check=False,
-                              env={**os.environ, "DATABASE_URL": pg_url})
+        return processes.cli("keys", *args, check=False, env={"DATABASE_URL": pg_url})
 
     done = cli("create", "--email", owner.email, "--name", "ro", "--read-only",
                "--collection", first.id, "--json")
