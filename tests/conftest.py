@@ -21,10 +21,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from coreviz_studio.accounts import service as accounts
 from coreviz_studio.app import create_app
+from coreviz_studio.auth import secrets
 from coreviz_studio.auth import service as auth
 from coreviz_studio.config import Settings
 from coreviz_studio.db.embedded import EmbeddedPostgres
@@ -119,6 +121,29 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):  # type: ignore[no-
 
         return TogetherOrAlone(config, log)
     return None
+
+
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """argon2 at its real cost takes 0.2 s of both cores here per password set or checked, and
+    the suite does that hundreds of times. In-process tests hash at argon2's lowest cost: the
+    same code and format, and a hash's cost travels in the hash. Server processes always use
+    the real cost; tests/test_auth.py checks it (with `real_password_hashing`)."""
+    real = secrets.PASSWORD_HASHER
+    secrets.PASSWORD_HASHER = CHEAP_HASHER
+    yield
+    secrets.PASSWORD_HASHER = real
+
+
+@pytest.fixture
+def real_password_hashing() -> Iterator[PasswordHasher]:
+    cheap = secrets.PASSWORD_HASHER
+    secrets.PASSWORD_HASHER = PasswordHasher()
+    yield secrets.PASSWORD_HASHER
+    secrets.PASSWORD_HASHER = cheap
 
 
 def _throwaway(url: str) -> None:

@@ -76,11 +76,15 @@ def test_key_of_a_member_who_left_is_refused(client, make_member, database) -> N
     assert client.get("/api/me", headers=m.headers).status_code == 401
 
 
-def test_password_hashing_round_trip() -> None:
+def test_password_hashing_round_trip(real_password_hashing) -> None:  # type: ignore[no-untyped-def]
+    from argon2 import extract_parameters
+
     from coreviz_studio.auth.secrets import hash_password, verify_password
 
     h = hash_password("correct horse")
-    assert h.startswith("$argon2")
+    assert h.startswith("$argon2id$")
+    used = extract_parameters(h)  # RFC 9106's low-memory profile
+    assert (used.time_cost, used.memory_cost, used.parallelism) == (3, 65536, 4)
     assert verify_password(h, "correct horse")
     assert not verify_password(h, "wrong horse")
     assert not verify_password(None, "anything")

@@ -15,7 +15,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 API_KEY_PREFIX = "cvz_"
 _VISIBLE = len(API_KEY_PREFIX) + 8
-_hasher = PasswordHasher()
+# argon2id with argon2-cffi's defaults (RFC 9106's low-memory profile: 3 passes, 64 MiB, 4 lanes).
+PASSWORD_HASHER = PasswordHasher()
 
 
 def hash_secret(secret: str) -> str:
@@ -33,13 +34,13 @@ def new_session_token() -> str:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return PASSWORD_HASHER.hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     """False for a wrong password or no password set; the work is done either way."""
     try:
-        return _hasher.verify(password_hash or _dummy_hash(), password) and (
+        return PASSWORD_HASHER.verify(password_hash or _dummy_hash(), password) and (
             password_hash is not None)
     except (VerificationError, InvalidHashError):
         return False
@@ -49,4 +50,4 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 def _dummy_hash() -> str:
     """Verified against when a user has no password, so that case takes as long as a wrong one;
     made on first use, not at import (every CLI start imports this module)."""
-    return _hasher.hash("no password is set for this user")
+    return PASSWORD_HASHER.hash("no password is set for this user")
