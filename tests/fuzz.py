@@ -18,13 +18,16 @@ from tests.processes import Server
 ROOT = Path(__file__).resolve().parent.parent
 
 
+ALL_PHASES = "examples,coverage,fuzzing,stateful"
+
+
 def schemathesis_command(url: str, key: str, max_time: int, seed: int,
                          report_dir: Path, max_examples: int | None = None,
-                         deterministic: bool = False) -> list[str]:
+                         deterministic: bool = False, phases: str = ALL_PHASES) -> list[str]:
     # The config (schemathesis.toml) is read from the repository root, where this runs.
     return [str(Path(sys.executable).parent / "schemathesis"), "run", f"{url}/openapi.json",
             "-H", f"x-api-key: {key}", "--checks", "all",
-            "--phases", "examples,coverage,fuzzing,stateful", "--max-time", str(max_time),
+            "--phases", phases, "--max-time", str(max_time),
             "--seed", str(seed), "--report", "junit", "--report-dir", str(report_dir),
             "--no-color", *(["--max-examples", str(max_examples)] if max_examples else []),
             *(["--generation-deterministic"] if deterministic else [])]
@@ -33,17 +36,28 @@ def schemathesis_command(url: str, key: str, max_time: int, seed: int,
 def run(max_time: int, seed: int, report_dir: Path, max_examples: int | None = None,
         deterministic: bool = False) -> subprocess.CompletedProcess[str]:
     """A fresh server on its own data dir (its own embedded PostgreSQL), fuzzed with its
-    bootstrap admin's key; the server stops afterwards."""
+    bootstrap admin's key, every phase in one run; the server stops afterwards."""
+    return run_phases({ALL_PHASES: max_time}, seed, report_dir, max_examples,
+                      deterministic)[ALL_PHASES]
+
+
+def run_phases(budgets: dict[str, int], seed: int, report_dir: Path,
+               max_examples: int | None = None, deterministic: bool = False,
+               ) -> dict[str, subprocess.CompletedProcess[str]]:
+    """One fresh server, then one schemathesis run per entry (phases -> seconds), so that
+    each phase gets its share of a short budget instead of the first phases taking it all."""
     data = Path(tempfile.mkdtemp(prefix="cvs-fuzz-"))
     data.chmod(0o711)
     server = Server(data / "data")
     try:
         key = server.first_key()
         assert key, server.output()
-        return subprocess.run(schemathesis_command(server.url, key, max_time, seed, report_dir,
-                                                   max_examples, deterministic),
-                              cwd=ROOT, capture_output=True, text=True, check=False,
-                              timeout=max_time + 300)
+        return {phases: subprocess.run(
+                    schemathesis_command(server.url, key, seconds, seed,
+                                         report_dir / phases.replace(",", "-"), max_examples,
+                                         deterministic, phases),
+                    cwd=ROOT, capture_output=True, text=True, check=False, timeout=seconds + 300)
+                for phases, seconds in budgets.items()}
     finally:
         server.terminate()
         shutil.rmtree(data, ignore_errors=True)

@@ -20,7 +20,7 @@ from tests.processes import Server
 
 pytestmark = pytest.mark.slow
 
-STALL_SECONDS = 5
+STALL_SECONDS = 2
 BOUNDARY = "cvs-test-boundary"
 
 
