@@ -82,6 +82,16 @@ def test_blob_is_served_byte_for_byte_with_range_and_etag(lib: Library, client) 
     assert r.status_code == 206 and r.content == data[10:20]
     assert r.headers["content-range"] == f"bytes 10-19/{len(data)}"
     assert client.get(path, headers={"if-none-match": f'"x", {etag}'}).status_code == 304
+    r = client.get(path, headers={"range": "bytes=-16"})  # the last 16 bytes
+    assert r.status_code == 206 and r.content == data[-16:]
+    r = client.get(path, headers={"range": f"bytes={len(data) - 5}-"})
+    assert r.status_code == 206 and r.content == data[-5:]
+    r = client.get(path, headers={"range": "bytes=0-4", "if-range": '"another"'})
+    assert r.status_code == 200 and r.content == data  # If-Range no longer matches: all of it
+    r = client.get(path, headers={"range": "bytes=0-4", "if-range": etag})
+    assert r.status_code == 206 and r.content == data[:5]
+    r = client.get(path, headers={"range": f"bytes={len(data)}-"})
+    assert r.status_code == 416 and r.headers["content-range"] == f"bytes */{len(data)}"
     for bad_range in ("bytes=abc", "bytes=5-2", "items=0-5"):  # ignored, as RFC 9110 says
         r = client.get(path, headers={"range": bad_range})
         assert r.status_code == 200 and r.content == data

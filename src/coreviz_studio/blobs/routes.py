@@ -1,28 +1,18 @@
-"""GET/HEAD /blobs/{key}: public (the key is the secret), immutable, with Range and ETag."""
+"""GET/HEAD /blobs/{key}: public (the key is the secret), immutable, with Range and ETag; the
+bytes stream from the blob store."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import FileResponse
-from starlette.responses import MalformedRangeHeader
+from fastapi.responses import StreamingResponse
 
 from coreviz_studio.blobs import service
 from coreviz_studio.deps import Blobs, Public
+from coreviz_studio.errors import NotFound
+from coreviz_studio.storage.base import NotStored
 from coreviz_studio.storage.urls import BLOB_ROUTE
 
 router = APIRouter(prefix=BLOB_ROUTE, tags=["blobs"])
-
-
-class _BlobFile(FileResponse):
-    """RFC 9110 14.2: a Range header that cannot be parsed is ignored (the whole file, 200),
-    not a plain-text 400."""
-
-    @classmethod
-    def _parse_range_header(cls, http_range: str, file_size: int) -> list[tuple[int, int]]:
-        try:
-            return super()._parse_range_header(http_range, file_size)
-        except MalformedRangeHeader:
-            return []
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:
@@ -37,9 +27,26 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
 def get_blob(key: str, request: Request, store: Blobs) -> Response:
     blob = service.find(store, key)
     headers = {"etag": blob.etag, "cache-control": "public, max-age=31536000, immutable",
-               "x-content-type-options": "nosniff",
-               "content-security-policy": "default-src 'none'; sandbox"}
+               "accept-ranges": "bytes", "x-content-type-options": "nosniff",
+               "content-security-policy": "default-src 'none'; sandbox",
+               "content-disposition": "inline"}
     if _matches(request.headers.get("if-none-match"), blob.etag):
         return Response(status_code=304, headers=headers)
-    return _BlobFile(blob.path, media_type=blob.mime, headers=headers,
-                        content_disposition_type="inline")
+    try:
+        wanted = service.byte_range(request.headers.get("range"),
+                                    request.headers.get("if-range"), blob)
+    except service.Unsatisfiable:
+        return Response(status_code=416, headers={**headers,
+                                                  "content-range": f"bytes */{blob.size}"})
+    start, end, status = 0, blob.size, 200
+    if wanted is not None:
+        (start, end), status = wanted, 206
+        headers["content-range"] = f"bytes {start}-{end - 1}/{blob.size}"
+    headers["content-length"] = str(end - start)
+    if request.method == "HEAD":
+        return Response(status_code=status, headers=headers, media_type=blob.mime)
+    try:
+        chunks = store.read(key, start, end)
+    except NotStored:  # deleted since it was found
+        raise NotFound("Blob not found") from None
+    return StreamingResponse(chunks, status_code=status, headers=headers, media_type=blob.mime)

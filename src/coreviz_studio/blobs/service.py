@@ -1,26 +1,60 @@
-"""Find a blob by key; an unknown or malformed key is simply not found."""
+"""Find a blob by key and work out which bytes a request asks for; an unknown or malformed key
+is simply not found."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from coreviz_studio.errors import NotFound
 from coreviz_studio.formats import mime_for_ext
-from coreviz_studio.storage.base import BlobStore
+from coreviz_studio.storage.base import BlobStore, etag_of
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 @dataclass
 class Blob:
-    path: Path
+    key: str
+    size: int
     mime: str
     etag: str
 
 
 def find(store: BlobStore, key: str) -> Blob:
-    path = store.local_path(key)
-    if path is None:
+    stored = store.stat(key)
+    if stored is None:
         raise NotFound("Blob not found")
-    # Blobs never change, so the key (a random token) is a perfect entity tag.
-    token = key.rsplit("/", 1)[-1].split(".", 1)[0]
-    return Blob(path=path, mime=mime_for_ext(path.suffix.lstrip(".")), etag=f'"{token}"')
+    return Blob(key=key, size=stored.size, mime=mime_for_ext(key.rsplit(".", 1)[-1]),
+                etag=etag_of(key))
+
+
+class Unsatisfiable(Exception):
+    """A range that lies wholly past the end (416)."""
+
+
+def byte_range(header: str | None, if_range: str | None, blob: Blob) -> tuple[int, int] | None:
+    """The one range [start, end) a Range header asks for, or None for the whole blob.
+
+    RFC 9110 14.2: a header that cannot be parsed, or several ranges, are ignored (the whole
+    blob, 200); an If-Range that does not match our entity tag asks for the whole blob too."""
+    if not header or (if_range is not None and if_range.strip() != blob.etag):
+        return None
+    found = _RANGE.match(header.strip().replace(" ", ""))
+    if found is None:
+        return None
+    first, last = found.groups()
+    if not first and not last:
+        return None
+    if not first:  # the last N bytes
+        n = int(last)
+        if n == 0:
+            raise Unsatisfiable
+        return max(0, blob.size - n), blob.size
+    start = int(first)
+    end = blob.size if not last else min(int(last) + 1, blob.size)
+    if last and int(last) < start:
+        return None
+    if start >= blob.size:
+        raise Unsatisfiable
+    return start, end

@@ -36,7 +36,7 @@ from coreviz_studio.pipeline.decode import BadMedia, Limits
 from coreviz_studio.pipeline.queue import now_iso, set_processing
 from coreviz_studio.pipeline.sandbox import DecodeFailed, decode_isolated
 from coreviz_studio.pipeline.store import replace_frames
-from coreviz_studio.storage.base import BlobStore, put_file
+from coreviz_studio.storage.base import BlobStore, NotStored, put_file
 
 log = logging.getLogger(__name__)
 _SCRATCH = "frames-"  # + the owner's tag: see owners.py
@@ -161,14 +161,19 @@ def _database_back(pipe: Pipeline, patience: float = 60.0) -> None:
 
 def _run(pipe: Pipeline, media_id: uuid.UUID, kind: str, blob_key: str | None, attempt: int,
          started: float) -> str:
-    source = pipe.store.local_path(blob_key) if blob_key else None
-    if source is None or not source.exists():
+    if not blob_key:
         raise BadMedia("the uploaded file is missing from storage")
     models = pipe.models()
     timings = Timings()
     with tempfile.TemporaryDirectory(prefix=f"{_SCRATCH}{owners.me()}.",
                                      dir=scratch_dir(pipe.settings)) as tmp:
         out = Path(tmp)
+        source = out / "source"
+        with timings.stage("fetch"):
+            try:
+                pipe.store.fetch(blob_key, source)
+            except NotStored:
+                raise BadMedia("the uploaded file is missing from storage") from None
         with timings.stage("decode"):
             decoded = decode_isolated(kind, source, out, pipe.limits(),
                                       timeout=pipe.settings.decode_timeout_seconds,

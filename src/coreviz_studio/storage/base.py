@@ -1,19 +1,24 @@
-"""The blob store interface.
+"""The blob store interface: blobs by key and stream. No local path leaves `storage/`.
 
 Blobs are immutable. Their keys are made here, by the server, from random bytes (never from a
-client's filename), so a key is also an unguessable public URL path. A blob is written to a
-pending place and becomes visible under its key only when it is complete and durable.
+client's filename), so a key is also an unguessable URL path. A blob is written to a pending
+place (size and sha256 computed on the way) and becomes visible under its key only when it is
+complete and durable; readers get byte ranges, workers a copy in their own scratch folder.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
-# <2 hex>/<32 hex>.<ext>: 128 random bits, fanned out over 256 directories.
+# <2 hex>/<32 hex>.<ext>: 128 random bits, fanned out over 256 prefixes.
 KEY_PATTERN = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{32}\.[a-z0-9]{2,5}$")
+CHUNK = 1024 * 1024
 
 
 def new_key(ext: str) -> str:
@@ -25,17 +30,28 @@ def is_key(key: str) -> bool:
     return KEY_PATTERN.match(key) is not None
 
 
+def etag_of(key: str) -> str:
+    """Blobs never change, so the key's random token is a perfect (strong) entity tag."""
+    return '"' + key.rsplit("/", 1)[-1].split(".", 1)[0] + '"'
+
+
+class NotStored(LookupError):
+    """No blob under that key (never made, deleted, or not a key at all)."""
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    key: str
+    size: int
+    modified: datetime  # when it was stored (for the orphan sweep's grace period)
+
+
 class PendingBlob(Protocol):
     """A blob being written. `write` appends, `commit` makes it durable under a new key,
     `discard` removes every trace of it."""
 
     size: int
     sha256: str
-
-    @property
-    def path(self) -> Path:
-        """A local file holding the bytes written so far (for probing before commit)."""
-        ...
 
     def head(self) -> bytes:
         """The first bytes written (for type detection)."""
@@ -44,33 +60,79 @@ class PendingBlob(Protocol):
     def write(self, chunk: bytes) -> None: ...
 
     def flush(self) -> None:
-        """Finish writing: the bytes are readable at `path` and `sha256` is set."""
+        """Finish writing: `sha256` is set and `open` reads every byte."""
         ...
 
-    def commit(self, ext: str) -> str: ...
+    def open(self) -> BinaryIO:
+        """A seekable reader of the bytes written (to probe them before commit); the caller
+        closes it."""
+        ...
+
+    def commit(self, ext: str) -> str:
+        """Store the bytes under a new key (returned); afterwards only `discard` is allowed,
+        and does nothing."""
+        ...
 
     def discard(self) -> None: ...
 
 
 class BlobStore(Protocol):
+    kind: str  # "local" or "s3": for logs, /healthz and errors
+
     def begin(self) -> PendingBlob: ...
 
-    def local_path(self, key: str) -> Path | None:
-        """The file of a stored blob, or None if there is none."""
+    def stat(self, key: str) -> StoredBlob | None:
+        """The stored blob under `key`, or None."""
         ...
 
-    def delete(self, key: str) -> None: ...
+    def read(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """The bytes [start, end) of a blob (to its end when `end` is None), in chunks;
+        NotStored when there is none. Opens the blob before the first chunk is asked for."""
+        ...
+
+    def fetch(self, key: str, dest: Path) -> None:
+        """Copy a blob into a new local file `dest` (a worker's scratch folder); NotStored
+        when there is none."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove a blob; nothing happens when there is none."""
+        ...
+
+    def list_blobs(self) -> Iterator[StoredBlob]:
+        """Every stored blob (for the orphan sweep)."""
+        ...
+
+    def reap_pending(self) -> int:
+        """Remove what dead processes left pending (partial files, unfinished multipart
+        uploads); how many."""
+        ...
+
+    def presigned_url(self, key: str, seconds: int) -> str | None:
+        """A short-lived URL a client can fetch the blob from directly, where the store has
+        one (S3); None otherwise."""
+        ...
 
 
-def put_file(store: BlobStore, source: Path, ext: str) -> str:
-    """Copy a local file into the store under a new key (the pipeline's frames and
-    thumbnails); the caller deletes the key again if its row never commits."""
+def put_stream(store: BlobStore, chunks: Iterator[bytes] | BinaryIO, ext: str) -> str:
+    """Store a stream under a new key; the caller deletes the key again if its row never
+    commits."""
     pending = store.begin()
     try:
-        with open(source, "rb") as f:
-            while chunk := f.read(1024 * 1024):
+        if isinstance(chunks, Iterator):
+            for chunk in chunks:
+                pending.write(chunk)
+        else:
+            while chunk := chunks.read(CHUNK):
                 pending.write(chunk)
         return pending.commit(ext)
     except BaseException:
         pending.discard()
         raise
+
+
+def put_file(store: BlobStore, source: Path, ext: str) -> str:
+    """Copy a local file (the pipeline's frames and thumbnails) into the store under a new
+    key."""
+    with open(source, "rb") as f:
+        return put_stream(store, f, ext)

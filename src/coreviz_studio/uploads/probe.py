@@ -1,7 +1,8 @@
 """Read what a file is without decoding it: dimensions, duration, pages and EXIF.
 
 Only headers are read, so an upload answers fast and a decompression bomb is refused before a
-single pixel is decoded. Full decoding (frames, thumbnails) is the pipeline's work.
+single pixel is decoded. Full decoding (frames, thumbnails) is the pipeline's work. The bytes
+come as a seekable reader (a pending blob's, storage/base.py), never as a path.
 """
 
 from __future__ import annotations
@@ -9,8 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from PIL import ExifTags, Image, UnidentifiedImageError
 
@@ -32,17 +32,17 @@ class Probe:
     exif: dict[str, Any] = field(default_factory=lambda: {"tags": {}})
 
 
-def probe(path: Path, fmt: Format, max_pixels: int) -> Probe:
-    """What the file at `path` holds; Invalid (422) when the decoder cannot read what the bytes
+def probe(data: BinaryIO, fmt: Format, max_pixels: int) -> Probe:
+    """What the bytes of `data` hold; Invalid (422) when the decoder cannot read what the bytes
     claim to be, TooLarge (413) when an image declares more than `max_pixels`."""
     if fmt.kind == "image":
-        return _probe_image(path, fmt, max_pixels)
+        return _probe_image(data, fmt, max_pixels)
     if fmt.kind == "video":
-        return _probe_video(path, fmt)
-    return _probe_pdf(path)
+        return _probe_video(data, fmt)
+    return _probe_pdf(data)
 
 
-def _probe_image(path: Path, fmt: Format, max_pixels: int) -> Probe:
+def _probe_image(data: BinaryIO, fmt: Format, max_pixels: int) -> Probe:
     assert fmt.pillow is not None  # every image format names its Pillow decoder
     if fmt.pillow == "HEIF":
         import pillow_heif
@@ -53,7 +53,7 @@ def _probe_image(path: Path, fmt: Format, max_pixels: int) -> Probe:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path, formats=[fmt.pillow]) as img:
+            with Image.open(data, formats=[fmt.pillow]) as img:
                 width, height = img.size
                 if width * height > max_pixels:
                     raise _too_many_pixels(width, height, max_pixels)
@@ -65,7 +65,7 @@ def _probe_image(path: Path, fmt: Format, max_pixels: int) -> Probe:
                        "(COREVIZ_MAX_IMAGE_PIXELS)") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise Invalid(f"The file looks like {fmt.ext.upper()} but is not a readable image "
-                      f"({_reason(exc, path)})") from exc
+                      f"({_reason(exc)})") from exc
     if width <= 0 or height <= 0:
         raise Invalid("The image has no pixels")
     if orientation in _QUARTER_TURNS:
@@ -73,9 +73,9 @@ def _probe_image(path: Path, fmt: Format, max_pixels: int) -> Probe:
     return Probe(width=width, height=height, exif={"tags": tags})
 
 
-def _reason(exc: BaseException, path: Path) -> str:
-    """A decoder's complaint, without the server's file path in it."""
-    return str(exc).replace(f"'{path}'", "the file").replace(str(path), "the file")[:300]
+def _reason(exc: BaseException) -> str:
+    """A decoder's complaint, kept short."""
+    return str(exc)[:300]
 
 
 def _too_many_pixels(width: int, height: int, limit: int) -> TooLarge:
@@ -125,13 +125,13 @@ def _json_value(value: Any, depth: int = 0) -> Any:
     return number if math.isfinite(number) else None
 
 
-def _probe_video(path: Path, fmt: Format) -> Probe:
+def _probe_video(data: BinaryIO, fmt: Format) -> Probe:
     import av
 
     try:
         # Small probe limits: only the header is wanted, and hostile files cannot make FFmpeg
         # scan far.
-        with av.open(str(path), options={"probesize": "5000000",
+        with av.open(data, mode="r", options={"probesize": "5000000",
                                          "analyzeduration": "5000000"}) as container:
             streams = container.streams.video
             if not streams:
@@ -148,7 +148,7 @@ def _probe_video(path: Path, fmt: Format) -> Probe:
                 width, height = height, width
     except av.FFmpegError as exc:
         raise Invalid(f"The file looks like {fmt.ext.upper()} but is not a readable video "
-                      f"({_reason(exc, path)})") from exc
+                      f"({_reason(exc)})") from exc
     return Probe(width=width, height=height, duration=duration)
 
 
@@ -166,16 +166,16 @@ def _rotation(stream: Any) -> int:
     return 0
 
 
-def _probe_pdf(path: Path) -> Probe:
+def _probe_pdf(data: BinaryIO) -> Probe:
     import pypdfium2
 
     try:
-        pdf = pypdfium2.PdfDocument(str(path))
+        pdf = pypdfium2.PdfDocument(data)
     except pypdfium2.PdfiumError as exc:
         if "password" in str(exc).lower():
             raise Invalid("The PDF is password-protected") from exc
         raise Invalid("The file looks like PDF but is not a readable document "
-                      f"({_reason(exc, path)})") from exc
+                      f"({_reason(exc)})") from exc
     try:
         pages = len(pdf)
         if pages == 0:

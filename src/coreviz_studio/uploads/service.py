@@ -68,7 +68,8 @@ def store_upload(session: Session, principal: Principal, received: Received, sto
         if not dataset_id:
             raise Invalid("datasetId is required (the collection to upload into)")
         dataset = get_dataset(session, principal, dataset_id)
-        facts = probe(blob.path, fmt, settings.max_image_pixels)
+        with blob.open() as data:
+            facts = probe(data, fmt, settings.max_image_pixels)
         tree.lock_tree(session, dataset.id, exclusive=False)
         previous = None
         if received.fields.get("versionOf"):

@@ -1,0 +1,69 @@
+"""The blob store contract, for every store: bytes in by stream, out by range or into a
+scratch file, by key only."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from coreviz_studio.storage.base import BlobStore, NotStored, is_key, put_stream
+from coreviz_studio.storage.local import LocalBlobStore
+
+
+@pytest.fixture(params=["local"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobStore]:
+    yield LocalBlobStore(tmp_path / "blobs")
+
+
+def test_a_blob_goes_in_by_stream_and_comes_out_by_range(store: BlobStore,
+                                                         tmp_path: Path) -> None:
+    data = os.urandom(3 * 1024 * 1024 + 17)  # more than one chunk, not a round size
+    pending = store.begin()
+    for i in range(0, len(data), 65536):
+        pending.write(data[i:i + 65536])
+    pending.flush()
+    assert (pending.size, pending.sha256) == (len(data), hashlib.sha256(data).hexdigest())
+    assert pending.head() == data[:len(pending.head())] and pending.head()
+    with pending.open() as reader:
+        reader.seek(1000)
+        assert reader.read(10) == data[1000:1010]
+    key = pending.commit("bin")
+    pending.discard()  # after a commit: nothing happens
+    assert is_key(key)
+    stored = store.stat(key)
+    assert stored is not None and stored.size == len(data)
+    assert b"".join(store.read(key)) == data
+    assert b"".join(store.read(key, 5, 25)) == data[5:25]
+    assert b"".join(store.read(key, len(data) - 3)) == data[-3:]
+    store.fetch(key, tmp_path / "scratch")
+    assert (tmp_path / "scratch").read_bytes() == data
+    assert key in {b.key for b in store.list_blobs()}
+    store.delete(key)
+    store.delete(key)  # twice: nothing happens
+    assert store.stat(key) is None
+    with pytest.raises(NotStored):
+        store.read(key)
+    with pytest.raises(NotStored):
+        store.fetch(key, tmp_path / "again")
+    assert key not in {b.key for b in store.list_blobs()}
+
+
+def test_a_discarded_blob_leaves_nothing(store: BlobStore) -> None:
+    before = {b.key for b in store.list_blobs()}
+    pending = store.begin()
+    pending.write(b"half an upload")
+    pending.discard()
+    assert {b.key for b in store.list_blobs()} == before
+    assert store.reap_pending() == 0
+
+
+def test_keys_are_the_only_way_in(store: BlobStore) -> None:
+    key = put_stream(store, iter([b"abc"]), "txt")
+    for hostile in ("../" + key, "/etc/passwd", key + "/..", "tmp/x", "", key.upper()):
+        assert store.stat(hostile) is None
+        with pytest.raises(NotStored):
+            store.read(hostile)
