@@ -61,6 +61,23 @@ def test_a_discarded_blob_leaves_nothing(store: BlobStore) -> None:
     assert store.reap_pending() == 0
 
 
+def test_a_resumable_upload_appends_at_its_offset_only(store: BlobStore) -> None:
+    import io
+
+    state = store.resumable_create()
+    state = store.resumable_append(state, 0, io.BytesIO(b"hello "))
+    with pytest.raises(ValueError):
+        store.resumable_append(state, 3, io.BytesIO(b"again"))  # not where it ends
+    state = store.resumable_append(state, 6, io.BytesIO(b"world"))
+    key = store.resumable_finish(state, "txt")
+    assert b"".join(store.read(key)) == b"hello world"
+    gone = store.resumable_create()
+    store.resumable_abort(gone)
+    store.resumable_abort(gone)  # twice: nothing happens
+    with pytest.raises(NotStored):
+        store.resumable_finish(gone, "txt")
+
+
 def test_keys_are_the_only_way_in(store: BlobStore) -> None:
     key = put_stream(store, iter([b"abc"]), "txt")
     for hostile in ("../" + key, "/etc/passwd", key + "/..", "tmp/x", "", key.upper()):

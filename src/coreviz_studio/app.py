@@ -39,7 +39,7 @@ from coreviz_studio.pipeline import worker
 from coreviz_studio.pipeline.process import Pipeline
 from coreviz_studio.pipeline.routes import router as processing_router
 from coreviz_studio.search.routes import router as search_router
-from coreviz_studio.storage.local import LocalBlobStore
+from coreviz_studio.storage.factory import build_store
 from coreviz_studio.storage.urls import BlobUrls
 from coreviz_studio.tags.routes import router as tags_router
 from coreviz_studio.uploads.routes import router as uploads_router
@@ -198,7 +198,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.blobs = LocalBlobStore(settings.effective_blob_dir())
+    app.state.blobs = build_store(settings)
     app.state.blob_urls = BlobUrls(settings.effective_public_url())
     install_error_handlers(app)
     app.add_middleware(JsonBodiesByDefault)

@@ -142,13 +142,13 @@ def worker_command(
 
     from coreviz_studio.pipeline import worker
     from coreviz_studio.pipeline.process import Pipeline
-    from coreviz_studio.storage.local import LocalBlobStore
+    from coreviz_studio.storage.factory import build_store
 
     settings = _settings(data_dir, worker_concurrency=concurrency)
     logs.setup(settings.log_level)
     with _database(settings) as db:
         db.watch(settings.db_watchdog_seconds)  # it shares (and may restart) the embedded one
-        store = LocalBlobStore(settings.effective_blob_dir())
+        store = build_store(settings)
         if reaped := store.reap_pending():
             typer.echo(f"removed {reaped} files left by stopped processes")
         pipe = Pipeline(db, store, settings)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import AliasChoices, Field
@@ -52,6 +53,52 @@ class Settings(BaseSettings):
     log_level: str = Field("info", description="debug, info, warning or error.")
     blob_dir: Path | None = Field(
         None, description="Where uploaded files and thumbnails live; default <data_dir>/blobs."
+    )
+    # --- storage (docs/storage.md) -----------------------------------------------------------
+    storage: Literal["local", "s3"] = Field(
+        "local", description="Where blobs live: `local` (COREVIZ_BLOB_DIR) or `s3` (any "
+        "S3-compatible service, the COREVIZ_S3_* settings)."
+    )
+    s3_endpoint_url: str | None = Field(
+        None, description="The S3 service's URL (R2, MinIO, Ceph RGW, Garage ...); unset = AWS."
+    )
+    s3_bucket: str | None = Field(None, description="The bucket blobs go to (required for s3).")
+    s3_region: str | None = Field(None, description="The bucket's region (AWS; `auto` for R2).")
+    s3_prefix: str = Field(
+        "", description="A key prefix inside the bucket (for example `coreviz/`), to share one."
+    )
+    s3_addressing_style: Literal["path", "virtual"] = Field(
+        "path", description="`path` (bucket in the path: MinIO, Ceph, Garage, most self-hosted) "
+        "or `virtual` (bucket in the host name: AWS, R2)."
+    )
+    s3_access_key_id: str | None = Field(
+        None, description="Access key; unset = the standard AWS credential chain (environment, "
+        "~/.aws, instance role)."
+    )
+    s3_secret_access_key: str | None = Field(None, description="Secret of the access key.")
+    blob_redirect: bool = Field(
+        False, description="S3: answer a blob request with a redirect to a short-lived presigned "
+        "URL instead of streaming it through the server (docs/storage.md measures both)."
+    )
+    private_blobs: bool = Field(
+        False, description="Blob URLs need a credential (API key or session) or a signature that "
+        "the API's answers carry; default: public, the random key being the secret."
+    )
+    signed_url_ttl_seconds: int = Field(
+        3600, ge=60, description="How long a signed blob URL (private blobs) or a presigned S3 "
+        "redirect stays valid."
+    )
+    trash_days: int = Field(
+        30, ge=0, description="Days a deleted item stays in the trash before it is purged "
+        "(rows and blobs); 0: purged at the next sweep."
+    )
+    tus_expiry_hours: int = Field(
+        24, ge=1, description="A resumable (tus) upload that receives nothing for this long "
+        "expires (410) and what it stored is removed."
+    )
+    orphan_grace_hours: int = Field(
+        24, ge=1, description="A stored blob that no row references is removed by the sweep once "
+        "it is this old (a younger one may belong to an upload still committing)."
     )
     max_upload_bytes: int = Field(
         10 * 1024**3, ge=1, description="Largest file one upload may carry (bytes); larger is 413."

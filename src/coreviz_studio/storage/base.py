@@ -113,6 +113,27 @@ class BlobStore(Protocol):
         one (S3); None otherwise."""
         ...
 
+    # --- resumable uploads (tus): bytes that arrive over many requests, maybe to several API
+    # processes, so their state is a string the caller keeps in the database. Every chunk
+    # handed in is already checked (checksums are the caller's).
+
+    def resumable_create(self) -> str:
+        """Start a resumable upload; its state."""
+        ...
+
+    def resumable_append(self, state: str, offset: int, data: BinaryIO) -> str:
+        """Append `data` (to its end) at `offset`, the number of bytes stored so far; the new
+        state. An offset that is not the stored length is a ValueError."""
+        ...
+
+    def resumable_finish(self, state: str, ext: str) -> str:
+        """Make every byte appended a blob under a new key (returned)."""
+        ...
+
+    def resumable_abort(self, state: str) -> None:
+        """Remove what was stored for the upload; nothing happens when it is gone already."""
+        ...
+
 
 def put_stream(store: BlobStore, chunks: Iterator[bytes] | BinaryIO, ext: str) -> str:
     """Store a stream under a new key; the caller deletes the key again if its row never

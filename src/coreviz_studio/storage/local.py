@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
+import secrets
 import shutil
 import time
 from collections.abc import Iterator
@@ -20,6 +22,7 @@ from coreviz_studio.storage.base import CHUNK, NotStored, StoredBlob, is_key, ne
 # Pending files whose owner can't be judged (another machine's, or named before owners were
 # recorded) are leftovers of a crash once this old.
 STALE_PENDING_SECONDS = 6 * 3600
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -93,6 +96,9 @@ class LocalBlobStore:
         self.root = root
         self.tmp_dir = root / "tmp"
         self.tmp_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Resumable uploads outlive processes: they expire by the database's clock instead.
+        self.tus_dir = root / "tus"
+        self.tus_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def begin(self) -> LocalPendingBlob:
         return LocalPendingBlob(self)
@@ -143,7 +149,7 @@ class LocalBlobStore:
 
     def list_blobs(self) -> Iterator[StoredBlob]:
         for fan in sorted(self.root.iterdir()):
-            if fan == self.tmp_dir or not fan.is_dir():
+            if fan in (self.tmp_dir, self.tus_dir) or not fan.is_dir():
                 continue
             for entry in sorted(fan.iterdir()):
                 key = f"{fan.name}/{entry.name}"
@@ -152,6 +158,53 @@ class LocalBlobStore:
 
     def presigned_url(self, key: str, seconds: int) -> str | None:
         return None
+
+    # --- resumable uploads: one file in tus/, named by a random token (the state) ----------
+
+    def _resumable(self, state: str) -> Path:
+        if not _TOKEN.match(state):
+            raise NotStored(state)
+        return self.tus_dir / f"{state}.part"
+
+    def resumable_create(self) -> str:
+        state = secrets.token_hex(16)
+        self._resumable(state).touch(mode=0o600, exist_ok=False)
+        return state
+
+    def resumable_append(self, state: str, offset: int, data: BinaryIO) -> str:
+        path = self._resumable(state)
+        try:
+            f = open(path, "r+b")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            raise NotStored(state) from None
+        with f:
+            if os.fstat(f.fileno()).st_size != offset:
+                raise ValueError(f"the upload holds {os.fstat(f.fileno()).st_size} bytes, "
+                                 f"not {offset}")
+            f.seek(offset)
+            try:
+                shutil.copyfileobj(data, f, CHUNK)
+                f.flush()
+                os.fsync(f.fileno())
+            except BaseException:
+                f.truncate(offset)  # a failed append (a full disk) leaves the upload as it was
+                raise
+        return state
+
+    def resumable_finish(self, state: str, ext: str) -> str:
+        path = self._resumable(state)
+        if not path.exists():
+            raise NotStored(state)
+        key = new_key(ext)
+        target = self.root / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(path, target)
+        _fsync_dir(target.parent)
+        return key
+
+    def resumable_abort(self, state: str) -> None:
+        with contextlib.suppress(NotStored, FileNotFoundError):
+            self._resumable(state).unlink()
 
     def reap_pending(self, older_than: float = STALE_PENDING_SECONDS) -> int:
         """Remove pending files left by dead processes, whatever their age (and files of
