@@ -1,4 +1,4 @@
-"""schemathesis, every phase and every check, for a short time budget: zero failures. `make
+"""schemathesis, every phase that has work and every check, for a short time budget: zero failures. `make
 fuzz` runs the same for longer (tests/fuzz.py)."""
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from tests import fuzz
 # per operation, the operations in a fixed order), so a failure here is reproducible rather
 # than a roll of the dice; `make fuzz` explores at random for longer. The budget is split by
 # phase, one run each, so that every phase runs: in one run the coverage phase alone would
-# take it all. (The examples phase has nothing to do: the schema declares no examples; it
-# runs with coverage so that its run is not one of "no test cases".)
-BUDGETS_S = {"examples,coverage": 5, "fuzzing": 3, "stateful": 3}
+# take it all. The examples phase is left to `make fuzz`: the schema declares no examples, so
+# it sends nothing, yet under load it used a whole 5 s budget finding that out (0 cases
+# generated in CI).
+BUDGETS_S = {"coverage": 6, "fuzzing": 3, "stateful": 3}
 EXAMPLES = 10
 
 
