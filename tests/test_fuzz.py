@@ -1,5 +1,5 @@
-"""schemathesis, every phase that has work and every check, for a short time budget: zero failures. `make
-fuzz` runs the same for longer (tests/fuzz.py)."""
+"""schemathesis, every phase that has work and every check, for a short time budget: zero
+failures. `make fuzz` runs the same for longer (tests/fuzz.py)."""
 
 from __future__ import annotations
 
