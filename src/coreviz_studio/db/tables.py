@@ -298,6 +298,9 @@ class Media(Base):
     metadata_: Mapped[dict[str, Any]] = _jsonb("metadata")
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="active")
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The item whose deletion put this row in the trash (itself, or the folder it was under);
+    # migration 0007 and docs/lifecycle.md.
+    deleted_with: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     root_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"))
     is_active_version: Mapped[bool] = mapped_column(Boolean, nullable=False,
                                                     server_default="true")
@@ -449,4 +452,13 @@ class Embedding(Base):
     model: Mapped[str] = mapped_column(Text, nullable=False)
     dim: Mapped[int] = mapped_column(Integer, nullable=False)
     embedding = mapped_column(Vector(), nullable=False)
+    created_at: Mapped[datetime] = _created()
+
+
+class ServerSecret(Base):
+    """Secrets every server process shares (the blob URL signing key); owner-only (0007)."""
+
+    __tablename__ = "server_secrets"
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = _created()
