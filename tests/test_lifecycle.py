@@ -274,3 +274,14 @@ def test_private_blobs_need_a_signature_or_a_credential(private_client, make_mem
     # Deleted: not even a valid signature serves it.
     private_client.delete(f"/api/media/{media['id']}", headers=lib.headers)
     assert private_client.get(signed).status_code == 404
+
+
+def test_an_item_restored_after_its_job_skipped_it_is_processed(lib: Library, settings,  # type: ignore[no-untyped-def]
+                                                                database) -> None:
+    media = lib.upload(media_files.image(), "late.jpg")
+    lib.client.delete(f"/api/media/{media['id']}", headers=lib.headers)
+    drain(pipeline(settings, database, models="none"), [media["id"]])  # skipped: in the trash
+    assert lib.client.post(f"/api/media/{media['id']}/restore",
+                           headers=lib.headers).status_code == 200
+    [media] = _processed(lib, settings, database, media["id"])
+    assert media["metadata"]["processing"]["status"] == "ready" and media["frames"]

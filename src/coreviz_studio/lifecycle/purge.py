@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from coreviz_studio.blobs import refs
@@ -32,14 +33,22 @@ TASK = "coreviz_studio.purge_media"
 def enqueue_purge(session: Session, organization_id: uuid.UUID, trash_id: uuid.UUID) -> None:
     """Queue the purge of a trash entry in the caller's transaction (at most one waiting per
     entry). The argument is named media_id like processing's, so tests/jobs.py drain finds it."""
-    session.execute(
-        text("SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, NULL, :lock, "
-             "CAST(:args AS jsonb), NULL)::procrastinate_job_to_defer_v1]) "
-             "WHERE NOT EXISTS (SELECT 1 FROM procrastinate_jobs "
-             "WHERE queueing_lock = :lock AND status = 'todo')"),
-        {"queue": QUEUE, "task": TASK, "lock": f"purge:{trash_id}",
-         "args": json.dumps({"media_id": str(trash_id),
-                             "organization_id": str(organization_id)})})
+    # A savepoint: two racing requests hit the queueing lock's unique index; the loser's
+    # transaction must survive that (one waiting purge is all it takes).
+    with session.begin_nested() as nested:
+        try:
+            session.execute(
+                text("SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, NULL, "
+                     ":lock, CAST(:args AS jsonb), NULL)::procrastinate_job_to_defer_v1]) "
+                     "WHERE NOT EXISTS (SELECT 1 FROM procrastinate_jobs "
+                     "WHERE queueing_lock = :lock AND status = 'todo')"),
+                {"queue": QUEUE, "task": TASK, "lock": f"purge:{trash_id}",
+                 "args": json.dumps({"media_id": str(trash_id),
+                                     "organization_id": str(organization_id)})})
+        except IntegrityError as exc:
+            if "queueing_lock" not in str(exc):
+                raise
+            nested.rollback()
 
 
 def _entry(session: Session, top: Media) -> list[Media]:

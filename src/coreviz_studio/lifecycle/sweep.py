@@ -23,6 +23,10 @@ def _batches(blobs: Iterator[StoredBlob]) -> Iterator[list[StoredBlob]]:
 
 def sweep_orphans(db: Database, store: BlobStore, grace: timedelta, now: datetime) -> int:
     """Delete every blob older than `grace` at `now` that no row holds; how many."""
+    if not refs.sees_every_row(db):
+        log.error("orphan sweep skipped: the database role cannot see every organization's "
+                  "rows (it is neither a superuser nor BYPASSRLS), so it cannot tell orphans")
+        return 0
     cutoff = now - grace
     removed = 0
     for batch in _batches(b for b in store.list_blobs() if b.modified < cutoff):

@@ -28,6 +28,7 @@ from coreviz_studio.media import paths, service, tree
 from coreviz_studio.media.browse import MAX_LIMIT, MAX_OFFSET
 from coreviz_studio.media.schemas import BrowseOut, Deleted, Pagination, Restored
 from coreviz_studio.media.views import media_list
+from coreviz_studio.pipeline.queue import enqueue
 from coreviz_studio.storage.urls import BlobUrls
 from coreviz_studio.tenancy import scoped
 
@@ -105,8 +106,15 @@ def restore(session: Session, principal: Principal, media_id: IdRef) -> Restored
     new = paths.child(place, row.id)
     params = {"trash": row.id, "old": old, "new": new, "place": place,
               "user": principal.user_id, "org": principal.organization_id}
+    # Processing skips trashed items: those whose job ran meanwhile are queued again.
+    unprocessed = [m for m in session.scalars(scoped(Media, principal).where(
+        Media.deleted_with == row.id, Media.type != "folder"))
+        if m.metadata_.get("processing", {}).get("status") in ("queued", "processing")]
     how = "stay" if new == old else "folder" if row.type == "folder" else "item"
     result = session.execute(_RESTORE[how], params)
+    for media in unprocessed:
+        session.refresh(media)
+        enqueue(session, media, reason="restore")
     return Restored(id=row.id, new_path=new,
                     restored_count=int(result.rowcount or 0))  # type: ignore[attr-defined]
 
