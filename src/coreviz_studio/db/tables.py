@@ -273,6 +273,11 @@ class Media(Base):
         Index("media_root_idx", "root_id"),
         Index("media_one_active_version", "root_id", unique=True,
               postgresql_where=sql("is_active_version AND root_id IS NOT NULL")),
+        # Migration 0007: a blob key's holder (blobs/refs.py), the trash and the purge.
+        Index("media_blob_key_idx", "blob_key", postgresql_where=sql("blob_key IS NOT NULL")),
+        Index("media_deleted_with_idx", "deleted_with",
+              postgresql_where=sql("deleted_with IS NOT NULL")),
+        Index("media_trashed_idx", "deleted_at", postgresql_where=sql("status = 'deleted'")),
     )
     id: Mapped[uuid.UUID] = _id()
     organization_id: Mapped[uuid.UUID] = _org()
@@ -323,6 +328,9 @@ class Frame(Base):
         UniqueConstraint("media_id", "frame_index"),
         Index("frames_text_fts", sql("to_tsvector('simple', coalesce(text, ''))"),
               postgresql_using="gin"),
+        Index("frames_blob_key_idx", "blob_key", postgresql_where=sql("blob_key IS NOT NULL")),
+        Index("frames_thumbnail_key_idx", "thumbnail_key",
+              postgresql_where=sql("thumbnail_key IS NOT NULL")),
     )
     id: Mapped[uuid.UUID] = _id()
     organization_id: Mapped[uuid.UUID] = _org()
@@ -436,6 +444,7 @@ class Embedding(Base):
     __table_args__ = (
         UniqueConstraint("frame_id", "kind", "model"),
         Index("embeddings_scope_idx", "organization_id", "dataset_id", "model"),
+        Index("embeddings_media_idx", "media_id"),  # the cascade from a purged media (0007)
     )
     id: Mapped[uuid.UUID] = _id()
     organization_id: Mapped[uuid.UUID] = _org()
