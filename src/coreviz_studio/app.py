@@ -23,6 +23,7 @@ from coreviz_studio.auth.device import OAuthError
 from coreviz_studio.auth.routes import pages as auth_pages
 from coreviz_studio.auth.routes import router as auth_router
 from coreviz_studio.blobs.routes import router as blobs_router
+from coreviz_studio.blobs.secret import signing_secret
 from coreviz_studio.bodies import BodyLimits
 from coreviz_studio.config import Settings, get_settings
 from coreviz_studio.contract import install as install_contract
@@ -40,6 +41,7 @@ from coreviz_studio.pipeline.process import Pipeline
 from coreviz_studio.pipeline.routes import router as processing_router
 from coreviz_studio.search.routes import router as search_router
 from coreviz_studio.storage.factory import build_store
+from coreviz_studio.storage.signing import Signer
 from coreviz_studio.storage.urls import BlobUrls
 from coreviz_studio.tags.routes import router as tags_router
 from coreviz_studio.uploads.routes import router as uploads_router
@@ -180,6 +182,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             db = open_database(settings)
             upgrade(db.engine)
         app.state.db = db
+        if settings.private_blobs:  # the signing key lives in the database: known only now
+            app.state.blob_urls = BlobUrls(settings.effective_public_url(), Signer(
+                signing_secret(db), settings.signed_url_ttl_seconds))
         db.watch(settings.db_watchdog_seconds)
         if reaped := app.state.blobs.reap_pending():
             log.info("removed %d upload files left by stopped processes", reaped)

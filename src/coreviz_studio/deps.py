@@ -23,7 +23,7 @@ from coreviz_studio import tenancy
 from coreviz_studio.auth import service as auth_service
 from coreviz_studio.auth.principal import Person, Principal, Role
 from coreviz_studio.config import Settings
-from coreviz_studio.db.session import committed, rolled_back
+from coreviz_studio.db.session import Database, committed, rolled_back
 from coreviz_studio.errors import AppError, Forbidden, Unauthorized
 from coreviz_studio.storage.base import BlobStore
 from coreviz_studio.storage.urls import BlobUrls
@@ -79,11 +79,25 @@ def _credential(
 ) -> tuple[str | None, str | None]:
     """(x-api-key, "Bearer <token>") of the request; the session cookie stands in for the
     Bearer header when no header credential is sent (a browser signed in on this server)."""
+    return _pick(request, api_key, bearer.credentials if bearer else None, cookie)
+
+
+def _pick(request: Request, api_key: str | None, bearer: str | None,
+          cookie: str | None) -> tuple[str | None, str | None]:
     if not api_key and not bearer and cookie:
         if request.method not in _SAFE_METHODS and not _same_origin(request):
             raise Forbidden("Cross-site request refused")
         return None, f"Bearer {cookie}"
-    return api_key, f"Bearer {bearer.credentials}" if bearer else None
+    return api_key, f"Bearer {bearer}" if bearer else None
+
+
+def request_credential(request: Request) -> tuple[str | None, str | None]:
+    """The same credential, read where a route is public and only sometimes needs one (private
+    blobs): no security scheme is declared for it in the OpenAPI document."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    bearer = token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return _pick(request, request.headers.get("x-api-key"), bearer,
+                 request.cookies.get(SESSION_COOKIE))
 
 
 Credential = Annotated[tuple[str | None, str | None], Depends(_credential)]
@@ -204,6 +218,13 @@ def get_blob_store(request: Request) -> BlobStore:
     return store
 
 
+def get_database(request: Request) -> Database:
+    """The open database itself, for the public routes that decide in a system session what
+    anyone may see (blob serving: blobs/refs.py)."""
+    database: Database = request.app.state.db
+    return database
+
+
 def get_blob_urls(request: Request) -> BlobUrls:
     urls: BlobUrls = request.app.state.blob_urls
     return urls
@@ -212,3 +233,4 @@ def get_blob_urls(request: Request) -> BlobUrls:
 Config = Annotated[Settings, Depends(get_settings)]
 Blobs = Annotated[BlobStore, Depends(get_blob_store)]
 Urls = Annotated[BlobUrls, Depends(get_blob_urls)]
+AppDatabase = Annotated[Database, Depends(get_database)]

@@ -1,13 +1,16 @@
-"""GET/HEAD /blobs/{key}: public (the key is the secret), immutable, with Range and ETag; the
-bytes stream from the blob store."""
+"""GET/HEAD /blobs/{key}: public (the key is the secret) unless blobs are private (then a
+signature or a credential), served only while an active item holds the key; with Range and ETag.
+The bytes stream from the blob store."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from coreviz_studio.blobs import service
-from coreviz_studio.deps import Blobs, Public
+from coreviz_studio.deps import AppDatabase, Blobs, Public, Urls, request_credential
 from coreviz_studio.errors import NotFound
 from coreviz_studio.storage.base import NotStored
 from coreviz_studio.storage.urls import BLOB_ROUTE
@@ -22,11 +25,28 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-@router.head("/{key:path}", response_model=None, include_in_schema=False, dependencies=[Public])
-@router.get("/{key:path}", response_model=None, dependencies=[Public])
-def get_blob(key: str, request: Request, store: Blobs) -> Response:
+# A blob never changes, but whether it may be served does (trash, restore, purge): caches keep
+# it and ask again each time (no-cache), which the ETag makes a cheap 304 that sees a delete at
+# once. Private blobs are for one browser only, never a shared cache.
+PUBLIC_CACHE = "public, no-cache"
+PRIVATE_CACHE = "private, no-cache"
+_PRIVATE: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Private blobs: neither a valid signature nor a credential"}}
+Expires = Annotated[int | None, Query(ge=0, description="Private blobs: when the signature "
+                                      "expires (unix seconds), as signed URLs carry it")]
+Signature = Annotated[str | None, Query(max_length=128, description="Private blobs: the "
+                                        "signature of the key and `expires`")]
+
+
+@router.head("/{key:path}", response_model=None, include_in_schema=False, dependencies=[Public],
+             responses=_PRIVATE)
+@router.get("/{key:path}", response_model=None, dependencies=[Public], responses=_PRIVATE)
+def get_blob(key: str, request: Request, store: Blobs, db: AppDatabase, urls: Urls,
+             expires: Expires = None, signature: Signature = None) -> Response:
+    service.check_access(db, key, urls.signer, request_credential(request), expires, signature)
     blob = service.find(store, key)
-    headers = {"etag": blob.etag, "cache-control": "public, max-age=31536000, immutable",
+    cache = PUBLIC_CACHE if urls.signer is None else PRIVATE_CACHE
+    headers = {"etag": blob.etag, "cache-control": cache,
                "accept-ranges": "bytes", "x-content-type-options": "nosniff",
                "content-security-policy": "default-src 'none'; sandbox",
                "content-disposition": "inline"}

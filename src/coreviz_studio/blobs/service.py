@@ -1,14 +1,18 @@
-"""Find a blob by key and work out which bytes a request asks for; an unknown or malformed key
-is simply not found."""
+"""Find a blob by key, decide whether it may be served, and work out which bytes a request asks
+for; an unknown or malformed key is simply not found, and so is the blob of a trashed item."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-from coreviz_studio.errors import NotFound
+from coreviz_studio.auth import service as auth_service
+from coreviz_studio.blobs import refs
+from coreviz_studio.db.session import Database
+from coreviz_studio.errors import NotFound, Unauthorized
 from coreviz_studio.formats import mime_for_ext
 from coreviz_studio.storage.base import BlobStore, etag_of
+from coreviz_studio.storage.signing import Signer
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -27,6 +31,29 @@ def find(store: BlobStore, key: str) -> Blob:
         raise NotFound("Blob not found")
     return Blob(key=key, size=stored.size, mime=mime_for_ext(key.rsplit(".", 1)[-1]),
                 etag=etag_of(key))
+
+
+def check_access(db: Database, key: str, signer: Signer | None,
+                 credential: tuple[str | None, str | None], expires: int | None,
+                 signature: str | None) -> None:
+    """404 unless an active item holds the key (a trashed item's blobs are not served, and come
+    back with it). Private blobs (`signer` set) also need a valid signature, or a credential of
+    the item's organization (401 without either; another organization's caller gets 404)."""
+    held = [h for h in refs.holders(db, [key]).get(key, []) if h.active]
+    if not held:
+        raise NotFound("Blob not found")
+    if signer is None or signer.valid(key, expires, signature):
+        return
+    if credential == (None, None):
+        raise Unauthorized("This blob is private: send an API key or a session, or use the "
+                           "signed URL (not expired) that the API's answers give")
+    with db.sessions() as session:
+        principal = auth_service.authenticate(session, *credential)
+        session.commit()  # authenticate notes when the credential was last used
+    if not any(h.organization_id == principal.organization_id
+               and (principal.dataset_ids is None or h.dataset_id in principal.dataset_ids)
+               for h in held):
+        raise NotFound("Blob not found")
 
 
 class Unsatisfiable(Exception):

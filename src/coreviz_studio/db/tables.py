@@ -273,6 +273,11 @@ class Media(Base):
         Index("media_root_idx", "root_id"),
         Index("media_one_active_version", "root_id", unique=True,
               postgresql_where=sql("is_active_version AND root_id IS NOT NULL")),
+        # Migration 0007: a blob key's holder (blobs/refs.py), the trash and the purge.
+        Index("media_blob_key_idx", "blob_key", postgresql_where=sql("blob_key IS NOT NULL")),
+        Index("media_deleted_with_idx", "deleted_with",
+              postgresql_where=sql("deleted_with IS NOT NULL")),
+        Index("media_trashed_idx", "deleted_at", postgresql_where=sql("status = 'deleted'")),
     )
     id: Mapped[uuid.UUID] = _id()
     organization_id: Mapped[uuid.UUID] = _org()
@@ -298,6 +303,9 @@ class Media(Base):
     metadata_: Mapped[dict[str, Any]] = _jsonb("metadata")
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="active")
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The item whose deletion put this row in the trash (itself, or the folder it was under);
+    # migration 0007 and docs/lifecycle.md.
+    deleted_with: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     root_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"))
     is_active_version: Mapped[bool] = mapped_column(Boolean, nullable=False,
                                                     server_default="true")
@@ -320,6 +328,9 @@ class Frame(Base):
         UniqueConstraint("media_id", "frame_index"),
         Index("frames_text_fts", sql("to_tsvector('simple', coalesce(text, ''))"),
               postgresql_using="gin"),
+        Index("frames_blob_key_idx", "blob_key", postgresql_where=sql("blob_key IS NOT NULL")),
+        Index("frames_thumbnail_key_idx", "thumbnail_key",
+              postgresql_where=sql("thumbnail_key IS NOT NULL")),
     )
     id: Mapped[uuid.UUID] = _id()
     organization_id: Mapped[uuid.UUID] = _org()
@@ -433,6 +444,7 @@ class Embedding(Base):
     __table_args__ = (
         UniqueConstraint("frame_id", "kind", "model"),
         Index("embeddings_scope_idx", "organization_id", "dataset_id", "model"),
+        Index("embeddings_media_idx", "media_id"),  # the cascade from a purged media (0007)
     )
     id: Mapped[uuid.UUID] = _id()
     organization_id: Mapped[uuid.UUID] = _org()
@@ -449,4 +461,13 @@ class Embedding(Base):
     model: Mapped[str] = mapped_column(Text, nullable=False)
     dim: Mapped[int] = mapped_column(Integer, nullable=False)
     embedding = mapped_column(Vector(), nullable=False)
+    created_at: Mapped[datetime] = _created()
+
+
+class ServerSecret(Base):
+    """Secrets every server process shares (the blob URL signing key); owner-only (0007)."""
+
+    __tablename__ = "server_secrets"
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = _created()

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from coreviz_studio.deps import Config, Db, Member, Urls, Viewer
 from coreviz_studio.ids import Id
+from coreviz_studio.lifecycle import trash
 from coreviz_studio.media import browse as browsing
 from coreviz_studio.media import service
 from coreviz_studio.media.schemas import (
@@ -18,6 +19,7 @@ from coreviz_studio.media.schemas import (
     MediaEnvelope,
     MoveBody,
     Moved,
+    Restored,
     VersionsOut,
 )
 from coreviz_studio.search import scored
@@ -50,8 +52,29 @@ def update_media(media_id: Id, body: ItemUpdate, db: Db, principal: Member,
 
 
 @router.delete("/media/{media_id}", response_model=Deleted)
-def delete_media(media_id: Id, db: Db, principal: Member) -> Deleted:
+def delete_media(media_id: Id, db: Db, principal: Member, permanent: Annotated[bool, Query(
+        description="true: an admin's delete that skips the trash (the item, even one "
+                    "already in the trash, is purged now, rows and blobs)")] = False) -> Deleted:
+    """Move the item (a folder with its contents) to the trash; it is purged after
+    COREVIZ_TRASH_DAYS, or at once with permanent=true (admins only)."""
+    if permanent:
+        return trash.delete_permanently(db, principal, media_id)
     return service.delete_media(db, principal, media_id)
+
+
+@router.get("/dataset/{dataset_id}/trash", response_model=BrowseOut)
+def list_trash(dataset_id: Id, params: Annotated[trash.TrashParams, Query()], db: Db,
+               principal: Viewer, urls: Urls) -> BrowseOut:
+    """The collection's trash, most recently deleted first: what a delete named (a folder
+    stands for what was deleted with it), in browse's answer shape."""
+    return trash.list_trash(db, principal, dataset_id, params, urls)
+
+
+@router.post("/media/{media_id}/restore", response_model=Restored)
+def restore_media(media_id: Id, db: Db, principal: Member) -> Restored:
+    """Bring an item of the trash back (a folder with what was deleted with it), to its place,
+    or to the collection's root when that folder is gone."""
+    return trash.restore(db, principal, media_id)
 
 
 @router.patch("/media/{media_id}/move", response_model=Moved)

@@ -144,6 +144,12 @@ class Moved(WireModel):
     moved_count: int
 
 
+class Restored(WireModel):
+    id: uuid.UUID
+    new_path: str  # where it is now: its old place, or the collection's root (lifecycle/trash.py)
+    restored_count: int
+
+
 class Pagination(WireModel):
     total: int
     limit: int

@@ -94,27 +94,30 @@ def update_media(session: Session, principal: Principal, media_id: IdRef,
     return to_wire(session, update_row(session, principal, media_id, changes), urls)
 
 
-def _soft_delete(session: Session, principal: Principal, *conditions: Any) -> int:
+def _soft_delete(session: Session, principal: Principal, trash_id: uuid.UUID,
+                 *conditions: Any) -> int:
+    """Move the active rows matching `conditions` into the trash entry `trash_id`."""
     result = session.execute(
         update(Media).where(Media.organization_id == principal.organization_id,
                             Media.status == "active", *conditions)
-        .values(status="deleted", deleted_at=func.now(), updated_at=func.now(),
-                updated_by_id=principal.user_id)
+        .values(status="deleted", deleted_at=func.now(), deleted_with=trash_id,
+                updated_at=func.now(), updated_by_id=principal.user_id)
         .execution_options(synchronize_session=False))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def delete_media(session: Session, principal: Principal, media_id: IdRef, *,
                  folder: bool = False) -> Deleted:
-    """Soft delete: a folder takes everything under it; a media item all its versions."""
+    """Soft delete into the trash (lifecycle/trash.py restores, lifecycle/purge.py purges): a
+    folder takes everything under it; a media item all its versions."""
     row = get_row(session, principal, media_id, folder=folder)
     if row.type == "folder":
         tree.lock_tree(session, row.dataset_id, exclusive=True)
         session.refresh(row)
-        count = _soft_delete(session, principal, Media.dataset_id == row.dataset_id,
+        count = _soft_delete(session, principal, row.id, Media.dataset_id == row.dataset_id,
                              Media.path.op("<@")(row.path))
     else:
-        count = _soft_delete(session, principal, Media.root_id == row.root_id)
+        count = _soft_delete(session, principal, row.id, Media.root_id == row.root_id)
     return Deleted(id=row.id, deleted_count=count)
 
 

@@ -19,12 +19,14 @@ import socket
 import time
 import uuid
 from collections.abc import Coroutine, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import procrastinate
 import psycopg
 
+from coreviz_studio.lifecycle import purge, sweep
 from coreviz_studio.pipeline.process import Pipeline, process, sweep_scratch
 from coreviz_studio.pipeline.queue import QUEUE, TASK
 from coreviz_studio.pipeline.transient import RetryLater, Waiting, waits_for
@@ -54,7 +56,35 @@ def make_app(pipe: Pipeline) -> procrastinate.App:
         return process(pipe, uuid.UUID(media_id), run=context.job.attempts + 1,
                        organization_id=uuid.UUID(organization_id) if organization_id else None)
 
+    # A failed purge is retried (it is idempotent); after the last try the periodic purge
+    # picks the entry up again once it is old enough.
+    @app.task(name=purge.TASK, queue=QUEUE, retry=procrastinate.RetryStrategy(
+        max_attempts=pipe.settings.job_attempts, exponential_wait=4))
+    def purge_media(media_id: str, organization_id: str) -> int:
+        return purge.purge(replace(pipe, organization_id=uuid.UUID(organization_id)),
+                           uuid.UUID(media_id))
+
+    # Periodic upkeep, in a queue of its own that only full workers (not tests' drains) run;
+    # procrastinate defers each tick once whichever worker sees it first.
+    @app.periodic(cron=PURGE_CRON, periodic_id="purge-trash")
+    @app.task(name="coreviz_studio.purge_trash", queue=MAINTENANCE, queueing_lock="purge-trash")
+    def purge_trash(timestamp: int) -> int:
+        return purge.purge_expired(pipe, datetime.fromtimestamp(timestamp, UTC))
+
+    @app.periodic(cron=SWEEP_CRON, periodic_id="sweep-orphans")
+    @app.task(name="coreviz_studio.sweep_orphans", queue=MAINTENANCE,
+              queueing_lock="sweep-orphans")
+    def sweep_orphan_blobs(timestamp: int) -> int:
+        return sweep.sweep_orphans(pipe.db, pipe.store,
+                                   timedelta(hours=pipe.settings.orphan_grace_hours),
+                                   datetime.fromtimestamp(timestamp, UTC))
+
     return app
+
+
+MAINTENANCE = "maintenance"
+PURGE_CRON = "17 * * * *"  # hourly: trash_days is counted in days
+SWEEP_CRON = "43 */6 * * *"  # every 6 hours: orphan_grace_hours is at least one
 
 
 def worker_name() -> str:
@@ -70,7 +100,10 @@ async def run(pipe: Pipeline, *, wait: bool = True, install_signal_handlers: boo
     theirs)."""
     settings = pipe.settings
     options: dict[str, Any] = {
-        "queues": [queue], "wait": wait, "name": worker_name(),
+        # The processing queue's workers also do the upkeep; a queue of a caller's own is just
+        # that queue.
+        "queues": [queue, MAINTENANCE] if queue == QUEUE else [queue],
+        "wait": wait, "name": worker_name(),
         "concurrency": concurrency or settings.worker_concurrency,
         # With `wait` we handle the signals: a stop must end the reconnect loop too.
         "install_signal_handlers": install_signal_handlers and not wait,
@@ -115,10 +148,11 @@ async def _run_once(pipe: Pipeline, options: dict[str, Any]) -> None:
     await (await psycopg.AsyncConnection.connect(pipe.db.url, connect_timeout=10)).close()
     app = make_app(pipe)
     stalled_after = pipe.settings.stalled_after_seconds
-    [queue] = options["queues"]
+    queues = options["queues"]
     async with app.open_async():
-        await recover_stalled(app, stalled_after, queue)
-        watcher = asyncio.create_task(_watch_stalled(app, stalled_after, queue))
+        for queue in queues:
+            await recover_stalled(app, stalled_after, queue)
+        watcher = asyncio.create_task(_watch_stalled(app, stalled_after, queues))
         try:
             await app.run_worker_async(**options)
         finally:
@@ -165,11 +199,13 @@ def _stop_on_signals(stopping: asyncio.Event, install: bool) -> Iterator[None]:
                 loop.remove_signal_handler(sig)
 
 
-async def _watch_stalled(app: procrastinate.App, stalled_after: float, queue: str) -> None:
+async def _watch_stalled(app: procrastinate.App, stalled_after: float,
+                         queues: list[str]) -> None:
     while True:
         await asyncio.sleep(max(stalled_after / 3, 0.5))
         try:
-            await recover_stalled(app, stalled_after, queue)
+            for queue in queues:
+                await recover_stalled(app, stalled_after, queue)
         except Exception as exc:  # the database may be briefly away; try again next round
             if waits_for(exc):
                 log.warning("stalled-job check failed: the database is unavailable")
