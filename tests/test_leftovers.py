@@ -1,16 +1,21 @@
-"""A server killed during uploads leaves nothing behind once it is started again: no partial
-files, and no stored blob that no row references."""
+"""A server killed during uploads leaves nothing behind once it is started again and the sweep
+has run: no partial files, and no stored blob that no row references."""
 
 from __future__ import annotations
 
 import shutil
 import socket
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
+from coreviz_studio.config import Settings
+from coreviz_studio.db.session import open_database
+from coreviz_studio.lifecycle.sweep import sweep_orphans
+from coreviz_studio.storage.base import put_stream
 from coreviz_studio.storage.local import LocalBlobStore
 from tests import media_files
 from tests.conftest import private_tmpdir
@@ -77,7 +82,18 @@ def test_a_kill_during_uploads_leaves_no_partial_files_and_no_orphans(data_dir: 
         client = httpx.Client(base_url=restarted.url, headers={"x-api-key": key}, timeout=60)
         referenced = _referenced(client, dataset)
         assert len(referenced) == 10
-        stored = {b.key for b in LocalBlobStore(data_dir / "blobs").list_blobs()}
-        assert stored == referenced  # every blob belongs to a row, every row has its blob
+        store = LocalBlobStore(data_dir / "blobs")
+        assert {b.key for b in store.list_blobs()} == referenced  # each blob has its row
+        # A blob stored by a process killed before its row committed (planted: the kill
+        # cannot be timed to land there) is what the sweep is for.
+        orphan = put_stream(store, iter([b"\xff\xd8\xff" + b"\0" * 1000]), "jpg")
+        db = open_database(Settings(data_dir=data_dir, database_url=None))  # its embedded one
+        try:
+            later = datetime.now(UTC) + timedelta(hours=25)  # past the 24 h grace
+            assert sweep_orphans(db, store, timedelta(hours=24), later) == 1
+        finally:
+            db.close()
+        assert {b.key for b in store.list_blobs()} == referenced
+        assert orphan not in referenced
     finally:
         restarted.terminate()
