@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -190,3 +191,22 @@ def test_an_unreachable_service_is_a_503_with_retry_after(tmp_path: Path,
     r = client.get("/blobs/ab/" + "0" * 32 + ".jpg")  # no lifespan: the app is not started
     assert r.status_code == 503 and r.headers["retry-after"] == "30"
     assert r.json()["code"] == "storage_unavailable"
+
+
+@pytest.mark.parametrize("redirect", [False, True], ids=["streamed", "redirected"])
+def test_a_blob_is_served_streamed_or_by_a_presigned_redirect(
+        s3_server: MotoServer, tmp_path: Path, database: Any, redirect: bool) -> None:
+    settings = s3_server.settings(tmp_path / "data", blob_redirect=redirect)
+    app = create_app(settings, database)
+    photo = b"\xff\xd8\xff" + os.urandom(5000)
+    key = put_stream(app.state.blobs, iter([photo]), "jpg")
+    client = TestClient(app, raise_server_exceptions=False)  # no lifespan: no start-up reap
+    r = client.get(f"/blobs/{key}", follow_redirects=False)
+    if redirect:
+        assert r.status_code == 307 and r.headers["cache-control"] == "no-store"
+        r = httpx.get(r.headers["location"])  # straight from the S3 service, presigned
+        assert r.headers["content-type"] == "image/jpeg"
+        assert client.head(f"/blobs/{key}").status_code == 200  # HEAD stays here
+    assert r.status_code == 200 and r.content == photo
+    assert client.get("/blobs/ab/" + "0" * 32 + ".jpg", follow_redirects=False
+                      ).status_code == 404  # no redirect for what isn't there

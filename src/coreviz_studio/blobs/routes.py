@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
 from coreviz_studio.blobs import service
-from coreviz_studio.deps import Blobs, Public
+from coreviz_studio.deps import Blobs, Config, Public
 from coreviz_studio.errors import NotFound
 from coreviz_studio.storage.base import NotStored
 from coreviz_studio.storage.urls import BLOB_ROUTE
@@ -24,8 +24,12 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
 
 @router.head("/{key:path}", response_model=None, include_in_schema=False, dependencies=[Public])
 @router.get("/{key:path}", response_model=None, dependencies=[Public])
-def get_blob(key: str, request: Request, store: Blobs) -> Response:
+def get_blob(key: str, request: Request, store: Blobs, settings: Config) -> Response:
     blob = service.find(store, key)
+    if settings.blob_redirect and request.method == "GET" and (
+            url := store.presigned_url(key, settings.signed_url_ttl_seconds)) is not None:
+        # The bytes come from S3 itself; the URL expires, so the redirect is never cached.
+        return Response(status_code=307, headers={"location": url, "cache-control": "no-store"})
     headers = {"etag": blob.etag, "cache-control": "public, max-age=31536000, immutable",
                "accept-ranges": "bytes", "x-content-type-options": "nosniff",
                "content-security-policy": "default-src 'none'; sandbox",

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from coreviz_studio import owners
 from coreviz_studio.config import Settings
-from coreviz_studio.formats import SNIFF_BYTES
+from coreviz_studio.formats import SNIFF_BYTES, mime_for_ext
 from coreviz_studio.storage import s3_resumable, s3_verify
 from coreviz_studio.storage.base import CHUNK, NotStored, StoredBlob, is_key, new_key
 from coreviz_studio.storage.s3_client import answering, client_from_settings, is_missing
@@ -33,6 +33,10 @@ STALE_PENDING_SECONDS = 6 * 3600
 
 def _b64(digest: bytes) -> str:
     return base64.b64encode(digest).decode()
+
+
+def _mime(key: str) -> str:
+    return mime_for_ext(key.rsplit(".", 1)[-1])
 
 
 class S3PendingBlob:
@@ -119,7 +123,7 @@ class S3BlobStore:
         with answering():
             r = self.client.put_object(
                 Bucket=self.bucket, Key=self._obj(key), Body=data, ChecksumAlgorithm="SHA256",
-                ChecksumSHA256=_b64(bytes.fromhex(sha256)))
+                ChecksumSHA256=_b64(bytes.fromhex(sha256)), ContentType=_mime(key))
         expected = hashlib.md5(data, usedforsecurity=False).hexdigest()
         s3_verify.check(self, key, r.get("ETag", ""), f'"{expected}"', sha256)
 
@@ -131,7 +135,8 @@ class S3BlobStore:
         with answering():
             self.client.put_object(Bucket=self.bucket, Key=marker, Body=key.encode())
             upload = self.client.create_multipart_upload(
-                Bucket=self.bucket, Key=self._obj(key), ChecksumAlgorithm="SHA256")["UploadId"]
+                Bucket=self.bucket, Key=self._obj(key), ChecksumAlgorithm="SHA256",
+                ContentType=_mime(key))["UploadId"]
         try:
             parts: list[dict[str, Any]] = []
             md5s: list[bytes] = []
@@ -220,10 +225,12 @@ class S3BlobStore:
     def presigned_url(self, key: str, seconds: int) -> str | None:
         if not is_key(key):
             return None
+        # The type and disposition the server would send (the object's own may be missing).
+        params = {"Bucket": self.bucket, "Key": self._obj(key), "ResponseContentType": _mime(key),
+                  "ResponseContentDisposition": "inline"}
         with answering():
-            return str(self.client.generate_presigned_url(
-                "get_object", Params={"Bucket": self.bucket, "Key": self._obj(key)},
-                ExpiresIn=seconds))
+            return str(self.client.generate_presigned_url("get_object", Params=params,
+                                                          ExpiresIn=seconds))
 
     # --- leftovers of dead processes --------------------------------------------------------
 
