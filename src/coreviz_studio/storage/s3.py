@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import os
 from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -27,8 +28,10 @@ from coreviz_studio.storage.base import CHUNK, NotStored, StoredBlob, is_key, ne
 from coreviz_studio.storage.s3_client import answering, client_from_settings, is_missing
 
 PART = 16 * 1024 * 1024  # multipart above this, in parts this big (S3: 5 MiB .. 5 GiB each)
+PARALLEL = 3  # parts sent at once
 PENDING = "pending/"  # markers naming the owner of each multipart upload a commit runs
 STALE_PENDING_SECONDS = 6 * 3600
+_Part = tuple[dict[str, Any], bytes]  # a part as CompleteMultipartUpload lists it, its md5
 
 
 def _b64(digest: bytes) -> str:
@@ -138,17 +141,9 @@ class S3BlobStore:
                 Bucket=self.bucket, Key=self._obj(key), ChecksumAlgorithm="SHA256",
                 ContentType=_mime(key))["UploadId"]
         try:
-            parts: list[dict[str, Any]] = []
-            md5s: list[bytes] = []
-            while chunk := f.read(PART):
-                n = len(parts) + 1
-                digest = hashlib.sha256(chunk).digest()
-                with answering():
-                    r = self.client.upload_part(
-                        Bucket=self.bucket, Key=self._obj(key), UploadId=upload, PartNumber=n,
-                        Body=chunk, ChecksumAlgorithm="SHA256", ChecksumSHA256=_b64(digest))
-                parts.append({"PartNumber": n, "ETag": r["ETag"], "ChecksumSHA256": _b64(digest)})
-                md5s.append(hashlib.md5(chunk, usedforsecurity=False).digest())
+            done = self._upload_parts(key, upload, f)
+            parts = [part for part, _ in done]
+            md5s = [md5 for _, md5 in done]
             with answering():
                 r = self.client.complete_multipart_upload(
                     Bucket=self.bucket, Key=self._obj(key), UploadId=upload,
@@ -166,6 +161,35 @@ class S3BlobStore:
         finally:
             with contextlib.suppress(Exception):
                 self.client.delete_object(Bucket=self.bucket, Key=marker)
+
+    def _upload_parts(self, key: str, upload: str, f: BinaryIO) -> list[_Part]:
+        """Read parts in order, send up to PARALLEL at once (as boto3's own transfers do: one
+        connection alone is slower); at most PARALLEL + 1 parts are in memory."""
+        futures: list[Future[_Part]] = []
+        with ThreadPoolExecutor(PARALLEL, thread_name_prefix="s3-part") as pool:
+            try:
+                while chunk := f.read(PART):
+                    while sum(not x.done() for x in futures) >= PARALLEL:
+                        wait(futures, return_when=FIRST_COMPLETED)
+                    for x in futures:
+                        if x.done():
+                            x.result()  # a failed part fails the upload now
+                    futures.append(pool.submit(self._part, key, upload, len(futures) + 1,
+                                               chunk))
+                return [x.result() for x in futures]
+            except BaseException:
+                for x in futures:
+                    x.cancel()
+                raise
+
+    def _part(self, key: str, upload: str, n: int, chunk: bytes) -> _Part:
+        digest = _b64(hashlib.sha256(chunk).digest())
+        with answering():
+            r = self.client.upload_part(
+                Bucket=self.bucket, Key=self._obj(key), UploadId=upload, PartNumber=n,
+                Body=chunk, ChecksumAlgorithm="SHA256", ChecksumSHA256=digest)
+        part = {"PartNumber": n, "ETag": r["ETag"], "ChecksumSHA256": digest}
+        return part, hashlib.md5(chunk, usedforsecurity=False).digest()
 
     # --- reading ----------------------------------------------------------------------------
 
