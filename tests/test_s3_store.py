@@ -210,3 +210,13 @@ def test_a_blob_is_served_streamed_or_by_a_presigned_redirect(
     assert r.status_code == 200 and r.content == photo
     assert client.get("/blobs/ab/" + "0" * 32 + ".jpg", follow_redirects=False
                       ).status_code == 404  # no redirect for what isn't there
+
+
+def test_a_command_with_s3_settings_missing_says_which(tmp_path: Path) -> None:
+    from tests.processes import cli
+
+    done = cli("worker", "--until-empty", "--data-dir", str(tmp_path / "data"), check=False,
+               env={"COREVIZ_STORAGE": "s3", "COREVIZ_MODELS": "none"})
+    assert done.returncode == 2, done.stderr
+    assert "error: COREVIZ_STORAGE=s3 needs a bucket: set COREVIZ_S3_BUCKET" in done.stderr
+    assert "Traceback" not in done.stderr

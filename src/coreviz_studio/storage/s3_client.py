@@ -12,14 +12,14 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from coreviz_studio.config import Settings
-from coreviz_studio.storage.base import StorageUnavailable
+from coreviz_studio.storage.base import StorageUnavailable, StoreSettingsError
 
 # Codes S3 answers for "no such thing": they mean NotStored (or nothing to do), not an outage.
 MISSING = frozenset({"404", "NoSuchKey", "NoSuchUpload", "NotFound"})
 
 
-class S3SettingsError(ValueError):
-    """The COREVIZ_S3_* settings can't make a working store; the message names the setting."""
+class S3SettingsError(StoreSettingsError):
+    """The COREVIZ_S3_* settings can't make a working store."""
 
 
 def code_of(exc: ClientError) -> str:
