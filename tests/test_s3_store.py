@@ -25,6 +25,8 @@ from coreviz_studio.storage.factory import build_store
 from coreviz_studio.storage.s3 import PART, PENDING, S3BlobStore
 from coreviz_studio.storage.s3_client import S3SettingsError
 from coreviz_studio.storage.s3_verify import StoredOtherBytes
+from tests import media_files
+from tests.library import Library
 from tests.processes import free_port, poll
 from tests.s3_proxy import CorruptingProxy
 from tests.s3_server import BUCKET, MotoServer
@@ -178,8 +180,8 @@ def test_the_settings_are_checked_and_name_the_setting(tmp_path: Path) -> None:
             build_store(Settings(data_dir=tmp_path, storage="s3", **values))
 
 
-def test_an_unreachable_service_is_a_503_with_retry_after(tmp_path: Path,
-                                                         database: Any) -> None:
+def test_an_unreachable_service_is_a_503_with_retry_after(tmp_path: Path, database: Any,
+                                                         make_member: Any) -> None:
     dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     settings = Settings(data_dir=tmp_path, storage="s3", s3_bucket=BUCKET, s3_endpoint_url=dead,
                         s3_region="us-east-1", s3_access_key_id="t", s3_secret_access_key="t",
@@ -187,10 +189,17 @@ def test_an_unreachable_service_is_a_503_with_retry_after(tmp_path: Path,
     store = build_store(settings)
     with pytest.raises(StorageUnavailable):
         store.stat("ab/" + "0" * 32 + ".jpg")
-    client = TestClient(create_app(settings, database), raise_server_exceptions=False)
-    r = client.get("/blobs/ab/" + "0" * 32 + ".jpg")  # no lifespan: the app is not started
+    app = create_app(settings, database)
+    app.state.db = database  # what the start-up would do; it can't start: its reap needs S3
+    client = TestClient(app, raise_server_exceptions=False)
+    r = client.get("/blobs/ab/" + "0" * 32 + ".jpg")
     assert r.status_code == 503 and r.headers["retry-after"] == "30"
     assert r.json()["code"] == "storage_unavailable"
+    library = Library(client, make_member())
+    r = library.upload_raw(media_files.image("JPEG"), "photo.jpg")  # received, then not stored
+    assert r.status_code == 503 and r.json()["code"] == "storage_unavailable", r.text
+    assert library.names() == []  # no row without a blob
+    assert list((tmp_path / "s3-spool").iterdir()) == []  # the spooled bytes went too
 
 
 @pytest.mark.parametrize("redirect", [False, True], ids=["streamed", "redirected"])
