@@ -152,10 +152,11 @@ def test_a_prefix_keeps_to_itself(s3_server: MotoServer, tmp_path: Path) -> None
     assert not any(k.startswith(a.prefix + PENDING) for k in _objects(a))
 
 
-def test_a_resumable_upload_spans_parts_and_a_tail(store: S3BlobStore) -> None:
+@pytest.mark.parametrize("size", [6 * 1024 * 1024 + 7, 2 * PART + 7], ids=["6MiB", "32MiB"])
+def test_a_resumable_upload_spans_parts_and_a_tail(store: S3BlobStore, size: int) -> None:
     import io
 
-    data = os.urandom(6 * 1024 * 1024 + 7)  # one whole part and a tail, over three appends
+    data = os.urandom(size)  # whole parts and a tail, over three appends
     cuts = [0, 1000, 5 * 1024 * 1024 + 3, len(data)]
     state = store.resumable_create()
     for start, end in itertools.pairwise(cuts):
@@ -163,8 +164,10 @@ def test_a_resumable_upload_spans_parts_and_a_tail(store: S3BlobStore) -> None:
     stale = state
     with pytest.raises(ValueError):
         store.resumable_append(state, 5, io.BytesIO(b"x"))
-    key = store.resumable_finish(state, "bin")
+    key = store.resumable_finish(state, "jpg")
     assert b"".join(store.read(key)) == data
+    head = store.client.head_object(Bucket=BUCKET, Key=store.prefix + key)
+    assert head["ContentType"] == "image/jpeg"  # a copy (multipart past 8 MiB) with its type
     assert _objects(store) == [store.prefix + key] and _uploads(store) == []
     store.resumable_abort(stale)  # finished already: nothing happens
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from botocore.exceptions import ClientError
 
+from coreviz_studio.formats import mime_for_ext
 from coreviz_studio.storage.base import CHUNK, NotStored, new_key
 from coreviz_studio.storage.s3_client import answering, is_missing
 
@@ -137,7 +138,8 @@ def finish(store: S3BlobStore, state: str, ext: str) -> str:
     with answering():
         # Managed copy: one CopyObject, or a multipart copy past 5 GiB; never through here.
         store.client.copy({"Bucket": store.bucket, "Key": _obj(store, s)}, store.bucket,
-                          store.prefix + key)
+                          store.prefix + key, ExtraArgs={
+                              "ContentType": mime_for_ext(ext), "MetadataDirective": "REPLACE"})
     _remove_objects(store, s)
     return key
 
