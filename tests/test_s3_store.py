@@ -232,3 +232,16 @@ def test_a_command_with_s3_settings_missing_says_which(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert "error: COREVIZ_STORAGE=s3 needs a bucket: set COREVIZ_S3_BUCKET" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_an_etag_that_is_no_md5_means_reading_the_bytes_back(store: S3BlobStore) -> None:
+    from coreviz_studio.storage import s3_verify
+
+    data = b"some bytes"
+    key = put_stream(store, iter([data]), "txt")
+    # As a service with opaque ETags (SSE-KMS, some S3-compatibles) would answer:
+    s3_verify.check(store, key, '"opaque"', '"the md5"', hashlib.sha256(data).hexdigest())
+    assert b"".join(store.read(key)) == data  # read back, hashed, found right: kept
+    with pytest.raises(StoredOtherBytes):
+        s3_verify.check(store, key, '"opaque"', '"the md5"', hashlib.sha256(b"x").hexdigest())
+    assert store.stat(key) is None  # found wrong: deleted
