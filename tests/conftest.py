@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
@@ -32,6 +33,9 @@ from coreviz_studio.config import Settings
 from coreviz_studio.db.embedded import EmbeddedPostgres
 from coreviz_studio.db.migrate import upgrade
 from coreviz_studio.db.session import Database, open_database
+
+if TYPE_CHECKING:
+    from tests.s3_server import MotoServer  # boto3 is imported only by tests that use S3
 
 
 def xdist_worker() -> str:
@@ -249,3 +253,13 @@ def person(make_member, database):  # type: ignore[no-untyped-def]
         accounts.set_password(s, member.email, PASSWORD)
         s.commit()
     return member
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """A moto_server of this test process (tests/s3_server.py), stopped at the end."""
+    from tests import s3_server as moto
+
+    server = moto.start(tmp_path_factory.mktemp("moto") / "moto.log")
+    yield server
+    server.stop()

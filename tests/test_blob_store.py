@@ -14,9 +14,15 @@ from coreviz_studio.storage.base import BlobStore, NotStored, is_key, put_stream
 from coreviz_studio.storage.local import LocalBlobStore
 
 
-@pytest.fixture(params=["local"])
+@pytest.fixture(params=["local", "s3"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobStore]:
-    yield LocalBlobStore(tmp_path / "blobs")
+    if request.param == "s3":  # a prefix of its own on this process's moto_server
+        from coreviz_studio.storage.s3 import S3BlobStore
+
+        moto = request.getfixturevalue("s3_server")
+        yield S3BlobStore.from_settings(moto.settings(tmp_path / "data"))
+    else:
+        yield LocalBlobStore(tmp_path / "blobs")
 
 
 def test_a_blob_goes_in_by_stream_and_comes_out_by_range(store: BlobStore,

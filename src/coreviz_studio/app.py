@@ -32,7 +32,7 @@ from coreviz_studio.db.migrate import upgrade
 from coreviz_studio.db.session import Database, open_database
 from coreviz_studio.deps import check_declared
 from coreviz_studio.diskspace import is_out_of_space
-from coreviz_studio.errors import AppError, InsufficientStorage
+from coreviz_studio.errors import AppError, InsufficientStorage, Unavailable
 from coreviz_studio.folders.routes import router as folders_router
 from coreviz_studio.health.routes import router as health_router
 from coreviz_studio.media.routes import router as media_router
@@ -40,6 +40,7 @@ from coreviz_studio.pipeline import worker
 from coreviz_studio.pipeline.process import Pipeline
 from coreviz_studio.pipeline.routes import router as processing_router
 from coreviz_studio.search.routes import router as search_router
+from coreviz_studio.storage.base import StorageUnavailable
 from coreviz_studio.storage.factory import build_store
 from coreviz_studio.storage.signing import Signer
 from coreviz_studio.storage.urls import BlobUrls
@@ -119,6 +120,13 @@ def install_error_handlers(app: FastAPI) -> None:
             log.error("disk full: %s", exc)
             return await _app_error(request, InsufficientStorage())
         return await _unexpected(request, exc)
+
+    @app.exception_handler(StorageUnavailable)
+    async def _store_down(request: Request, exc: StorageUnavailable) -> JSONResponse:
+        log.error("blob store unavailable: %s", exc)
+        return await _app_error(request, Unavailable(
+            f"The blob store is unavailable ({exc}); nothing was saved. Try again shortly.",
+            code="storage_unavailable", headers={"Retry-After": "30"}))
 
     @app.exception_handler(DataError)
     async def _bad_value(_: Request, exc: DataError) -> JSONResponse:

@@ -402,4 +402,10 @@ def version() -> None:
 
 
 def main() -> None:
-    app()
+    from coreviz_studio.storage.base import StoreSettingsError
+
+    try:
+        app()
+    except StoreSettingsError as exc:  # e.g. COREVIZ_STORAGE=s3 without a bucket
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None

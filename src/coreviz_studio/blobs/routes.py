@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from coreviz_studio.blobs import service
-from coreviz_studio.deps import AppDatabase, Blobs, Public, Urls, request_credential
+from coreviz_studio.deps import AppDatabase, Blobs, Config, Public, Urls, request_credential
 from coreviz_studio.errors import NotFound
 from coreviz_studio.storage.base import NotStored
 from coreviz_studio.storage.urls import BLOB_ROUTE
@@ -42,9 +42,14 @@ Signature = Annotated[str | None, Query(max_length=128, description="Private blo
              responses=_PRIVATE)
 @router.get("/{key:path}", response_model=None, dependencies=[Public], responses=_PRIVATE)
 def get_blob(key: str, request: Request, store: Blobs, db: AppDatabase, urls: Urls,
-             expires: Expires = None, signature: Signature = None) -> Response:
+             settings: Config, expires: Expires = None,
+             signature: Signature = None) -> Response:
     service.check_access(db, key, urls.signer, request_credential(request), expires, signature)
     blob = service.find(store, key)
+    if settings.blob_redirect and request.method == "GET" and (
+            url := store.presigned_url(key, settings.signed_url_ttl_seconds)) is not None:
+        # The bytes come from S3 itself; the URL expires, so the redirect is never cached.
+        return Response(status_code=307, headers={"location": url, "cache-control": "no-store"})
     cache = PUBLIC_CACHE if urls.signer is None else PRIVATE_CACHE
     headers = {"etag": blob.etag, "cache-control": cache,
                "accept-ranges": "bytes", "x-content-type-options": "nosniff",

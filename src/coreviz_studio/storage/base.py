@@ -39,6 +39,15 @@ class NotStored(LookupError):
     """No blob under that key (never made, deleted, or not a key at all)."""
 
 
+class StoreSettingsError(ValueError):
+    """The settings can't make a working store; the message names the setting."""
+
+
+class StorageUnavailable(Exception):
+    """The store's service (S3) did not answer or failed; nothing was saved. The API answers
+    503 with Retry-After (app.py): nothing is wrong with the request."""
+
+
 @dataclass(frozen=True)
 class StoredBlob:
     key: str

@@ -1,0 +1,247 @@
+"""What only the S3 store has, against a real moto_server: multipart uploads, their abort on
+failure and reaping after a crash, its own check of the stored bytes (with a proxy that damages
+them on the way), prefixes, settings and outages (503, never a 500)."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from coreviz_studio.app import create_app
+from coreviz_studio.config import Settings
+from coreviz_studio.storage.base import StorageUnavailable, put_stream
+from coreviz_studio.storage.factory import build_store
+from coreviz_studio.storage.s3 import PART, PENDING, S3BlobStore
+from coreviz_studio.storage.s3_client import S3SettingsError
+from coreviz_studio.storage.s3_verify import StoredOtherBytes
+from tests import media_files
+from tests.library import Library
+from tests.processes import free_port, poll
+from tests.s3_proxy import CorruptingProxy
+from tests.s3_server import BUCKET, MotoServer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def store(s3_server: MotoServer, tmp_path: Path) -> S3BlobStore:
+    return S3BlobStore.from_settings(s3_server.settings(tmp_path / "data"))
+
+
+@pytest.fixture
+def proxy(s3_server: MotoServer) -> Iterator[CorruptingProxy]:
+    p = CorruptingProxy(int(s3_server.url.rsplit(":", 1)[1]))
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def proxied(s3_server: MotoServer, proxy: CorruptingProxy, tmp_path: Path) -> S3BlobStore:
+    return S3BlobStore.from_settings(s3_server.settings(tmp_path / "data", url=proxy.url))
+
+
+def _objects(store: S3BlobStore) -> list[str]:
+    found = store.client.list_objects_v2(Bucket=BUCKET, Prefix=store.prefix)
+    return [o["Key"] for o in found.get("Contents", [])]
+
+
+def _uploads(store: S3BlobStore) -> list[dict[str, Any]]:
+    found = store.client.list_multipart_uploads(Bucket=BUCKET, Prefix=store.prefix)
+    return list(found.get("Uploads", []))
+
+
+def test_a_big_blob_goes_up_in_parts_and_leaves_nothing_pending(store: S3BlobStore) -> None:
+    data = os.urandom(PART + 1234)
+    key = put_stream(store, iter([data[i:i + (1 << 20)] for i in range(0, len(data), 1 << 20)]),
+                     "bin")
+    head = store.client.head_object(Bucket=BUCKET, Key=store.prefix + key)
+    assert head["ETag"].endswith('-2"')  # two parts: 16 MiB and the rest
+    assert b"".join(store.read(key, PART - 10, PART + 10)) == data[PART - 10:PART + 10]
+    assert hashlib.sha256(b"".join(store.read(key))).hexdigest() == hashlib.sha256(
+        data).hexdigest()
+    assert _uploads(store) == [] and _objects(store) == [store.prefix + key]  # no marker left
+    assert list(store.spool_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("size", [1000, PART + 1000], ids=["put", "multipart"])
+def test_bytes_damaged_on_the_way_are_refused_and_nothing_stays(
+        proxied: S3BlobStore, proxy: CorruptingProxy, size: int) -> None:
+    data = os.urandom(size)
+    proxy.corrupt = True  # moto stores what it gets: no checksum of its own catches this
+    with pytest.raises(StoredOtherBytes) as caught:
+        put_stream(proxied, iter([data]), "bin")
+    assert proxy.flipped >= 1 and isinstance(caught.value, StorageUnavailable)
+    assert _objects(proxied) == [] and _uploads(proxied) == []
+    assert list(proxied.list_blobs()) == [] and list(proxied.spool_dir.iterdir()) == []
+    proxy.corrupt = False
+    key = put_stream(proxied, iter([data]), "bin")  # the same bytes, undamaged: stored
+    assert b"".join(proxied.read(key)) == data
+
+
+def test_a_multipart_upload_that_fails_is_aborted(proxied: S3BlobStore,
+                                                  proxy: CorruptingProxy) -> None:
+    proxy.drop_puts_after = proxy.puts + 2  # the owner marker and the first part get through
+    with pytest.raises(StorageUnavailable):
+        put_stream(proxied, iter([os.urandom(2 * PART + 1)]), "bin")
+    assert _uploads(proxied) == [] and _objects(proxied) == []
+    assert list(proxied.spool_dir.iterdir()) == []
+
+
+_CHILD = """
+import sys
+from pathlib import Path
+from coreviz_studio.storage.s3 import S3BlobStore
+from tests.s3_server import MotoServer
+server = MotoServer(sys.argv[1], None, None)
+store = S3BlobStore.from_settings(server.settings(Path(sys.argv[2]), prefix=sys.argv[3]))
+store.begin().write(b"spooled")  # a spool file, left behind too
+store.put_multipart("ab/" + "c" * 32 + ".bin", sys.stdin.buffer, 1 << 30, "0" * 64)
+"""
+
+
+def test_a_dead_process_upload_is_aborted_by_the_next_start(store: S3BlobStore,
+                                                            s3_server: MotoServer,
+                                                            tmp_path: Path) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, s3_server.url, str(tmp_path / "data"), store.prefix],
+        stdin=subprocess.PIPE, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert child.stdin is not None
+    try:
+        child.stdin.write(os.urandom(PART))  # one part; then it waits for more that never come
+
+        def one_part_stored() -> bool:
+            return any(store.client.list_parts(Bucket=BUCKET, Key=u["Key"],
+                                               UploadId=u["UploadId"]).get("Parts")
+                       for u in _uploads(store))
+
+        poll(one_part_stored, 60, "the child's first part")
+        assert store.reap_pending() == 0  # its owner lives: its upload and spool stay
+        assert len(_uploads(store)) == 1
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+    assert store.reap_pending() == 2  # the upload and the spool file
+    assert _uploads(store) == [] and _objects(store) == []
+    assert list(store.spool_dir.iterdir()) == []
+
+
+def test_a_prefix_keeps_to_itself(s3_server: MotoServer, tmp_path: Path) -> None:
+    a = S3BlobStore.from_settings(s3_server.settings(tmp_path / "a"))
+    b = S3BlobStore.from_settings(s3_server.settings(tmp_path / "b"))
+    key_a = put_stream(a, iter([b"in a"]), "txt")
+    key_b = put_stream(b, iter([b"in b"]), "txt")
+    assert [x.key for x in a.list_blobs()] == [key_a]
+    assert [x.key for x in b.list_blobs()] == [key_b]
+    assert a.stat(key_b) is None and b.stat(key_a) is None
+    state = b.resumable_create()  # a resumable upload is nobody's leftover
+    assert a.reap_pending() == 0 and b.reap_pending() == 0
+    b.resumable_abort(state)
+    assert _objects(b) == [b.prefix + key_b] and _uploads(b) == []
+    assert not any(k.startswith(a.prefix + PENDING) for k in _objects(a))
+
+
+@pytest.mark.parametrize("size", [6 * 1024 * 1024 + 7, 2 * PART + 7], ids=["6MiB", "32MiB"])
+def test_a_resumable_upload_spans_parts_and_a_tail(store: S3BlobStore, size: int) -> None:
+    import io
+
+    data = os.urandom(size)  # whole parts and a tail, over three appends
+    cuts = [0, 1000, 5 * 1024 * 1024 + 3, len(data)]
+    state = store.resumable_create()
+    for start, end in itertools.pairwise(cuts):
+        state = store.resumable_append(state, start, io.BytesIO(data[start:end]))
+    stale = state
+    with pytest.raises(ValueError):
+        store.resumable_append(state, 5, io.BytesIO(b"x"))
+    key = store.resumable_finish(state, "jpg")
+    assert b"".join(store.read(key)) == data
+    head = store.client.head_object(Bucket=BUCKET, Key=store.prefix + key)
+    assert head["ContentType"] == "image/jpeg"  # a copy (multipart past 8 MiB) with its type
+    assert _objects(store) == [store.prefix + key] and _uploads(store) == []
+    store.resumable_abort(stale)  # finished already: nothing happens
+
+
+def test_the_settings_are_checked_and_name_the_setting(tmp_path: Path) -> None:
+    cases = [({}, "COREVIZ_S3_BUCKET"),
+             ({"s3_bucket": "b", "s3_access_key_id": "k"}, "COREVIZ_S3_SECRET_ACCESS_KEY"),
+             ({"s3_bucket": "b", "s3_endpoint_url": "localhost:9000"},
+              "COREVIZ_S3_ENDPOINT_URL"),
+             ({"s3_bucket": "b", "s3_prefix": "/abs"}, "COREVIZ_S3_PREFIX")]
+    for values, named in cases:
+        with pytest.raises(S3SettingsError, match=named):
+            build_store(Settings(data_dir=tmp_path, storage="s3", **values))
+
+
+def test_an_unreachable_service_is_a_503_with_retry_after(tmp_path: Path, database: Any,
+                                                         make_member: Any) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    settings = Settings(data_dir=tmp_path, storage="s3", s3_bucket=BUCKET, s3_endpoint_url=dead,
+                        s3_region="us-east-1", s3_access_key_id="t", s3_secret_access_key="t",
+                        workers=0)
+    store = build_store(settings)
+    with pytest.raises(StorageUnavailable):
+        store.stat("ab/" + "0" * 32 + ".jpg")
+    app = create_app(settings, database)
+    app.state.db = database  # what the start-up would do; it can't start: its reap needs S3
+    client = TestClient(app, raise_server_exceptions=False)
+    r = client.get("/blobs/ab/" + "0" * 32 + ".jpg")
+    assert r.status_code == 503 and r.headers["retry-after"] == "30"
+    assert r.json()["code"] == "storage_unavailable"
+    library = Library(client, make_member())
+    r = library.upload_raw(media_files.image("JPEG"), "photo.jpg")  # received, then not stored
+    assert r.status_code == 503 and r.json()["code"] == "storage_unavailable", r.text
+    assert library.names() == []  # no row without a blob
+    assert list((tmp_path / "s3-spool").iterdir()) == []  # the spooled bytes went too
+
+
+@pytest.mark.parametrize("redirect", [False, True], ids=["streamed", "redirected"])
+def test_a_blob_is_served_streamed_or_by_a_presigned_redirect(
+        s3_server: MotoServer, tmp_path: Path, database: Any, redirect: bool) -> None:
+    settings = s3_server.settings(tmp_path / "data", blob_redirect=redirect)
+    app = create_app(settings, database)
+    photo = b"\xff\xd8\xff" + os.urandom(5000)
+    key = put_stream(app.state.blobs, iter([photo]), "jpg")
+    client = TestClient(app, raise_server_exceptions=False)  # no lifespan: no start-up reap
+    r = client.get(f"/blobs/{key}", follow_redirects=False)
+    if redirect:
+        assert r.status_code == 307 and r.headers["cache-control"] == "no-store"
+        r = httpx.get(r.headers["location"])  # straight from the S3 service, presigned
+        assert r.headers["content-type"] == "image/jpeg"
+        assert client.head(f"/blobs/{key}").status_code == 200  # HEAD stays here
+    assert r.status_code == 200 and r.content == photo
+    assert client.get("/blobs/ab/" + "0" * 32 + ".jpg", follow_redirects=False
+                      ).status_code == 404  # no redirect for what isn't there
+
+
+def test_a_command_with_s3_settings_missing_says_which(tmp_path: Path) -> None:
+    from tests.processes import cli
+
+    done = cli("worker", "--until-empty", "--data-dir", str(tmp_path / "data"), check=False,
+               env={"COREVIZ_STORAGE": "s3", "COREVIZ_MODELS": "none"})
+    assert done.returncode == 2, done.stderr
+    assert "error: COREVIZ_STORAGE=s3 needs a bucket: set COREVIZ_S3_BUCKET" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_an_etag_that_is_no_md5_means_reading_the_bytes_back(store: S3BlobStore) -> None:
+    from coreviz_studio.storage import s3_verify
+
+    data = b"some bytes"
+    key = put_stream(store, iter([data]), "txt")
+    # As a service with opaque ETags (SSE-KMS, some S3-compatibles) would answer:
+    s3_verify.check(store, key, '"opaque"', '"the md5"', hashlib.sha256(data).hexdigest())
+    assert b"".join(store.read(key)) == data  # read back, hashed, found right: kept
+    with pytest.raises(StoredOtherBytes):
+        s3_verify.check(store, key, '"opaque"', '"the md5"', hashlib.sha256(b"x").hexdigest())
+    assert store.stat(key) is None  # found wrong: deleted
