@@ -31,7 +31,7 @@ from coreviz_studio.db.migrate import upgrade
 from coreviz_studio.db.session import Database, open_database
 from coreviz_studio.deps import check_declared
 from coreviz_studio.diskspace import is_out_of_space
-from coreviz_studio.errors import AppError, InsufficientStorage
+from coreviz_studio.errors import AppError, InsufficientStorage, phrase
 from coreviz_studio.folders.routes import router as folders_router
 from coreviz_studio.health.routes import router as health_router
 from coreviz_studio.media.routes import router as media_router
@@ -43,13 +43,14 @@ from coreviz_studio.storage.factory import build_store
 from coreviz_studio.storage.urls import BlobUrls
 from coreviz_studio.tags.routes import router as tags_router
 from coreviz_studio.uploads.routes import router as uploads_router
+from coreviz_studio.uploads.tus_routes import router as tus_router
 
 log = logging.getLogger(__name__)
 _PARAM_LOCATIONS = {"query", "path", "header", "cookie"}
 
 
 def error_body(status: int, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": HTTPStatus(status).phrase, "message": message, **extra},
+    return JSONResponse({"error": phrase(status), "message": message, **extra},
                         status_code=status)
 
 
@@ -204,7 +205,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_middleware(JsonBodiesByDefault)
     app.add_middleware(BodyLimits, settings=settings)  # outermost: before any body is parsed
     for router in (health_router, accounts_router, auth_router, auth_pages, datasets_router,
-                   media_router, folders_router, tags_router, uploads_router, blobs_router,
+                   media_router, folders_router, tags_router, uploads_router, tus_router,
+                   blobs_router,
                    processing_router, ai_router, search_router):
         app.include_router(router)
     check_declared(app.routes)
