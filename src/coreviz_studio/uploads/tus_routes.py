@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from coreviz_studio.deps import Blobs, Config, Db, Member, Urls, Viewer
 from coreviz_studio.errors import AppError, BadRequest, Conflict, PreconditionFailed
@@ -96,6 +97,9 @@ async def _take_body(request: Request, db: Db, principal: Member, store: Blobs,
             if checksum is None and digest is None and body.size:
                 await run_in_threadpool(tus.append, db, principal, store, settings, p.id,
                                         p.offset, body.file, body.size, bytes(body.head))
+            if isinstance(body.cut, ClientDisconnect):  # nobody hears this; no 500 logged
+                raise BadRequest("The body ended early (the client went away); what arrived "
+                                 "was kept unless a checksum was sent: ask HEAD for the offset")
             raise body.cut
         digests.check(body.hasher, digest=digest, checksum=checksum)
         p = await run_in_threadpool(tus.append, db, principal, store, settings, p.id,
