@@ -43,6 +43,7 @@ from coreviz_studio.storage.factory import build_store
 from coreviz_studio.storage.urls import BlobUrls
 from coreviz_studio.tags.routes import router as tags_router
 from coreviz_studio.uploads.routes import router as uploads_router
+from coreviz_studio.uploads.tus import remove_expired as remove_expired_uploads
 from coreviz_studio.uploads.tus_routes import router as tus_router
 
 log = logging.getLogger(__name__)
@@ -184,6 +185,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         db.watch(settings.db_watchdog_seconds)
         if reaped := app.state.blobs.reap_pending():
             log.info("removed %d upload files left by stopped processes", reaped)
+        # Expired resumable uploads: also refused (410) and removed whenever one is asked for.
+        await asyncio.to_thread(remove_expired_uploads, db, app.state.blobs)
         workers = start_workers(Pipeline(db, app.state.blobs, settings), settings.workers)
         try:
             yield
