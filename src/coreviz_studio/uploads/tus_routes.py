@@ -27,8 +27,30 @@ PREFIX = "/api/upload/tus"
 VERSION = "1.0.0"
 EXTENSIONS = "creation,creation-with-upload,termination,checksum,expiration"
 CHUNK_TYPE = "application/offset+octet-stream"
-_BODY = {"requestBody": {"required": False, "content": {CHUNK_TYPE: {
-    "schema": {"type": "string", "format": "binary"}}}}}
+_HEADERS: dict[str, dict[str, Any]] = {
+    "Tus-Resumable": {"required": True, "schema": {"type": "string", "enum": [VERSION]},
+                      "description": "The tus version the client speaks"},
+    "Upload-Length": {"required": True, "schema": {"type": "integer", "minimum": 0},
+                      "description": "The file's size in bytes"},
+    "Upload-Metadata": {"schema": {"type": "string"}, "description":
+                        "key base64value pairs, comma-separated: datasetId (required), path, "
+                        "name, versionOf, filename"},
+    "Upload-Offset": {"required": True, "schema": {"type": "integer", "minimum": 0},
+                      "description": "Where this chunk starts (the upload's offset)"},
+    "Upload-Checksum": {"schema": {"type": "string"}, "description": "sha256 <base64>"},
+    "Content-Digest": {"schema": {"type": "string"}, "description": "sha-256=:<base64>:"},
+}
+
+
+def _doc(*headers: str, body: bool = False) -> dict[str, Any]:
+    """The tus headers a route reads (it reads them by hand), for /docs and clients."""
+    extra: dict[str, Any] = {"parameters": [{"name": h, "in": "header", **_HEADERS[h]}
+                                            for h in headers]}
+    if body:
+        extra["requestBody"] = {"required": False, "content": {CHUNK_TYPE: {
+            "schema": {"type": "string", "format": "binary"}}}}
+    return extra
+
 _TUS_ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such upload (or collection, folder, versionOf item)"},
     410: {"description": "The upload expired; its bytes were removed"},
@@ -125,7 +147,9 @@ async def options(_: Viewer, settings: Config) -> Response:
 
 
 @router.post("/tus", status_code=status.HTTP_201_CREATED, response_class=Response,
-             openapi_extra=_BODY, responses=_WRITE_ERRORS)
+             openapi_extra=_doc("Tus-Resumable", "Upload-Length", "Upload-Metadata",
+                                "Upload-Checksum", "Content-Digest", body=True),
+             responses=_WRITE_ERRORS)
 async def create(request: Request, db: Db, principal: Member, store: Blobs, settings: Config,
                  urls: Urls) -> Response:
     """Create an upload. Headers: Tus-Resumable 1.0.0, Upload-Length, Upload-Metadata
@@ -155,7 +179,8 @@ async def create(request: Request, db: Db, principal: Member, store: Blobs, sett
         raise _with_tus_headers(exc) from None
 
 
-@router.head("/tus/{upload_id}", response_class=Response, responses=_TUS_ERRORS)
+@router.head("/tus/{upload_id}", response_class=Response, responses=_TUS_ERRORS,
+             openapi_extra=_doc("Tus-Resumable"))
 async def head(request: Request, upload_id: uuid.UUID, db: Db, principal: Member,
                store: Blobs) -> Response:
     """The upload's offset (Upload-Offset) and length; once finished, CoreViz-Media-Id."""
@@ -180,7 +205,9 @@ async def result(upload_id: uuid.UUID, db: Db, principal: Member, store: Blobs,
 
 
 @router.patch("/tus/{upload_id}", status_code=status.HTTP_204_NO_CONTENT,
-              response_class=Response, openapi_extra=_BODY, responses=_WRITE_ERRORS)
+              response_class=Response, responses=_WRITE_ERRORS,
+              openapi_extra=_doc("Tus-Resumable", "Upload-Offset", "Upload-Checksum",
+                                 "Content-Digest", body=True))
 async def patch(request: Request, upload_id: uuid.UUID, db: Db, principal: Member,
                 store: Blobs, settings: Config, urls: Urls) -> Response:
     """Append a chunk at Upload-Offset (Content-Type application/offset+octet-stream). With
@@ -202,7 +229,7 @@ async def patch(request: Request, upload_id: uuid.UUID, db: Db, principal: Membe
 
 
 @router.delete("/tus/{upload_id}", status_code=status.HTTP_204_NO_CONTENT,
-               response_class=Response,
+               response_class=Response, openapi_extra=_doc("Tus-Resumable"),
                responses={**_TUS_ERRORS, 423: {"description": "A PATCH is in progress"}})
 async def terminate(request: Request, upload_id: uuid.UUID, db: Db, principal: Member,
                     store: Blobs) -> Response:
