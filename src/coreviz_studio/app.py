@@ -185,8 +185,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         db.watch(settings.db_watchdog_seconds)
         if reaped := app.state.blobs.reap_pending():
             log.info("removed %d upload files left by stopped processes", reaped)
-        # Expired resumable uploads: also refused (410) and removed whenever one is asked for.
-        await asyncio.to_thread(remove_expired_uploads, db, app.state.blobs)
+        # Expired resumable uploads: also refused (410) and removed whenever one is asked for,
+        # so a database that is down now (the server starts anyway) only delays this.
+        try:
+            await asyncio.to_thread(remove_expired_uploads, db, app.state.blobs)
+        except Exception as exc:  # logged; the next start (or a request for it) retries
+            log.warning("expired resumable uploads not swept at start: %s", exc)
         workers = start_workers(Pipeline(db, app.state.blobs, settings), settings.workers)
         try:
             yield
