@@ -4,10 +4,10 @@ tests/test_tus_server.py runs the real client (tuspy) and cut-off PATCHes agains
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import uuid
 
+import httpx
 import pytest
 from sqlalchemy import text
 
@@ -152,8 +152,6 @@ def _blob_files(settings) -> set[str]:  # type: ignore[no-untyped-def]
 
 def test_a_content_digest_mismatch_is_a_400_for_multipart(lib: Library, client,  # type: ignore[no-untyped-def]
                                                           settings) -> None:
-    import httpx
-
     data = _photo()
     request = httpx.Request("POST", "http://testserver/api/upload/multipart",
                             data={"datasetId": lib.id}, files={"file": ("a.png", data)})
@@ -285,4 +283,3 @@ def test_get_before_the_end_is_a_409(tus: Tus, client, lib: Library) -> None:  #
     url = tus.new(1000)
     r = client.get(url, headers=lib.headers)
     assert r.status_code == 409 and "0 of 1,000" in r.json()["message"]
-    assert base64  # (imported for symmetry with tus_client)
