@@ -1,25 +1,34 @@
-"""Upload throughput and server memory: one big file through POST /api/upload/multipart.
+"""Upload throughput and server memory: one big file through POST /api/upload/multipart and/or
+tus (POST /api/upload/tus, then one PATCH per --chunk-mb, each with Upload-Checksum sha256).
 
 Starts a real server on a temp data dir, makes a real MP4 (PyAV) and pads it to --size-mb with
 MP4 `free` boxes (which readers skip, so it still probes as a video), then compares:
 - copy: shutil.copyfile of that file to the same disk, plus fsync (the server fsyncs blobs too);
-- upload: the file streamed by httpx as a multipart form (the client never holds it whole).
+- upload: the file streamed by httpx as a multipart form (the client never holds it whole);
+- tus: the same file in chunks (the client holds one chunk at a time), as tuspy does.
 During the upload the server process's RSS is sampled every 50 ms (its Python process only; the
 embedded PostgreSQL is a separate process tree). A small warm-up upload comes first, so the
-one-time import of the video prober is not counted as upload memory. Sizes: MB = 2**20 bytes.
+one-time import of the video prober is not counted as upload memory. The server runs no
+workers (COREVIZ_WORKERS=0): uploads are queued, not processed. Sizes: MB = 2**20 bytes.
 
 Prints figures only; timings are never asserted. Run from the repository root:
-    .venv/bin/python -m bench.upload [--size-mb 1024]
+    .venv/bin/python -m bench.upload [--size-mb 1024] [--mode both|multipart|tus] [--chunk-mb 8]
+The last line is `RESULT {json}` with every figure.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
+import json
 import os
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import av
 import httpx
@@ -104,48 +113,94 @@ def upload(b: Bench, path: Path) -> str:
     return str(r.json()["mediaId"])
 
 
+def upload_tus(b: Bench, path: Path, chunk: int) -> str:
+    """Create a tus upload, then PATCH it chunk by chunk; the new media id."""
+    size = path.stat().st_size
+    meta = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}"
+                    for k, v in {"datasetId": b.dataset_id, "filename": path.name}.items())
+    r = b.client.post("/api/upload/tus", headers={
+        "Tus-Resumable": "1.0.0", "Upload-Length": str(size), "Upload-Metadata": meta})
+    if r.status_code != 201:
+        raise SystemExit(f"tus create: {r.status_code} {r.text[:1000]}")
+    url, offset = r.headers["location"], 0
+    with open(path, "rb") as f:
+        while data := f.read(chunk):
+            checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
+            r = b.client.patch(url, content=data, headers={
+                "Tus-Resumable": "1.0.0", "Content-Type": "application/offset+octet-stream",
+                "Upload-Offset": str(offset), "Upload-Checksum": f"sha256 {checksum}"})
+            if r.status_code != 204:
+                raise SystemExit(f"tus PATCH at {offset}: {r.status_code} {r.text[:1000]}")
+            offset += len(data)
+    return str(r.headers["coreviz-media-id"])
+
+
+def measure(b: Bench, name: str, send: Callable[[], str], size: int, copy: float,
+            ) -> dict[str, Any]:
+    """One upload, timed, with the server's RSS and CPU around it; its figures."""
+    server = psutil.Process(b.pid)
+    sampler = RssSampler(b.pid)
+    before = sampler.peak
+    cpu_before, client_before = sum(server.cpu_times()[:2]), time.process_time()
+    sampler.start()
+    start = time.perf_counter()
+    try:
+        media_id = send()
+    finally:
+        seconds = time.perf_counter() - start
+        sampler.stop()
+    server_cpu = sum(server.cpu_times()[:2]) - cpu_before
+    client_cpu = time.process_time() - client_before
+    media = b.client.get(f"/api/media/{media_id}").json()["media"]
+    stored = media["sizeBytes"]
+    check = "ok" if stored == size else f"MISMATCH: {stored:,} stored vs {size:,} sent"
+    speed = size / MB / seconds
+    print(f"{name}: mediaId {media_id}, sizeBytes {check}, duration {media.get('duration')}")
+    print(f"copy {copy:.0f} MB/s | {name} {speed:.0f} MB/s ({seconds:.2f} s) | "
+          f"ratio {speed / copy:.2f} | server RSS before {before / MB:.0f} MB, peak "
+          f"{sampler.peak / MB:.0f} MB (+{(sampler.peak - before) / MB:.1f} MB, "
+          f"{sampler.samples} samples)")
+    print(f"cpu during {name}: server {server_cpu:.2f} s, client {client_cpu:.2f} s "
+          f"({os.cpu_count()} cores)")
+    return {"mb_per_s": round(speed, 1), "seconds": round(seconds, 2),
+            "ratio_to_copy": round(speed / copy, 3), "size_ok": stored == size,
+            "rss_growth_mb": round((sampler.peak - before) / MB, 1),
+            "server_cpu_s": round(server_cpu, 2), "client_cpu_s": round(client_cpu, 2)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size-mb", type=int, default=1024, help="file size in MB (2**20 B)")
+    parser.add_argument("--mode", choices=("both", "multipart", "tus"), default="both")
+    parser.add_argument("--chunk-mb", type=int, default=8, help="tus: bytes per PATCH (MB)")
     args = parser.parse_args()
-    with running("cvs-bench-upload-") as b:
+    if args.mode != "both":
+        return run(args.size_mb, [args.mode], args.chunk_mb)
+    return run(args.size_mb, ["multipart", "tus"], args.chunk_mb)
+
+
+def run(size_mb: int, modes: list[str], chunk_mb: int) -> None:
+    # No in-process workers: the processing of one upload must not land in the next one's
+    # figures (measured: a video being processed added 3 s of CPU and 260 MB to the next).
+    with running("cvs-bench-upload-", env={"COREVIZ_WORKERS": "0"}) as b:
         small, big = b.root / "small.mp4", b.root / "big.mp4"
         video(small, seconds=3.0, size=(320, 240), fps=25)
         shutil.copyfile(small, big)
-        pad_with_free_boxes(big, args.size_mb * MB)
+        pad_with_free_boxes(big, size_mb * MB)
         size = big.stat().st_size
         print(f"file: {size:,} bytes, a {probed_duration(big):.2f} s MP4 padded with free boxes")
-
-        server = psutil.Process(b.pid)
-        idle = server.memory_info().rss
+        idle = psutil.Process(b.pid).memory_info().rss
         upload(b, small)  # warm-up: imports the video prober once
+        upload_tus(b, small, chunk_mb * MB)
         copy = copy_mbps(big)
-
-        sampler = RssSampler(b.pid)
-        before = sampler.peak
-        cpu_before, client_before = sum(server.cpu_times()[:2]), time.process_time()
-        sampler.start()
-        start = time.perf_counter()
-        try:
-            media_id = upload(b, big)
-        finally:
-            seconds = time.perf_counter() - start
-            sampler.stop()
-        server_cpu = sum(server.cpu_times()[:2]) - cpu_before
-        client_cpu = time.process_time() - client_before
-
-        media = b.client.get(f"/api/media/{media_id}").json()["media"]
-        stored = media["sizeBytes"]
-        check = "ok" if stored == size else f"MISMATCH: {stored:,} stored vs {size:,} sent"
-        speed = size / MB / seconds
-        print(f"upload: 201, mediaId {media_id}, sizeBytes {check}, "
-              f"duration {media.get('duration')}")
-        print(f"copy {copy:.0f} MB/s | upload {speed:.0f} MB/s ({seconds:.2f} s) | "
-              f"ratio {speed / copy:.2f} | server RSS idle {idle / MB:.0f} MB, before "
-              f"{before / MB:.0f} MB, peak {sampler.peak / MB:.0f} MB "
-              f"(+{(sampler.peak - before) / MB:.1f} MB, {sampler.samples} samples)")
-        print(f"cpu during upload: server {server_cpu:.2f} s, client {client_cpu:.2f} s "
-              f"({os.cpu_count()} cores)")
+        result: dict[str, Any] = {"size_bytes": size, "copy_mb_per_s": round(copy, 1),
+                                  "server_rss_idle_mb": round(idle / MB), "chunk_mb": chunk_mb,
+                                  "cores": os.cpu_count()}
+        senders = {"multipart": lambda: upload(b, big),
+                   "tus": lambda: upload_tus(b, big, chunk_mb * MB)}
+        for mode in modes:
+            result[mode] = measure(b, mode, senders[mode], size, copy)
+        print("RESULT " + json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from tests import media_files
 from tests.conftest import Member
 from tests.jobs import drain, pipeline
 from tests.library import Library
+from tests.tus_client import Tus
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Org:
     media: dict[str, Any]
     face_id: str
     cluster_id: str
+    upload_id: str  # a resumable upload in progress
 
     @property
     def ids(self) -> dict[str, str]:
@@ -34,7 +36,8 @@ class Org:
         return {"org": str(self.owner.org_id), "dataset": self.library.id,
                 "media": self.media["id"], "folder": self.folder["id"],
                 "cluster": self.cluster_id, "object": self.face_id,
-                "member": str(self.viewer.user_id), "key": str(uuid.uuid4())}
+                "member": str(self.viewer.user_id), "key": str(uuid.uuid4()),
+                "upload": self.upload_id}
 
 
 def make_org(client: TestClient, make_member: Any, settings: Settings,
@@ -52,7 +55,9 @@ def make_org(client: TestClient, make_member: Any, settings: Settings,
         assert face is not None and face.cluster_id is not None, "the photo's face was not found"
         cluster = s.get(Cluster, face.cluster_id)
         assert cluster is not None
-    return Org(owner, viewer, lib, folder, lib.media(media["id"]), str(face.id), str(cluster.id))
+    upload = Tus(client, lib).new(1000).rsplit("/", 1)[1]
+    return Org(owner, viewer, lib, folder, lib.media(media["id"]), str(face.id), str(cluster.id),
+               upload)
 
 
 def _org_name(client: TestClient, member: Member) -> str:

@@ -32,7 +32,7 @@ from coreviz_studio.db.migrate import upgrade
 from coreviz_studio.db.session import Database, open_database
 from coreviz_studio.deps import check_declared
 from coreviz_studio.diskspace import is_out_of_space
-from coreviz_studio.errors import AppError, InsufficientStorage, Unavailable
+from coreviz_studio.errors import AppError, InsufficientStorage, Unavailable, phrase
 from coreviz_studio.folders.routes import router as folders_router
 from coreviz_studio.health.routes import router as health_router
 from coreviz_studio.media.routes import router as media_router
@@ -46,13 +46,15 @@ from coreviz_studio.storage.signing import Signer
 from coreviz_studio.storage.urls import BlobUrls
 from coreviz_studio.tags.routes import router as tags_router
 from coreviz_studio.uploads.routes import router as uploads_router
+from coreviz_studio.uploads.tus import remove_expired as remove_expired_uploads
+from coreviz_studio.uploads.tus_routes import router as tus_router
 
 log = logging.getLogger(__name__)
 _PARAM_LOCATIONS = {"query", "path", "header", "cookie"}
 
 
 def error_body(status: int, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": HTTPStatus(status).phrase, "message": message, **extra},
+    return JSONResponse({"error": phrase(status), "message": message, **extra},
                         status_code=status)
 
 
@@ -196,6 +198,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         db.watch(settings.db_watchdog_seconds)
         if reaped := app.state.blobs.reap_pending():
             log.info("removed %d upload files left by stopped processes", reaped)
+        # Expired resumable uploads: also refused (410) and removed whenever one is asked for,
+        # so a database that is down now (the server starts anyway) only delays this.
+        try:
+            await asyncio.to_thread(remove_expired_uploads, db, app.state.blobs)
+        except Exception as exc:  # logged; the next start (or a request for it) retries
+            log.warning("expired resumable uploads not swept at start: %s", exc)
         workers = start_workers(Pipeline(db, app.state.blobs, settings), settings.workers)
         try:
             yield
@@ -217,7 +225,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_middleware(JsonBodiesByDefault)
     app.add_middleware(BodyLimits, settings=settings)  # outermost: before any body is parsed
     for router in (health_router, accounts_router, auth_router, auth_pages, datasets_router,
-                   media_router, folders_router, tags_router, uploads_router, blobs_router,
+                   media_router, folders_router, tags_router, uploads_router, tus_router,
+                   blobs_router,
                    processing_router, ai_router, search_router):
         app.include_router(router)
     check_declared(app.routes)

@@ -31,6 +31,7 @@ from coreviz_studio.config import Settings
 from coreviz_studio.deps import SESSION_COOKIE
 from coreviz_studio.errors import AppError
 from coreviz_studio.uploads.routes import router as uploads_router
+from coreviz_studio.uploads.tus_routes import PREFIX as TUS_PREFIX
 
 # HTTPException, not AppError: raised inside the framework's body reading, which turns any other
 # exception into a 400 "error parsing the body"; the app's handler renders it as our JSON.
@@ -62,8 +63,8 @@ class BodyLimits:
         self.streamed = {getattr(route, "path", None) for route in uploads_router.routes}
 
     def cap_for(self, path: str) -> int | None:
-        if path in self.streamed:
-            return None
+        if path in self.streamed or path == TUS_PREFIX or path.startswith(TUS_PREFIX + "/"):
+            return None  # streamed to disk, counted by the upload code
         return self.ai_cap if path.startswith("/api/ai/") else self.cap
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -18,6 +18,7 @@ from starlette.routing import Match
 
 from coreviz_studio.auth.principal import Role
 from coreviz_studio.deps import SIGNED_IN, api_routes, declared_requirement
+from coreviz_studio.errors import phrase
 
 ERROR = "ErrorBody"
 OAUTH_ERROR = "OAuthErrorBody"
@@ -139,7 +140,7 @@ def document(app: FastAPI) -> dict[str, Any]:
             documented = {int(k) for k in responses if k.isdigit() and int(k) >= 400}
             for status in sorted(statuses(route) | documented):
                 answer = responses.setdefault(str(status), {})
-                answer["description"] = answer.get("description") or HTTPStatus(status).phrase
+                answer["description"] = answer.get("description") or phrase(status)
                 if answer["description"] == "Validation Error":
                     answer["description"] = HTTPStatus(status).phrase
                 answer["content"] = _error_content(route, status)

@@ -7,6 +7,15 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
+# Statuses outside HTTPStatus that the API answers (tus's checksum extension).
+EXTRA_PHRASES = {460: "Checksum Mismatch"}
+
+
+def phrase(status: int) -> str:
+    if status in EXTRA_PHRASES:
+        return EXTRA_PHRASES[status]
+    return HTTPStatus(status).phrase
+
 
 class AppError(Exception):
     status: int = 500
@@ -25,7 +34,7 @@ class AppError(Exception):
 
     @property
     def reason(self) -> str:
-        return HTTPStatus(self.status).phrase
+        return phrase(self.status)
 
 
 class BadRequest(AppError):
@@ -50,6 +59,24 @@ class NotFound(AppError):
 
 class Conflict(AppError):
     status = 409
+
+
+class Gone(AppError):
+    status = 410
+
+
+class PreconditionFailed(AppError):
+    status = 412
+
+
+class Locked(AppError):
+    status = 423
+
+
+class ChecksumMismatch(AppError):
+    """tus's checksum extension: the chunk's checksum is not the one the client sent."""
+
+    status = 460
 
 
 class Invalid(AppError):

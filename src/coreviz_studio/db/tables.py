@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -471,3 +472,32 @@ class ServerSecret(Base):
     name: Mapped[str] = mapped_column(Text, primary_key=True)
     value: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = _created()
+
+
+class TusUpload(Base):
+    """A resumable (tus) upload: its bytes are in the blob store (`store_state` is the store's
+    handle), `offset` of `length` of them so far. Finished, it keeps the upload's answer
+    (`result`) until it expires, so a client that lost the final response can still read it."""
+
+    __tablename__ = "tus_uploads"
+    __table_args__ = (
+        CheckConstraint('"offset" >= 0 AND "offset" <= length', name="tus_offset_check"),
+        Index("tus_uploads_expires_idx", "expires_at"),
+    )
+    id: Mapped[uuid.UUID] = _id()
+    organization_id: Mapped[uuid.UUID] = _org()
+    dataset_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False
+    )
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    metadata_: Mapped[dict[str, Any]] = _jsonb("metadata")
+    length: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    offset: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    store_state: Mapped[str] = mapped_column(Text, nullable=False)
+    head: Mapped[bytes] = mapped_column(LargeBinary, nullable=False, default=b"")
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

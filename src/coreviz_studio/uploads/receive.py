@@ -8,6 +8,7 @@ size, and the byte limit is enforced while reading: at most `limit` bytes of fil
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ from coreviz_studio.errors import (
     UnsupportedMediaType,
 )
 from coreviz_studio.storage.base import BlobStore, PendingBlob
+from coreviz_studio.uploads import digest as digests
 
 FIELDS = ("datasetId", "path", "name", "versionOf")
 FILE_FIELD = "file"
@@ -66,9 +68,11 @@ def too_large(limit: int) -> TooLarge:
 
 
 async def receive(stream: AsyncIterator[bytes], content_type: str | None, store: BlobStore,
-                  limit: int) -> Received:
-    """Parse the body; the caller owns (and must commit or discard) `Received.blob`."""
+                  limit: int, digest: bytes | None = None) -> Received:
+    """Parse the body; the caller owns (and must commit or discard) `Received.blob`. `digest`:
+    the sha-256 of the whole body (framing included) that the client's Content-Digest gave."""
     boundary = boundary_of(content_type)
+    hasher = hashlib.sha256()
     out = Received()
     part = _Part()
     headers: dict[str, bytes] = {}
@@ -146,6 +150,7 @@ async def receive(stream: AsyncIterator[bytes], content_type: str | None, store:
     parser = MultipartParser(boundary, callbacks)
     try:
         async for chunk in stream:
+            hasher.update(chunk)
             parser.write(chunk)
             if problem:
                 raise problem[0]
@@ -160,6 +165,7 @@ async def receive(stream: AsyncIterator[bytes], content_type: str | None, store:
             raise BadRequest("Malformed multipart body: it ends before its closing boundary")
         if out.blob is not None and pending:
             await anyio.to_thread.run_sync(out.blob.write, bytes(pending))
+        digests.check(hasher, digest=digest, checksum=None)
         if out.blob is None:
             raise Invalid("A file is required: send it in the form field 'file'")
         await anyio.to_thread.run_sync(out.blob.flush)

@@ -36,6 +36,11 @@ MAX_NAME = 255
 _SUPPORTED = "JPEG, PNG, WebP, GIF, HEIC/HEIF, TIFF, BMP, MP4, MOV, WebM, MKV or PDF"
 
 
+def unsupported_message() -> str:
+    return (f"Unsupported file type: the content is not {_SUPPORTED} (the type is read from "
+            "the bytes, not the name)")
+
+
 def before_streaming(session: Session, principal: Principal) -> None:
     """Checked before the body is read: a viewer's upload is refused without storing a byte.
     The authentication's transaction is committed here (the one exception to "services never
@@ -62,8 +67,7 @@ def store_upload(session: Session, principal: Principal, received: Received, sto
             raise Invalid("The file is empty")
         fmt = sniff(blob.head())
         if fmt is None:
-            raise UnsupportedMediaType(f"Unsupported file type: the content is not {_SUPPORTED} "
-                                  "(the type is read from the bytes, not the name)")
+            raise UnsupportedMediaType(unsupported_message())
         dataset_id = (received.fields.get("datasetId") or "").strip()
         if not dataset_id:
             raise Invalid("datasetId is required (the collection to upload into)")
