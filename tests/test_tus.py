@@ -204,6 +204,21 @@ def test_the_sweep_removes_expired_uploads_of_every_organization(tus: Tus, datab
     assert _state(database, url) is None and not _part_exists(settings, state[0])
 
 
+def test_expired_uploads_are_swept_by_a_periodic_job(tus: Tus, database, settings) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+
+    from coreviz_studio.pipeline import worker
+    from tests.jobs import pipeline
+
+    app = worker.make_app(pipeline(settings, database))
+    periodic = {(p.task.name, p.periodic_id) for p in app.periodic_registry.periodic_tasks.values()}
+    assert ("coreviz_studio.expire_uploads", "expire-uploads") in periodic
+    url = tus.new(100)
+    later = datetime.now(UTC) + timedelta(hours=settings.tus_expiry_hours + 1)
+    assert app.tasks["coreviz_studio.expire_uploads"](int(later.timestamp())) >= 1
+    assert _state(database, url) is None
+
+
 def test_tus_headers_and_types_are_checked(tus: Tus, lib: Library, client, settings) -> None:  # type: ignore[no-untyped-def]
     r = client.post("/api/upload/tus", headers={**lib.headers, "Upload-Length": "10"})
     assert r.status_code == 412 and r.headers["tus-version"] == "1.0.0", r.text

@@ -30,6 +30,7 @@ from coreviz_studio.lifecycle import purge, sweep
 from coreviz_studio.pipeline.process import Pipeline, process, sweep_scratch
 from coreviz_studio.pipeline.queue import QUEUE, TASK
 from coreviz_studio.pipeline.transient import RetryLater, Waiting, waits_for
+from coreviz_studio.uploads import tus
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +80,19 @@ def make_app(pipe: Pipeline) -> procrastinate.App:
                                    timedelta(hours=pipe.settings.orphan_grace_hours),
                                    datetime.fromtimestamp(timestamp, UTC))
 
+    @app.periodic(cron=TUS_CRON, periodic_id="expire-uploads")
+    @app.task(name="coreviz_studio.expire_uploads", queue=MAINTENANCE,
+              queueing_lock="expire-uploads")
+    def expire_uploads(timestamp: int) -> int:
+        return tus.remove_expired(pipe.db, pipe.store, datetime.fromtimestamp(timestamp, UTC))
+
     return app
 
 
 MAINTENANCE = "maintenance"
 PURGE_CRON = "17 * * * *"  # hourly: trash_days is counted in days
 SWEEP_CRON = "43 */6 * * *"  # every 6 hours: orphan_grace_hours is at least one
+TUS_CRON = "29 * * * *"  # hourly: tus_expiry_hours is at least one
 
 
 def worker_name() -> str:
