@@ -245,3 +245,24 @@ def test_an_etag_that_is_no_md5_means_reading_the_bytes_back(store: S3BlobStore)
     with pytest.raises(StoredOtherBytes):
         s3_verify.check(store, key, '"opaque"', '"the md5"', hashlib.sha256(b"x").hexdigest())
     assert store.stat(key) is None  # found wrong: deleted
+
+
+def test_a_tus_upload_on_s3_becomes_media_with_every_byte(
+        s3_server: MotoServer, tmp_path: Path, database: Any, make_member: Any) -> None:
+    from tests.tus_client import Tus
+
+    settings = s3_server.settings(tmp_path / "data")
+    with TestClient(create_app(settings, database), raise_server_exceptions=False) as client:
+        store = client.app.state.blobs  # type: ignore[attr-defined]
+        lib = Library(client, make_member())
+        photo = media_files.image("PNG", size=(1800, 1400), noise=True)
+        assert len(photo) > 6 * 1024 * 1024  # more than one S3 part
+        # Chunks smaller than a part: the store keeps the short tail and carries it on.
+        r = Tus(client, lib).upload(photo, chunk=3 * 1024 * 1024 + 17)
+        media = lib.media(r.headers["coreviz-media-id"])
+        assert media["sizeBytes"] == len(photo)
+        assert media["sha256"] == hashlib.sha256(photo).hexdigest()
+        served = client.get("/" + media["blob"].split("/", 3)[3])
+        assert served.status_code == 200 and served.content == photo
+        assert _uploads(store) == []  # the multipart upload completed, no tail left
+        assert [k for k in _objects(store) if "tus/" in k or ".tail-" in k] == []
