@@ -48,7 +48,7 @@ class LocalPendingBlob:
     def head(self) -> bytes:
         return bytes(self._head)
 
-    def write(self, chunk: bytes) -> None:
+    def write(self, chunk: bytes | bytearray) -> None:
         self._file.write(chunk)
         self._hash.update(chunk)
         self.size += len(chunk)

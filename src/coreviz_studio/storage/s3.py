@@ -58,7 +58,7 @@ class S3PendingBlob:
     def head(self) -> bytes:
         return bytes(self._head)
 
-    def write(self, chunk: bytes) -> None:
+    def write(self, chunk: bytes | bytearray) -> None:
         self._file.write(chunk)
         self._hash.update(chunk)
         self._md5.update(chunk)

@@ -8,6 +8,8 @@ size, and the byte limit is enforced while reading: at most `limit` bytes of fil
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -72,7 +74,7 @@ async def receive(stream: AsyncIterator[bytes], content_type: str | None, store:
     """Parse the body; the caller owns (and must commit or discard) `Received.blob`. `digest`:
     the sha-256 of the whole body (framing included) that the client's Content-Digest gave."""
     boundary = boundary_of(content_type)
-    hasher = hashlib.sha256()
+    hasher = hashlib.sha256() if digest is not None else None  # only a sent digest is checked
     out = Received()
     part = _Part()
     headers: dict[str, bytes] = {}
@@ -124,7 +126,7 @@ async def receive(stream: AsyncIterator[bytes], content_type: str | None, store:
             if file_bytes > limit:
                 problem.append(too_large(limit))
                 return
-            pending.extend(data[start:end])
+            pending.extend(memoryview(data)[start:end])
         else:
             part.text.extend(data[start:end])
             if len(part.text) > MAX_FIELD_BYTES:
@@ -148,16 +150,24 @@ async def receive(stream: AsyncIterator[bytes], content_type: str | None, store:
         "on_part_end": on_part_end, "on_end": on_end,
     }
     parser = MultipartParser(boundary, callbacks)
+    # One batch is written (and hashed) in a thread while the next is parsed: the two cores
+    # share the work instead of taking turns.
+    writing: asyncio.Future[None] | None = None
     try:
         async for chunk in stream:
-            hasher.update(chunk)
+            if hasher is not None:
+                hasher.update(chunk)
             parser.write(chunk)
             if problem:
                 raise problem[0]
             if len(pending) >= _BATCH and out.blob is not None:
-                batch = bytes(pending)
-                pending.clear()
-                await anyio.to_thread.run_sync(out.blob.write, batch)
+                if writing is not None:
+                    await writing
+                batch, pending = pending, bytearray()  # handed over, not copied
+                writing = asyncio.ensure_future(anyio.to_thread.run_sync(out.blob.write, batch))
+        if writing is not None:
+            await writing
+            writing = None
         parser.finalize()
         if problem:
             raise problem[0]
@@ -165,22 +175,34 @@ async def receive(stream: AsyncIterator[bytes], content_type: str | None, store:
             raise BadRequest("Malformed multipart body: it ends before its closing boundary")
         if out.blob is not None and pending:
             await anyio.to_thread.run_sync(out.blob.write, bytes(pending))
-        digests.check(hasher, digest=digest, checksum=None)
+        if hasher is not None:
+            digests.check(hasher, digest=digest, checksum=None)
         if out.blob is None:
             raise Invalid("A file is required: send it in the form field 'file'")
         await anyio.to_thread.run_sync(out.blob.flush)
     except MultipartParseError as exc:
+        await _settle(writing)
         _discard(out)
         raise BadRequest(f"Malformed multipart body ({exc})") from exc
     except OSError as exc:
+        await _settle(writing)
         _discard(out)  # the partial file goes, even from a full disk
         if is_out_of_space(exc):
             raise InsufficientStorage() from exc
         raise
     except BaseException:
+        await _settle(writing)
         _discard(out)
         raise
     return out
+
+
+async def _settle(writing: asyncio.Future[None] | None) -> None:
+    """Let a batch still being written finish (its error is the one already raised, or
+    another), so that the blob is not discarded under the writer's feet."""
+    if writing is not None:
+        with contextlib.suppress(BaseException):
+            await asyncio.shield(writing)
 
 
 def _discard(out: Received) -> None:

@@ -66,7 +66,7 @@ class StoredPendingBlob:
     def head(self) -> bytes:
         return self._head
 
-    def write(self, chunk: bytes) -> None:
+    def write(self, chunk: bytes | bytearray) -> None:
         raise TypeError("a stored blob is complete; nothing can be appended")
 
     def flush(self) -> None:
