@@ -50,9 +50,12 @@ def holders(db: Database, keys: Collection[str]) -> dict[str, list[Holder]]:
 
 
 def sees_every_row(db: Database) -> bool:
-    """Whether system sessions bypass row-level security (a superuser, or BYPASSRLS), as the
-    embedded database's do. An owner that is neither sees no library rows (FORCE, migration
-    0006): to it every blob would look unheld."""
+    """Whether system sessions see every organization's rows: a superuser or BYPASSRLS (the
+    embedded database's owner), or an owner that the maintenance policy covers (migration 0009).
+    One that is none of these sees no library rows (FORCE, 0006): to it every blob would look
+    unheld."""
     with db.system_sessions() as session:
         return bool(session.scalar(text(
-            "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")))
+            "SELECT rolsuper OR rolbypassrls OR EXISTS (SELECT 1 FROM pg_policies "
+            "WHERE tablename = 'media' AND policyname = 'owner_maintenance' "
+            "AND current_user = ANY (roles)) FROM pg_roles WHERE rolname = current_user")))

@@ -66,7 +66,15 @@ def upgrade() -> None:
             CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
         EXCEPTION WHEN duplicate_object THEN NULL;
         END $$""")
-    op.execute(f"ALTER ROLE {APP_ROLE} NOSUPERUSER NOBYPASSRLS")
+    # Only a role that has them loses them: changing SUPERUSER at all needs a superuser, which
+    # the owner of an external database often is not (tests/test_external_owner.py).
+    op.execute(f"""
+        DO $$ BEGIN
+            IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}'
+                       AND (rolsuper OR rolbypassrls)) THEN
+                ALTER ROLE {APP_ROLE} NOSUPERUSER NOBYPASSRLS;
+            END IF;
+        END $$""")
     # A login role that is not a superuser switches to the app role with SET ROLE.
     op.execute(f"GRANT {APP_ROLE} TO CURRENT_USER")
     op.execute(f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}")
