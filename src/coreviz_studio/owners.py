@@ -8,10 +8,15 @@ share the directory (NFS, containers) out of the judgement.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
+import shutil
 import socket
+import time
+from collections.abc import Iterable
+from pathlib import Path
 
 import psutil
 
@@ -55,3 +60,22 @@ def owner_in(name: str, prefix: str = "") -> str | None:
     """The owner tag at the start of a file name (after `prefix`), or None."""
     found = re.match(re.escape(prefix) + PATTERN, name)
     return found.group(0)[len(prefix):] if found else None
+
+
+def remove_leftovers(entries: Iterable[Path], older_than: float, prefix: str = "") -> int:
+    """Remove the files and folders among `entries` whose owner (named after `prefix`) is
+    dead, whatever their age, and those whose owner can't be judged once `older_than`
+    seconds old; a live owner's stay. How many went."""
+    removed = 0
+    cutoff = time.time() - older_than
+    for entry in entries:
+        owner = owner_in(entry.name, prefix)
+        dead = is_dead(owner) if owner else None
+        with contextlib.suppress(FileNotFoundError):
+            if dead or (dead is None and entry.stat().st_mtime < cutoff):
+                if entry.is_dir():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink()
+                removed += 1
+    return removed

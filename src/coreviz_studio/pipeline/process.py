@@ -10,7 +10,6 @@ retried by the queue and marked failed only on the last attempt.
 from __future__ import annotations
 
 import logging
-import shutil
 import tempfile
 import time
 import uuid
@@ -231,19 +230,8 @@ def scratch_dir(settings: Settings) -> Path:
 def sweep_scratch(settings: Settings, older_than: float = 6 * 3600) -> int:
     """Remove job folders of dead workers (a finished job removes its own), whatever their
     age; folders whose owner can't be judged go once `older_than`. Returns how many."""
-    removed = 0
-    cutoff = time.time() - older_than
-    for folder in scratch_dir(settings).glob(f"{_SCRATCH}*"):
-        owner = owners.owner_in(folder.name, _SCRATCH)
-        dead = owners.is_dead(owner) if owner else None
-        try:
-            if dead or (dead is None and folder.stat().st_mtime < cutoff):
-                shutil.rmtree(folder, ignore_errors=True)
-                removed += 1
-        except FileNotFoundError:
-            pass
-    return removed
-
+    return owners.remove_leftovers(scratch_dir(settings).glob(f"{_SCRATCH}*"), older_than,
+                                   _SCRATCH)
 
 class _Gone(Exception):
     """The media was deleted or replaced while it was being processed."""

@@ -9,7 +9,6 @@ import os
 import re
 import secrets
 import shutil
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -209,20 +208,7 @@ class LocalBlobStore:
     def reap_pending(self, older_than: float = STALE_PENDING_SECONDS) -> int:
         """Remove pending files left by dead processes, whatever their age (and files of
         owners that can't be judged once `older_than`); a live process's stay. How many."""
-        removed = 0
-        cutoff = time.time() - older_than
-        for entry in self.tmp_dir.iterdir():
-            owner = owners.owner_in(entry.name)
-            dead = owners.is_dead(owner) if owner else None
-            with contextlib.suppress(FileNotFoundError):
-                if dead or (dead is None and entry.stat().st_mtime < cutoff):
-                    if entry.is_dir():
-                        shutil.rmtree(entry, ignore_errors=True)
-                    else:
-                        entry.unlink()
-                    removed += 1
-        return removed
-
+        return owners.remove_leftovers(self.tmp_dir.iterdir(), older_than)
 
 def _chunks(f: BinaryIO, start: int, end: int | None) -> Iterator[bytes]:
     with f:

@@ -3,8 +3,6 @@ their owner markers) that a commit started and never completed or aborted."""
 
 from __future__ import annotations
 
-import contextlib
-import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -20,16 +18,7 @@ def reap(store: S3BlobStore, older_than: float) -> int:
 
 
 def _spools(store: S3BlobStore, older_than: float) -> int:
-    removed = 0
-    cutoff = time.time() - older_than
-    for entry in store.spool_dir.iterdir():
-        owner = owners.owner_in(entry.name)
-        dead = owners.is_dead(owner) if owner else None
-        with contextlib.suppress(FileNotFoundError):
-            if dead or (dead is None and entry.stat().st_mtime < cutoff):
-                entry.unlink()
-                removed += 1
-    return removed
+    return owners.remove_leftovers(store.spool_dir.iterdir(), older_than)
 
 
 def _uploads(store: S3BlobStore, older_than: float) -> int:
