@@ -59,8 +59,13 @@ class PendingBlob(Protocol):
     """A blob being written. `write` appends, `commit` makes it durable under a new key,
     `discard` removes every trace of it."""
 
-    size: int
-    sha256: str
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def sha256(self) -> str:
+        """Set once `flush` has run."""
+        ...
 
     def head(self) -> bytes:
         """The first bytes written (for type detection)."""

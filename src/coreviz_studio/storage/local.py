@@ -4,7 +4,6 @@ directory fsynced, so a blob is either complete and durable or absent."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import secrets
@@ -15,8 +14,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from coreviz_studio import owners
-from coreviz_studio.formats import SNIFF_BYTES
 from coreviz_studio.storage.base import CHUNK, NotStored, StoredBlob, is_key, new_key
+from coreviz_studio.storage.spool import Spool
 
 # Pending files whose owner can't be judged (another machine's, or named before owners were
 # recorded) are leftovers of a crash once this old.
@@ -35,57 +34,44 @@ def _fsync_dir(path: Path) -> None:
 class LocalPendingBlob:
     def __init__(self, store: LocalBlobStore) -> None:
         self._store = store
-        # Named by its owner: the next start removes it at once if this process dies.
-        self._path = store.tmp_dir / f"{owners.me()}.{new_key('part').split('/')[1]}"
-        self._file = open(self._path, "xb")  # noqa: SIM115 - closed in commit/discard
-        self._hash = hashlib.sha256()
-        self._head = bytearray()
-        self.size = 0
-        self.sha256 = ""
+        self._spool = Spool(store.tmp_dir)
         self._committed = False
 
+    @property
+    def size(self) -> int:
+        return self._spool.size
+
+    @property
+    def sha256(self) -> str:
+        return self._spool.sha256
+
     def head(self) -> bytes:
-        return bytes(self._head)
+        return self._spool.head()
 
     def write(self, chunk: bytes | bytearray) -> None:
-        self._file.write(chunk)
-        self._hash.update(chunk)
-        self.size += len(chunk)
-        if len(self._head) < SNIFF_BYTES:
-            self._head += chunk[: SNIFF_BYTES - len(self._head)]
+        self._spool.write(chunk)
 
     def flush(self) -> None:
         """Make the bytes so far readable through `open` (and durable)."""
-        if not self._file.closed:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-            self.sha256 = self._hash.hexdigest()
+        self._spool.finish(durable=True)
 
     def open(self) -> BinaryIO:
         self.flush()
-        # Opened by descriptor: a decoder's complaint names "<... name=7>", not our path.
-        return open(os.open(self._path, os.O_RDONLY), "rb")
+        return self._spool.open()
 
     def commit(self, ext: str) -> str:
         self.flush()
         key = new_key(ext)
         target = self._store.root / key
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(self._path, target)
+        os.rename(self._spool.path, target)
         _fsync_dir(target.parent)
         self._committed = True
         return key
 
     def discard(self) -> None:
-        if self._committed:
-            return
-        if not self._file.closed:
-            # Closing flushes the buffer, which fails again on a full disk; the file goes anyway.
-            with contextlib.suppress(OSError):
-                self._file.close()
-        with contextlib.suppress(FileNotFoundError):
-            self._path.unlink()
+        if not self._committed:
+            self._spool.remove()
 
 
 class LocalBlobStore:

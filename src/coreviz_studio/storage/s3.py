@@ -1,7 +1,7 @@
 """Blobs as objects in an S3 bucket (AWS, R2, MinIO, Ceph, Garage; tested against moto) under
 COREVIZ_S3_PREFIX + key.
 
-A pending blob is spooled to a local file (size, sha256 and md5 on the way), so it can be probed
+A pending blob is spooled to a local file (size and sha256 on the way), so it can be probed
 before it is stored; commit uploads it (one PUT, or a multipart upload for big ones) and then
 checks what the service stored: S3 services that don't check checksums exist (moto), so a
 commit trusts only a digest the service computed from the bytes it kept (see verify.py).
@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import os
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -22,10 +21,11 @@ from botocore.exceptions import ClientError
 
 from coreviz_studio import owners
 from coreviz_studio.config import Settings
-from coreviz_studio.formats import SNIFF_BYTES, mime_for_ext
+from coreviz_studio.formats import mime_for_ext
 from coreviz_studio.storage import s3_resumable, s3_verify
 from coreviz_studio.storage.base import CHUNK, NotStored, StoredBlob, is_key, new_key
 from coreviz_studio.storage.s3_client import answering, client_from_settings, is_missing
+from coreviz_studio.storage.spool import Spool
 
 PART = 16 * 1024 * 1024  # multipart above this, in parts this big (S3: 5 MiB .. 5 GiB each)
 PARALLEL = 3  # parts sent at once
@@ -45,56 +45,46 @@ def _mime(key: str) -> str:
 class S3PendingBlob:
     def __init__(self, store: S3BlobStore) -> None:
         self._store = store
-        # Named by its owner: the next start removes it at once if this process dies.
-        self._path = store.spool_dir / f"{owners.me()}.{new_key('part').split('/')[1]}"
-        self._file = open(self._path, "xb")  # noqa: SIM115 - closed in flush/discard
-        self._hash = hashlib.sha256()
-        self._md5 = hashlib.md5(usedforsecurity=False)
-        self._head = bytearray()
-        self.size = 0
-        self.sha256 = ""
+        self._spool = Spool(store.spool_dir)
         self._done = False
 
+    @property
+    def size(self) -> int:
+        return self._spool.size
+
+    @property
+    def sha256(self) -> str:
+        return self._spool.sha256
+
     def head(self) -> bytes:
-        return bytes(self._head)
+        return self._spool.head()
 
     def write(self, chunk: bytes | bytearray) -> None:
-        self._file.write(chunk)
-        self._hash.update(chunk)
-        self._md5.update(chunk)
-        self.size += len(chunk)
-        if len(self._head) < SNIFF_BYTES:
-            self._head += chunk[: SNIFF_BYTES - len(self._head)]
+        self._spool.write(chunk)
 
     def flush(self) -> None:
-        if not self._file.closed:
-            self._file.close()  # no fsync: the durable copy is the one S3 keeps
-            self.sha256 = self._hash.hexdigest()
+        self._spool.finish(durable=False)  # no fsync: the durable copy is the one S3 keeps
 
     def open(self) -> BinaryIO:
         self.flush()
-        return open(os.open(self._path, os.O_RDONLY), "rb")
+        return self._spool.open()
 
     def commit(self, ext: str) -> str:
         self.flush()
         key = new_key(ext)
-        with open(self._path, "rb") as f:
+        with self._spool.open() as f:
             if self.size <= PART:
                 self._store.put_verified(key, f.read(), self.sha256)
             else:
                 self._store.put_multipart(key, f, self.size, self.sha256)
         self._done = True
-        self._path.unlink(missing_ok=True)
+        self._spool.remove()
         return key
 
     def discard(self) -> None:
-        if self._done:
-            return
-        if not self._file.closed:
-            with contextlib.suppress(OSError):
-                self._file.close()
-        self._path.unlink(missing_ok=True)
-        self._done = True
+        if not self._done:
+            self._spool.remove()
+            self._done = True
 
 
 class S3BlobStore:
