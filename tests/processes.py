@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,6 +21,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -205,6 +208,25 @@ class Server:
     def terminate(self) -> None:
         self.proc.terminate()
         self.proc.wait(60)
+
+
+# No processing and no models: a server for what HTTP does, started fast.
+QUIET = {"COREVIZ_WORKERS": "0", "COREVIZ_MODELS": "none"}
+
+
+@contextmanager
+def server_on(pg_url: str, prefix: str, **env: str) -> Iterator[Server]:
+    """A quiet real server on the suite's test database (DATABASE_URL), with a data dir of its
+    own that goes with it."""
+    from tests.conftest import private_tmpdir
+
+    root = private_tmpdir(prefix)
+    server = Server(root / "data", env={"DATABASE_URL": pg_url, **QUIET, **env})
+    try:
+        yield server
+    finally:
+        server.terminate()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 class Worker:

@@ -5,7 +5,6 @@ no pending file."""
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import threading
 import time
@@ -15,8 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import private_tmpdir
-from tests.processes import Server
+from tests.processes import Server, server_on
 
 pytestmark = pytest.mark.slow
 
@@ -26,13 +24,9 @@ BOUNDARY = "cvs-test-boundary"
 
 @pytest.fixture(scope="module")
 def server(pg_url: str) -> Iterator[Server]:
-    root = private_tmpdir("cvs-bodies-")
-    srv = Server(root / "data", env={
-        "DATABASE_URL": pg_url, "COREVIZ_WORKERS": "0", "COREVIZ_MODELS": "none",
-        "COREVIZ_BODY_READ_TIMEOUT_SECONDS": str(STALL_SECONDS)})
-    yield srv
-    srv.terminate()
-    shutil.rmtree(root, ignore_errors=True)
+    with server_on(pg_url, "cvs-bodies-",
+                   COREVIZ_BODY_READ_TIMEOUT_SECONDS=str(STALL_SECONDS)) as srv:
+        yield srv
 
 
 def _connect(server: Server) -> socket.socket:

@@ -19,12 +19,11 @@ from coreviz_studio.storage.base import put_stream
 from coreviz_studio.storage.local import LocalBlobStore
 from tests import media_files
 from tests.conftest import private_tmpdir
-from tests.processes import Server, poll
+from tests.processes import QUIET, Server, poll
 
 pytestmark = pytest.mark.slow
 
 BOUNDARY = "cvs-leftovers"
-QUIET = {"COREVIZ_WORKERS": "0", "COREVIZ_MODELS": "none"}
 
 
 @pytest.fixture

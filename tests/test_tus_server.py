@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import shutil
 import socket
 import time
 from collections.abc import Iterator
@@ -16,9 +15,8 @@ from tusclient.client import TusClient
 from tusclient.uploader import Uploader
 
 from tests import media_files
-from tests.conftest import private_tmpdir
 from tests.library import Library
-from tests.processes import Server
+from tests.processes import Server, server_on
 from tests.tus_client import CHUNK, TUS, metadata
 
 pytestmark = pytest.mark.slow
@@ -34,13 +32,9 @@ class Sha256Uploader(Uploader):  # type: ignore[misc]
 
 @pytest.fixture(scope="module")
 def server(pg_url: str) -> Iterator[Server]:
-    root = private_tmpdir("cvs-tus-")
-    srv = Server(root / "data", env={
-        "DATABASE_URL": pg_url, "COREVIZ_WORKERS": "0", "COREVIZ_MODELS": "none",
-        "COREVIZ_BODY_READ_TIMEOUT_SECONDS": str(STALL_SECONDS)})
-    yield srv
-    srv.terminate()
-    shutil.rmtree(root, ignore_errors=True)
+    with server_on(pg_url, "cvs-tus-",
+                   COREVIZ_BODY_READ_TIMEOUT_SECONDS=str(STALL_SECONDS)) as srv:
+        yield srv
 
 
 @pytest.fixture
