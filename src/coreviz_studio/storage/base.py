@@ -59,13 +59,8 @@ class PendingBlob(Protocol):
     """A blob being written. `write` appends, `commit` makes it durable under a new key,
     `discard` removes every trace of it."""
 
-    @property
-    def size(self) -> int: ...
-
-    @property
-    def sha256(self) -> str:
-        """Set once `flush` has run."""
-        ...
+    size: int
+    sha256: str
 
     def head(self) -> bytes:
         """The first bytes written (for type detection)."""

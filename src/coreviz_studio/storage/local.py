@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from coreviz_studio import owners
 from coreviz_studio.storage.base import CHUNK, NotStored, StoredBlob, is_key, new_key
-from coreviz_studio.storage.spool import Spool
+from coreviz_studio.storage.spool import SpooledBlob
 
 # Pending files whose owner can't be judged (another machine's, or named before owners were
 # recorded) are leftovers of a crash once this old.
@@ -31,47 +31,20 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class LocalPendingBlob:
+class LocalPendingBlob(SpooledBlob):
     def __init__(self, store: LocalBlobStore) -> None:
+        super().__init__(store.tmp_dir)
         self._store = store
-        self._spool = Spool(store.tmp_dir)
-        self._committed = False
-
-    @property
-    def size(self) -> int:
-        return self._spool.size
-
-    @property
-    def sha256(self) -> str:
-        return self._spool.sha256
-
-    def head(self) -> bytes:
-        return self._spool.head()
-
-    def write(self, chunk: bytes | bytearray) -> None:
-        self._spool.write(chunk)
-
-    def flush(self) -> None:
-        """Make the bytes so far readable through `open` (and durable)."""
-        self._spool.finish(durable=True)
-
-    def open(self) -> BinaryIO:
-        self.flush()
-        return self._spool.open()
 
     def commit(self, ext: str) -> str:
         self.flush()
         key = new_key(ext)
         target = self._store.root / key
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(self._spool.path, target)
+        os.rename(self._path, target)
         _fsync_dir(target.parent)
-        self._committed = True
+        self._done = True
         return key
-
-    def discard(self) -> None:
-        if not self._committed:
-            self._spool.remove()
 
 
 class LocalBlobStore:

@@ -25,7 +25,7 @@ from coreviz_studio.formats import mime_for_ext
 from coreviz_studio.storage import s3_resumable, s3_verify
 from coreviz_studio.storage.base import CHUNK, NotStored, StoredBlob, is_key, new_key
 from coreviz_studio.storage.s3_client import answering, client_from_settings, is_missing
-from coreviz_studio.storage.spool import Spool
+from coreviz_studio.storage.spool import SpooledBlob
 
 PART = 16 * 1024 * 1024  # multipart above this, in parts this big (S3: 5 MiB .. 5 GiB each)
 PARALLEL = 3  # parts sent at once
@@ -42,49 +42,23 @@ def _mime(key: str) -> str:
     return mime_for_ext(key.rsplit(".", 1)[-1])
 
 
-class S3PendingBlob:
+class S3PendingBlob(SpooledBlob):
+    durable = False  # the durable copy is the one S3 keeps
+
     def __init__(self, store: S3BlobStore) -> None:
+        super().__init__(store.spool_dir)
         self._store = store
-        self._spool = Spool(store.spool_dir)
-        self._done = False
-
-    @property
-    def size(self) -> int:
-        return self._spool.size
-
-    @property
-    def sha256(self) -> str:
-        return self._spool.sha256
-
-    def head(self) -> bytes:
-        return self._spool.head()
-
-    def write(self, chunk: bytes | bytearray) -> None:
-        self._spool.write(chunk)
-
-    def flush(self) -> None:
-        self._spool.finish(durable=False)  # no fsync: the durable copy is the one S3 keeps
-
-    def open(self) -> BinaryIO:
-        self.flush()
-        return self._spool.open()
 
     def commit(self, ext: str) -> str:
         self.flush()
         key = new_key(ext)
-        with self._spool.open() as f:
+        with self.open() as f:
             if self.size <= PART:
                 self._store.put_verified(key, f.read(), self.sha256)
             else:
                 self._store.put_multipart(key, f, self.size, self.sha256)
-        self._done = True
-        self._spool.remove()
+        self.discard()  # the spool: the blob is in S3 now
         return key
-
-    def discard(self) -> None:
-        if not self._done:
-            self._spool.remove()
-            self._done = True
 
 
 class S3BlobStore:

@@ -1,6 +1,7 @@
-"""Bytes being received, spooled to a local file named by its owner (so the next start removes
-a dead process's at once): size, sha256 and the first bytes are kept on the way. Both stores'
-pending blobs are one of these, then a rename (local) or an upload (S3)."""
+"""What both stores' pending blobs share: the bytes spooled to a local file named by its owner
+(so the next start removes a dead process's at once), with size, sha256 and the first bytes
+kept on the way. A store's subclass says how `commit` stores them (a rename, an upload) and
+whether the spool itself must be durable."""
 
 from __future__ import annotations
 
@@ -15,14 +16,17 @@ from coreviz_studio.formats import SNIFF_BYTES
 from coreviz_studio.storage.base import new_key
 
 
-class Spool:
+class SpooledBlob:
+    durable = True  # fsync the spool when writing ends
+
     def __init__(self, directory: Path) -> None:
-        self.path = directory / f"{owners.me()}.{new_key('part').split('/')[1]}"
-        self._file = open(self.path, "xb")  # noqa: SIM115 - closed in finish/remove
+        self._path = directory / f"{owners.me()}.{new_key('part').split('/')[1]}"
+        self._file = open(self._path, "xb")  # noqa: SIM115 - closed in flush/discard
         self._hash = hashlib.sha256()
         self._head = bytearray()
         self.size = 0
         self.sha256 = ""
+        self._done = False  # committed or discarded: discard does nothing any more
 
     def head(self) -> bytes:
         return bytes(self._head)
@@ -34,23 +38,26 @@ class Spool:
         if len(self._head) < SNIFF_BYTES:
             self._head += chunk[: SNIFF_BYTES - len(self._head)]
 
-    def finish(self, durable: bool) -> None:
-        """No more bytes: close the file (fsynced when `durable`), set `sha256`."""
+    def flush(self) -> None:
+        """No more bytes: `open` reads every one of them and `sha256` is set."""
         if not self._file.closed:
-            if durable:
+            if self.durable:
                 self._file.flush()
                 os.fsync(self._file.fileno())
             self._file.close()
             self.sha256 = self._hash.hexdigest()
 
     def open(self) -> BinaryIO:
-        """A reader of every byte. Opened by descriptor: a decoder's complaint names
-        "<... name=7>", not our path."""
-        return open(os.open(self.path, os.O_RDONLY), "rb")
+        self.flush()
+        # Opened by descriptor: a decoder's complaint names "<... name=7>", not our path.
+        return open(os.open(self._path, os.O_RDONLY), "rb")
 
-    def remove(self) -> None:
+    def discard(self) -> None:
+        if self._done:
+            return
         if not self._file.closed:
             # Closing flushes the buffer, which fails again on a full disk; the file goes anyway.
             with contextlib.suppress(OSError):
                 self._file.close()
-        self.path.unlink(missing_ok=True)
+        self._path.unlink(missing_ok=True)
+        self._done = True
