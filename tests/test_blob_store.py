@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from coreviz_studio.storage.base import BlobStore, NotStored, is_key, put_stream
+from coreviz_studio.storage.base import (
+    AppendBusy,
+    BlobStore,
+    NotStored,
+    is_key,
+    put_stream,
+    resumable_append,
+)
 from coreviz_studio.storage.local import LocalBlobStore
 
 
@@ -71,10 +78,13 @@ def test_a_resumable_upload_appends_at_its_offset_only(store: BlobStore) -> None
     import io
 
     state = store.resumable_create()
-    state = store.resumable_append(state, 0, io.BytesIO(b"hello "))
+    state = resumable_append(store, state, 0, io.BytesIO(b"hello "))
     with pytest.raises(ValueError):
-        store.resumable_append(state, 3, io.BytesIO(b"again"))  # not where it ends
-    state = store.resumable_append(state, 6, io.BytesIO(b"world"))
+        store.resumable_appender(state, 9)  # past what is stored
+    with store.resumable_appender(state, 6) as append:
+        append.write(b"WORLD")
+        append.abort()  # a checksum mismatch, say: as it was
+    state = resumable_append(store, state, 6, io.BytesIO(b"world"))
     key = store.resumable_finish(state, "txt")
     assert b"".join(store.read(key)) == b"hello world"
     gone = store.resumable_create()
@@ -82,6 +92,43 @@ def test_a_resumable_upload_appends_at_its_offset_only(store: BlobStore) -> None
     store.resumable_abort(gone)  # twice: nothing happens
     with pytest.raises(NotStored):
         store.resumable_finish(gone, "txt")
+
+
+def test_a_failed_append_leaves_a_tail_only_the_caller_may_drop(store: BlobStore) -> None:
+    import io
+
+    state = resumable_append(store, store.resumable_create(), 0, io.BytesIO(b"hello "))
+    append = store.resumable_appender(state, 6)
+    append.write(b"lost bytes")
+    append.close()  # the request failed before its offset was recorded: no commit
+    with store.resumable_appender(state, 6) as again:
+        if store.resumable_trusted:  # bytes in place: the next request sees them
+            assert again.stale_tail()
+            with pytest.raises(ValueError):
+                again.write(b"x")  # never after someone else's bytes
+            again.abort()  # nothing of ours to undo: the tail stays for the caller to judge
+            assert again.stale_tail()
+            again.drop_stale_tail()
+        assert not again.stale_tail()
+        again.write(b"world")
+        state = again.commit()
+    assert b"".join(store.read(store.resumable_finish(state, "txt"))) == b"hello world"
+
+
+def test_two_appends_to_one_local_upload_never_mix(tmp_path: Path) -> None:
+    import io
+
+    store = LocalBlobStore(tmp_path / "blobs")
+    state = resumable_append(store, store.resumable_create(), 0, io.BytesIO(b"abc"))
+    with store.resumable_appender(state, 3) as first:
+        with pytest.raises(AppendBusy):
+            store.resumable_appender(state, 3)  # another request, at the same moment
+        first.write(b"def")
+        state = first.commit()
+    with store.resumable_appender(state, 6) as after:  # the lock went with the first
+        after.write(b"!")
+        state = after.commit()
+    assert b"".join(store.read(store.resumable_finish(state, "txt"))) == b"abcdef!"
 
 
 def test_keys_are_the_only_way_in(store: BlobStore) -> None:

@@ -87,6 +87,25 @@ def test_chunks_become_media_like_a_multipart_upload(tus: Tus, lib: Library, cli
     assert lib.media(media_id)["metadata"]["processing"]["status"] == "ready"
 
 
+def test_the_hash_is_right_when_this_process_did_not_see_every_chunk(tus: Tus, lib: Library,  # type: ignore[no-untyped-def]
+                                                                     database) -> None:
+    from coreviz_studio.uploads import tus_hashes
+
+    data = _photo()
+    url = tus.new(len(data))
+    upload_id = uuid.UUID(url.rsplit("/", 1)[1])
+    half = len(data) // 2
+    assert tus.patch(url, 0, data[:half]).status_code == 204
+    assert tus_hashes.take(upload_id, half) is not None  # kept for the next chunk; now gone,
+    # as when the next chunk goes to another API process: the file is hashed as stored
+    r = tus.patch(url, half, data[half:])
+    assert r.status_code == 204, r.text
+    assert lib.media(r.headers["coreviz-media-id"])["sha256"] == hashlib.sha256(data).hexdigest()
+    # and a cached hash is used only at its own offset: a stale one is never taken
+    tus_hashes.put(upload_id, 5, hashlib.sha256(b"wrong"))
+    assert tus_hashes.take(upload_id, 6) is None and tus_hashes.take(upload_id, 5) is None
+
+
 def test_creation_with_upload_in_one_request(tus: Tus, lib: Library) -> None:
     data = _photo()
     r = tus.create(len(data), data)

@@ -16,7 +16,7 @@ from tusclient.uploader import Uploader
 
 from tests import media_files
 from tests.library import Library
-from tests.processes import Server, server_on
+from tests.processes import QUIET, Server, server_on
 from tests.tus_client import CHUNK, TUS, metadata
 
 pytestmark = pytest.mark.slow
@@ -165,3 +165,37 @@ def test_a_cut_off_patch_with_a_checksum_keeps_nothing(server: Server, lib: Libr
         raw = _read_to_close(sock)
     assert raw.startswith(b"HTTP/1.1 408"), raw[:300]
     assert _offset(server, lib, path) == 0  # half a chunk cannot match its checksum
+
+
+def test_a_server_killed_during_a_patch_resumes_from_the_recorded_offset(pg_url: str,  # type: ignore[no-untyped-def]
+                                                                         client, make_member,
+                                                                         tmp_path) -> None:
+    """Bytes a killed server wrote in place but never recorded are dropped by the next PATCH
+    (to the next server on that data dir), never counted nor mixed into the file."""
+    data = _video(tmp_path) * 3  # an MP4 with junk after it still probes
+    with server_on(pg_url, "cvs-tus-kill-") as first:
+        lib = Library(client, make_member())
+        path = _create(first, lib, len(data))
+        parts = list(first.data_dir.rglob("tus/*.part"))
+        assert len(parts) == 1
+        with _connect(first) as sock:
+            sock.sendall(_patch_head(first, lib, path, 0, len(data)) + data[:len(data) // 2])
+            deadline = time.monotonic() + 60
+            while parts[0].stat().st_size == 0:  # the server is writing the body in place
+                assert time.monotonic() < deadline, "the server never wrote the body"
+                time.sleep(0.02)
+            first.kill9()
+        assert parts[0].stat().st_size > 0  # bytes on disk that no row knows of
+        again = Server(first.data_dir, env={"DATABASE_URL": pg_url, **QUIET})
+        try:
+            assert _offset(again, lib, path) == 0
+            r = httpx.patch(again.url + path, content=data, headers={
+                **lib.headers, **CHUNK, "Upload-Offset": "0"})
+            assert r.status_code == 204, r.text
+            media = lib.media(r.headers["coreviz-media-id"])
+            assert media["sha256"] == hashlib.sha256(data).hexdigest()
+            assert media["sizeBytes"] == len(data)
+            blob = httpx.get(again.url + "/" + media["blob"].split("/", 3)[3])
+            assert blob.status_code == 200 and blob.content == data
+        finally:
+            again.terminate()

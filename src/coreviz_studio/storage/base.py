@@ -85,8 +85,44 @@ class PendingBlob(Protocol):
     def discard(self) -> None: ...
 
 
+class ResumableAppend(Protocol):
+    """The bytes of one tus request on their way into a resumable upload: `write` appends
+    (they may land in place at once), `commit` makes them durable and gives the upload's new
+    state, `abort` leaves the upload as it was. `close` ends it either way (a lock it held is
+    released); it is also a context manager that closes."""
+
+    size: int  # bytes written through this append
+
+    def stale_tail(self) -> bool:
+        """Whether the store holds bytes past the offset (left by a request that failed before
+        its offset was recorded). The caller confirms the offset in its own records, then
+        calls `drop_stale_tail`; a tail the records do know of is a Conflict."""
+        ...
+
+    def drop_stale_tail(self) -> None: ...
+
+    def write(self, chunk: bytes | bytearray) -> None: ...
+
+    def commit(self) -> str: ...
+
+    def abort(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> ResumableAppend: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class AppendBusy(Exception):
+    """Another request is appending to the same resumable upload right now."""
+
+
 class BlobStore(Protocol):
     kind: str  # "local" or "s3": for logs, /healthz and errors
+    # Whether appended bytes are kept exactly as handed in (a local file, fsynced), so a hash
+    # computed on the way in is the finished blob's; where not (S3), the caller reads it back.
+    resumable_trusted: bool
 
     def begin(self) -> PendingBlob: ...
 
@@ -130,9 +166,10 @@ class BlobStore(Protocol):
         """Start a resumable upload; its state."""
         ...
 
-    def resumable_append(self, state: str, offset: int, data: BinaryIO) -> str:
-        """Append `data` (to its end) at `offset`, the number of bytes stored so far; the new
-        state. An offset that is not the stored length is a ValueError."""
+    def resumable_appender(self, state: str, offset: int) -> ResumableAppend:
+        """Start appending at `offset`, the number of bytes stored so far. An offset past the
+        stored length is a ValueError, a missing upload NotStored, an append already under way
+        AppendBusy (where the store can tell)."""
         ...
 
     def resumable_finish(self, state: str, ext: str) -> str:
@@ -166,3 +203,14 @@ def put_file(store: BlobStore, source: Path, ext: str) -> str:
     key."""
     with open(source, "rb") as f:
         return put_stream(store, f, ext)
+
+
+def resumable_append(store: BlobStore, state: str, offset: int, data: BinaryIO) -> str:
+    """Append all of `data` at `offset` (which the caller's records hold: bytes past it are a
+    failed request's) in one go; the upload's new state."""
+    with store.resumable_appender(state, offset) as append:
+        if append.stale_tail():
+            append.drop_stale_tail()
+        while chunk := data.read(CHUNK):
+            append.write(chunk)
+        return append.commit()

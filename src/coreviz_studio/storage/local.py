@@ -4,6 +4,7 @@ directory fsynced, so a blob is either complete and durable or absent."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import secrets
@@ -14,8 +15,16 @@ from pathlib import Path
 from typing import BinaryIO
 
 from coreviz_studio import owners
-from coreviz_studio.storage.base import CHUNK, NotStored, StoredBlob, is_key, new_key
+from coreviz_studio.storage.base import (
+    CHUNK,
+    AppendBusy,
+    NotStored,
+    StoredBlob,
+    is_key,
+    new_key,
+)
 from coreviz_studio.storage.spool import SpooledBlob
+from coreviz_studio.storage.writeback import Writeback
 
 # Pending files whose owner can't be judged (another machine's, or named before owners were
 # recorded) are leftovers of a crash once this old.
@@ -47,8 +56,77 @@ class LocalPendingBlob(SpooledBlob):
         return key
 
 
+class LocalAppend:
+    """Bytes written in place, at the end of the upload's file, under an exclusive lock on it
+    (a second request appending at once is AppendBusy); given to the disk as they come."""
+
+    def __init__(self, path: Path, state: str, offset: int) -> None:
+        try:
+            self._file = open(path, "r+b")  # noqa: SIM115 - closed in close()
+        except FileNotFoundError:
+            raise NotStored(state) from None
+        try:
+            try:
+                fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise AppendBusy(state) from None
+            self._stored = os.fstat(self._file.fileno()).st_size
+            if self._stored < offset:
+                raise ValueError(f"the upload holds {self._stored} bytes, not {offset}")
+        except BaseException:
+            self._file.close()
+            raise
+        self._state, self._offset, self.size = state, offset, 0
+        self._file.seek(offset)
+        self._writeback = Writeback(self._file.fileno())
+
+    def stale_tail(self) -> bool:
+        return self._stored > self._offset
+
+    def drop_stale_tail(self) -> None:
+        self._file.truncate(self._offset)
+        self._stored = self._offset
+
+    def write(self, chunk: bytes | bytearray) -> None:
+        if self.stale_tail():
+            raise ValueError(f"the upload holds {self._stored} bytes, not {self._offset}")
+        self._file.write(chunk)
+        self.size += len(chunk)
+        if self._writeback.due(self.size):
+            self._file.flush()
+            self._writeback.wrote(self.size)
+
+    def commit(self) -> str:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        return self._state
+
+    def abort(self) -> None:
+        """The bytes of this append go (a full disk, a checksum mismatch): as it was."""
+        if self.stale_tail():
+            return  # nothing was written; the tail may be another request's, recorded since
+        with contextlib.suppress(OSError):  # the buffer's flush fails again on a full disk
+            self._file.flush()
+        self._file.truncate(self._offset)
+        self.size = 0
+
+    def close(self) -> None:
+        if not self._file.closed:
+            with contextlib.suppress(OSError):
+                self._file.close()  # closing releases the lock
+
+    def __enter__(self) -> LocalAppend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # No abort on an error: bytes committed before it stay, and any others are a stale
+        # tail that the next request drops once the caller's records confirm it.
+        self.close()
+
+
 class LocalBlobStore:
     kind = "local"
+    resumable_trusted = True
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -129,25 +207,8 @@ class LocalBlobStore:
         self._resumable(state).touch(mode=0o600, exist_ok=False)
         return state
 
-    def resumable_append(self, state: str, offset: int, data: BinaryIO) -> str:
-        path = self._resumable(state)
-        try:
-            f = open(path, "r+b")  # noqa: SIM115 - closed below
-        except FileNotFoundError:
-            raise NotStored(state) from None
-        with f:
-            if os.fstat(f.fileno()).st_size != offset:
-                raise ValueError(f"the upload holds {os.fstat(f.fileno()).st_size} bytes, "
-                                 f"not {offset}")
-            f.seek(offset)
-            try:
-                shutil.copyfileobj(data, f, CHUNK)
-                f.flush()
-                os.fsync(f.fileno())
-            except BaseException:
-                f.truncate(offset)  # a failed append (a full disk) leaves the upload as it was
-                raise
-        return state
+    def resumable_appender(self, state: str, offset: int) -> LocalAppend:
+        return LocalAppend(self._resumable(state), state, offset)
 
     def resumable_finish(self, state: str, ext: str) -> str:
         path = self._resumable(state)

@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 from coreviz_studio.formats import mime_for_ext
 from coreviz_studio.storage.base import CHUNK, NotStored, new_key
 from coreviz_studio.storage.s3_client import answering, is_missing
+from coreviz_studio.storage.spool import SpooledBlob
 
 if TYPE_CHECKING:
     from coreviz_studio.storage.s3 import S3BlobStore
@@ -87,6 +88,50 @@ def _put_part(store: S3BlobStore, s: dict[str, Any], body: bytes, state: str) ->
     except ClientError as exc:
         raise _missing(exc, state) from None
     s["parts"].append({"PartNumber": n, "ETag": r["ETag"], "ChecksumSHA256": digest})
+
+
+class _Spool(SpooledBlob):
+    durable = False  # only until it is sent: the parts S3 keeps are the durable copy
+
+
+class Appender:
+    """A request's bytes, spooled (owner-named, so a dead process's are reaped) and sent as
+    parts at commit, when they are checked and the caller holds the upload's row."""
+
+    def __init__(self, store: S3BlobStore, state: str, offset: int) -> None:
+        stored = _load(state)["size"]
+        if stored != offset:  # the state comes with the caller's records: no stale tail
+            raise ValueError(f"the upload holds {stored} bytes, not {offset}")
+        self._store, self._state, self._offset = store, state, offset
+        self._spool = _Spool(store.spool_dir)
+        self.size = 0
+
+    def stale_tail(self) -> bool:
+        return False
+
+    def drop_stale_tail(self) -> None:
+        pass
+
+    def write(self, chunk: bytes | bytearray) -> None:
+        self._spool.write(chunk)
+        self.size += len(chunk)
+
+    def commit(self) -> str:
+        with self._spool.open() as f:
+            return append(self._store, self._state, self._offset, f)
+
+    def abort(self) -> None:
+        self._spool.discard()
+        self.size = 0
+
+    def close(self) -> None:
+        self._spool.discard()
+
+    def __enter__(self) -> Appender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def append(store: S3BlobStore, state: str, offset: int, data: BinaryIO) -> str:

@@ -14,6 +14,7 @@ from typing import BinaryIO
 from coreviz_studio import owners
 from coreviz_studio.formats import SNIFF_BYTES
 from coreviz_studio.storage.base import new_key
+from coreviz_studio.storage.writeback import Writeback
 
 
 class SpooledBlob:
@@ -27,6 +28,7 @@ class SpooledBlob:
         self.size = 0
         self.sha256 = ""
         self._done = False  # committed or discarded: discard does nothing any more
+        self._writeback = Writeback(self._file.fileno()) if self.durable else None
 
     def head(self) -> bytes:
         return bytes(self._head)
@@ -37,6 +39,9 @@ class SpooledBlob:
         self.size += len(chunk)
         if len(self._head) < SNIFF_BYTES:
             self._head += chunk[: SNIFF_BYTES - len(self._head)]
+        if self._writeback is not None and self._writeback.due(self.size):
+            self._file.flush()
+            self._writeback.wrote(self.size)
 
     def flush(self) -> None:
         """No more bytes: `open` reads every one of them and `sha256` is set."""

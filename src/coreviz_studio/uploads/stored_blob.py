@@ -57,10 +57,13 @@ class StoredPendingBlob:
     """`commit` gives the existing key (the store made it when the upload finished); `discard`
     deletes the blob, unless it was committed."""
 
-    def __init__(self, store: BlobStore, key: str, size: int, head: bytes) -> None:
+    def __init__(self, store: BlobStore, key: str, size: int, head: bytes,
+                 sha256: str = "") -> None:
+        """`sha256`: the blob's, where the caller hashed the bytes as the store kept them;
+        otherwise it is read back."""
         self._store, self._key, self._head = store, key, head
         self.size = size
-        self.sha256 = ""
+        self.sha256 = sha256
         self._committed = False
 
     def head(self) -> bytes:

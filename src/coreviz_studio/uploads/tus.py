@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, BinaryIO
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import OperationalError
@@ -45,10 +46,10 @@ from coreviz_studio.formats import SNIFF_BYTES, sniff
 from coreviz_studio.ids import parse_id
 from coreviz_studio.media import tree
 from coreviz_studio.media.service import get_row
-from coreviz_studio.storage.base import BlobStore, NotStored
+from coreviz_studio.storage.base import AppendBusy, BlobStore, NotStored, ResumableAppend
 from coreviz_studio.storage.urls import BlobUrls
 from coreviz_studio.tenancy import scoped
-from coreviz_studio.uploads import service
+from coreviz_studio.uploads import service, tus_hashes
 from coreviz_studio.uploads.receive import FIELDS as FORM_FIELDS
 from coreviz_studio.uploads.receive import Received, too_large
 from coreviz_studio.uploads.stored_blob import StoredPendingBlob
@@ -66,10 +67,12 @@ class Progress:
     length: int
     expires_at: datetime
     result: dict[str, Any] | None  # the multipart answer (UploadResult), once finished
+    store_state: str  # where the store keeps its bytes (never shown to the client)
 
 
 def _progress(row: TusUpload) -> Progress:
-    return Progress(row.id, row.offset, row.length, row.expires_at, row.result)
+    return Progress(row.id, row.offset, row.length, row.expires_at, row.result,
+                    row.store_state)
 
 
 def _commit(session: Session) -> None:
@@ -136,6 +139,7 @@ def create(session: Session, principal: Principal, store: BlobStore, settings: S
 
 
 def _remove(session: Session, store: BlobStore, row: TusUpload) -> None:
+    tus_hashes.forget(row.id)
     if row.result is None:  # a finished upload's bytes are media now: they stay
         store.resumable_abort(row.store_state)
     session.execute(delete(TusUpload).where(TusUpload.id == row.id))
@@ -177,20 +181,57 @@ def progress(session: Session, principal: Principal, upload_id: uuid.UUID,
     return _progress(row)
 
 
+def _moved(offset: int, row: TusUpload) -> Conflict:
+    return Conflict(f"Upload-Offset is {offset}, but the upload holds {row.offset} bytes "
+                    "(ask with HEAD)")
+
+
+def confirm_offset(session: Session, principal: Principal, store: BlobStore,
+                   upload_id: uuid.UUID, offset: int) -> None:
+    """The upload still holds `offset` bytes by its row (so stored bytes past it are a failed
+    request's, to drop); a Conflict otherwise."""
+    row = _find(session, principal, upload_id, store)
+    _commit(session)
+    if row.offset != offset:
+        raise _moved(offset, row)
+
+
+def start_append(store: BlobStore, p: Progress) -> ResumableAppend:
+    """The store's append for a request's bytes, at the upload's offset."""
+    try:
+        return store.resumable_appender(p.store_state, p.offset)
+    except AppendBusy:
+        raise Locked("Another request is writing to this upload; wait for it to end, then "
+                     "ask for the offset again (HEAD)") from None
+    except ValueError as exc:
+        raise Conflict(f"The stored upload is not at offset {p.offset} ({exc}); ask with "
+                       "HEAD") from None
+    except NotStored:
+        raise Gone("The upload's bytes are gone; start a new upload") from None
+
+
+def running_hash(store: BlobStore, p: Progress) -> hashlib._Hash | None:
+    """The sha256 of the upload's bytes so far, where this process has it and the store keeps
+    bytes as handed in (tus_hashes.py)."""
+    return tus_hashes.take(p.id, p.offset) if store.resumable_trusted else None
+
+
 def append(session: Session, principal: Principal, store: BlobStore, settings: Settings,
-           upload_id: uuid.UUID, offset: int, data: BinaryIO, size: int,
-           head: bytes) -> Progress:
-    """Store `size` checked bytes (`data`, read from its start; `head`: its first bytes) at
-    `offset`; committed before anything else happens."""
+           upload_id: uuid.UUID, offset: int, data: ResumableAppend, head: bytes,
+           whole: hashlib._Hash | None = None) -> Progress:
+    """Record the checked bytes written through `data` (`head`: their first bytes) at
+    `offset`: the store commits them, then the row's offset advances, committed before
+    anything else happens. `whole`: the running hash, kept for the next chunk once they
+    are."""
     row = _find(session, principal, upload_id, store, lock=True)
     if row.offset != offset:
-        raise Conflict(f"Upload-Offset is {offset}, but the upload holds {row.offset} bytes "
-                       "(ask with HEAD)")
+        raise _moved(offset, row)
+    size = data.size
     if offset + size > row.length:
         raise too_large_chunk(row.length - offset)
     if size:
         try:
-            row.store_state = store.resumable_append(row.store_state, offset, data)
+            row.store_state = data.commit()
         except ValueError as exc:  # the store disagrees with the row: never overwrite
             raise Conflict(f"The stored upload is not at offset {offset} ({exc})") from exc
         row.offset = offset + size
@@ -204,6 +245,8 @@ def append(session: Session, principal: Principal, store: BlobStore, settings: S
         raise UnsupportedMediaType(service.unsupported_message())
     session.flush()
     _commit(session)
+    if whole is not None:
+        tus_hashes.put(row.id, row.offset, whole)
     return _progress(row)
 
 
@@ -223,9 +266,11 @@ def finish(session: Session, principal: Principal, store: BlobStore, settings: S
     meta = dict(row.metadata_)
     received = Received(fields={k: meta[k] for k in FORM_FIELDS if k in meta},
                         filename=meta.get("filename"))
+    running = tus_hashes.take(row.id, row.length) if store.resumable_trusted else None
     try:
         key = store.resumable_finish(row.store_state, fmt.ext if fmt else "bin")
-        received.blob = StoredPendingBlob(store, key, row.length, row.head)
+        received.blob = StoredPendingBlob(store, key, row.length, row.head,
+                                          sha256=running.hexdigest() if running else "")
         result = service.store_upload(session, principal, received, store, settings, urls)
     except (AppError, NotStored) as exc:
         session.rollback()

@@ -1,5 +1,7 @@
-"""A tus PATCH body, streamed into an unnamed scratch file (memory stays flat), hashed and
-counted on the way: it can never carry more than what is left of Upload-Length.
+"""A tus PATCH body, streamed straight into the store's append (on the local disk: in place, at
+the end of the upload's file), hashed and counted on the way: it can never carry more than what
+is left of Upload-Length. One batch is written (and hashed) in a thread while the next arrives,
+as a multipart upload's is (receive.py).
 
 A body cut off (the client went away, or it stalled past body_read_timeout_seconds) keeps what
 arrived, as tus asks, unless the client sent a checksum: a partial chunk cannot match one.
@@ -7,70 +9,74 @@ arrived, as tus asks, unless the client sent a checksum: a partial chunk cannot 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import BinaryIO, cast
 
 import anyio.to_thread
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
-from coreviz_studio.config import Settings
 from coreviz_studio.formats import SNIFF_BYTES
+from coreviz_studio.storage.base import ResumableAppend
 from coreviz_studio.uploads.tus import too_large_chunk
 
 _BATCH = 1 << 20  # bytes handed to the writer thread at a time
 
 
 @dataclass
-class Spooled:
-    file: BinaryIO
+class Chunk:
     size: int = 0
     head: bytearray = field(default_factory=bytearray)
-    hasher: hashlib._Hash = field(default_factory=hashlib.sha256)
+    checked: hashlib._Hash | None = None  # this body's sha256, when the client sent one
     cut: BaseException | None = None  # why the body ended early, if it did
 
 
-def scratch(settings: Settings) -> Path:
-    path = settings.data_dir / "tmp"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-async def spool(stream: object, room: int, settings: Settings) -> Spooled:
-    """Read the body into a scratch file (removed when closed: the caller closes it)."""
-    # Unnamed (O_TMPFILE where the OS has it): a crash leaves nothing behind.
-    file = await anyio.to_thread.run_sync(
-        lambda: tempfile.TemporaryFile(dir=scratch(settings)))  # noqa: SIM115 - closed by caller
-    body = Spooled(cast(BinaryIO, file))
+async def receive_chunk(stream: object, room: int, append: ResumableAppend, *, check: bool,
+                        whole: hashlib._Hash | None) -> Chunk:
+    """Write the body into `append` (its commit or abort is the caller's), hashing it when
+    `check` (the client sent its checksum); `whole`, if given, is the whole file's running
+    hash, advanced by these bytes too."""
+    body = Chunk(checked=hashlib.sha256() if check else None)
     pending = bytearray()
+
+    def write(batch: bytearray) -> None:
+        append.write(batch)
+        if body.checked is not None:
+            body.checked.update(batch)
+        if whole is not None:
+            whole.update(batch)
+
+    writing: asyncio.Future[None] | None = None
     try:
         try:
             async for chunk in stream:  # type: ignore[attr-defined]
                 body.size += len(chunk)
                 if body.size > room:
                     raise too_large_chunk(room)
-                body.hasher.update(chunk)
                 if len(body.head) < SNIFF_BYTES:
                     body.head += chunk[: SNIFF_BYTES - len(body.head)]
                 pending += chunk
                 if len(pending) >= _BATCH:
-                    batch = bytes(pending)
-                    pending.clear()
-                    await anyio.to_thread.run_sync(body.file.write, batch)
+                    if writing is not None:
+                        await writing
+                    batch, pending = pending, bytearray()  # handed over, not copied
+                    writing = asyncio.ensure_future(anyio.to_thread.run_sync(write, batch))
         except ClientDisconnect as exc:
             body.cut = exc
         except HTTPException as exc:
             if exc.status_code != 408:  # a stalled body: keep what came, like a disconnect
                 raise
             body.cut = exc
+        if writing is not None:
+            await writing
+            writing = None
         if pending:
-            await anyio.to_thread.run_sync(body.file.write, bytes(pending))
-        await anyio.to_thread.run_sync(body.file.flush)
-        body.file.seek(0)
+            await anyio.to_thread.run_sync(write, pending)
     except BaseException:
-        body.file.close()
+        if writing is not None:  # let the batch being written end before the caller aborts
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(writing)
         raise
     return body

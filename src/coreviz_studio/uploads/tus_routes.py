@@ -13,14 +13,19 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from coreviz_studio.deps import Blobs, Config, Db, Member, Urls, Viewer
-from coreviz_studio.errors import AppError, BadRequest, Conflict, PreconditionFailed
+from coreviz_studio.errors import (
+    AppError,
+    BadRequest,
+    Conflict,
+    PreconditionFailed,
+)
 from coreviz_studio.errors import UnsupportedMediaType as WrongType
 from coreviz_studio.uploads import digest as digests
 from coreviz_studio.uploads import tus
 from coreviz_studio.uploads.receive import too_large
 from coreviz_studio.uploads.schemas import UploadResult
 from coreviz_studio.uploads.tus import too_large_chunk
-from coreviz_studio.uploads.tus_receive import spool
+from coreviz_studio.uploads.tus_receive import receive_chunk
 
 router = APIRouter(prefix="/api/upload", tags=["upload"])
 PREFIX = "/api/upload/tus"
@@ -113,21 +118,36 @@ async def _take_body(request: Request, db: Db, principal: Member, store: Blobs,
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > room:
         raise too_large_chunk(room)
-    body = await spool(request.stream(), room, settings)
-    try:
+    with await run_in_threadpool(tus.start_append, store, p) as append:
+        if append.stale_tail():  # a failed request's bytes, unless the row moved meanwhile
+            await run_in_threadpool(tus.confirm_offset, db, principal, store, p.id, p.offset)
+            append.drop_stale_tail()
+        whole = tus.running_hash(store, p)
+        try:
+            body = await receive_chunk(request.stream(), room, append,
+                                       check=checksum is not None or digest is not None,
+                                       whole=whole)
+        except BaseException:
+            await run_in_threadpool(append.abort)
+            raise
         if body.cut is not None:
-            if checksum is None and digest is None and body.size:
+            if body.checked is None and body.size:
                 await run_in_threadpool(tus.append, db, principal, store, settings, p.id,
-                                        p.offset, body.file, body.size, bytes(body.head))
+                                        p.offset, append, bytes(body.head), whole)
+            else:
+                await run_in_threadpool(append.abort)
             if isinstance(body.cut, ClientDisconnect):  # nobody hears this; no 500 logged
                 raise BadRequest("The body ended early (the client went away); what arrived "
                                  "was kept unless a checksum was sent: ask HEAD for the offset")
             raise body.cut
-        digests.check(body.hasher, digest=digest, checksum=checksum)
+        if body.checked is not None:
+            try:
+                digests.check(body.checked, digest=digest, checksum=checksum)
+            except AppError:
+                await run_in_threadpool(append.abort)
+                raise
         p = await run_in_threadpool(tus.append, db, principal, store, settings, p.id,
-                                    p.offset, body.file, body.size, bytes(body.head))
-    finally:
-        body.file.close()
+                                    p.offset, append, bytes(body.head), whole)
     if p.offset == p.length:
         p = await run_in_threadpool(tus.finish, db, principal, store, settings, urls, p.id)
     return p
