@@ -5,14 +5,16 @@ Starts a real server on a temp data dir, makes a real MP4 (PyAV) and pads it to 
 MP4 `free` boxes (which readers skip, so it still probes as a video), then compares:
 - copy: shutil.copyfile of that file to the same disk, plus fsync (the server fsyncs blobs too);
 - upload: the file streamed by httpx as a multipart form (the client never holds it whole);
-- tus: the same file in chunks (the client holds one chunk at a time), as tuspy does.
+- tus: the same file in chunks (the client holds one chunk at a time), each PATCH with its
+  sha256 in Upload-Checksum (checked by the server); tus-plain: the same without checksums.
 During the upload the server process's RSS is sampled every 50 ms (its Python process only; the
 embedded PostgreSQL is a separate process tree). A small warm-up upload comes first, so the
 one-time import of the video prober is not counted as upload memory. The server runs no
 workers (COREVIZ_WORKERS=0): uploads are queued, not processed. Sizes: MB = 2**20 bytes.
 
 Prints figures only; timings are never asserted. Run from the repository root:
-    .venv/bin/python -m bench.upload [--size-mb 1024] [--mode both|multipart|tus] [--chunk-mb 8]
+    .venv/bin/python -m bench.upload [--size-mb 1024] [--mode all|multipart|tus|tus-plain]
+        [--chunk-mb 8]
 The last line is `RESULT {json}` with every figure.
 """
 
@@ -113,8 +115,9 @@ def upload(b: Bench, path: Path) -> str:
     return str(r.json()["mediaId"])
 
 
-def upload_tus(b: Bench, path: Path, chunk: int) -> str:
-    """Create a tus upload, then PATCH it chunk by chunk; the new media id."""
+def upload_tus(b: Bench, path: Path, chunk: int, checksum: bool = True) -> str:
+    """Create a tus upload, then PATCH it chunk by chunk (each with its Upload-Checksum, as
+    tuspy sends when asked; tus-js-client and Uppy send none by default); the new media id."""
     size = path.stat().st_size
     meta = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}"
                     for k, v in {"datasetId": b.dataset_id, "filename": path.name}.items())
@@ -125,10 +128,12 @@ def upload_tus(b: Bench, path: Path, chunk: int) -> str:
     url, offset = r.headers["location"], 0
     with open(path, "rb") as f:
         while data := f.read(chunk):
-            checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
-            r = b.client.patch(url, content=data, headers={
-                "Tus-Resumable": "1.0.0", "Content-Type": "application/offset+octet-stream",
-                "Upload-Offset": str(offset), "Upload-Checksum": f"sha256 {checksum}"})
+            headers = {"Tus-Resumable": "1.0.0", "Upload-Offset": str(offset),
+                       "Content-Type": "application/offset+octet-stream"}
+            if checksum:
+                digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
+                headers["Upload-Checksum"] = f"sha256 {digest}"
+            r = b.client.patch(url, content=data, headers=headers)
             if r.status_code != 204:
                 raise SystemExit(f"tus PATCH at {offset}: {r.status_code} {r.text[:1000]}")
             offset += len(data)
@@ -168,15 +173,18 @@ def measure(b: Bench, name: str, send: Callable[[], str], size: int, copy: float
             "server_cpu_s": round(server_cpu, 2), "client_cpu_s": round(client_cpu, 2)}
 
 
+SENDERS = ("multipart", "tus", "tus-plain")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size-mb", type=int, default=1024, help="file size in MB (2**20 B)")
-    parser.add_argument("--mode", choices=("both", "multipart", "tus"), default="both")
+    parser.add_argument("--mode", choices=("all", *SENDERS), default="all",
+                        help="tus: with Upload-Checksum on every PATCH; tus-plain: without")
     parser.add_argument("--chunk-mb", type=int, default=8, help="tus: bytes per PATCH (MB)")
     args = parser.parse_args()
-    if args.mode != "both":
-        return run(args.size_mb, [args.mode], args.chunk_mb)
-    return run(args.size_mb, ["multipart", "tus"], args.chunk_mb)
+    return run(args.size_mb, list(SENDERS) if args.mode == "all" else [args.mode],
+               args.chunk_mb)
 
 
 def run(size_mb: int, modes: list[str], chunk_mb: int) -> None:
@@ -197,7 +205,8 @@ def run(size_mb: int, modes: list[str], chunk_mb: int) -> None:
                                   "server_rss_idle_mb": round(idle / MB), "chunk_mb": chunk_mb,
                                   "cores": os.cpu_count()}
         senders = {"multipart": lambda: upload(b, big),
-                   "tus": lambda: upload_tus(b, big, chunk_mb * MB)}
+                   "tus": lambda: upload_tus(b, big, chunk_mb * MB),
+                   "tus-plain": lambda: upload_tus(b, big, chunk_mb * MB, checksum=False)}
         for mode in modes:
             result[mode] = measure(b, mode, senders[mode], size, copy)
         print("RESULT " + json.dumps(result))
