@@ -302,3 +302,29 @@ def test_private_thumbnails_need_a_signature_and_stay_in_one_browser(  # type: i
                               ).status_code == 404
     private_client.delete(f"/api/media/{media['id']}", headers=lib.headers)
     assert private_client.get(signed).status_code == 404
+
+
+def test_thumbnails_on_s3_are_stored_streamed_and_purged(s3_server, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                         database, make_member) -> None:
+    from coreviz_studio.pipeline.process import Pipeline
+
+    # Redirects on: originals go to S3 directly, thumbnails never (their cache needs our URL).
+    settings = s3_server.settings(tmp_path / "data", blob_redirect=True, models="none")
+    with TestClient(create_app(settings, database), raise_server_exceptions=False) as client:
+        store = client.app.state.blobs  # type: ignore[attr-defined]
+        assert store.kind == "s3"
+        lib = Library(client, make_member())
+        media = lib.upload(_halves((800, 600), orientation=1), "bucket.jpg")
+        drain(Pipeline(database, store, settings), [media["id"]])
+        media = lib.media(media["id"])
+        key = _key(media["thumbnail"])
+        assert store.stat(key) is not None and key in {b.key for b in store.list_blobs()}
+        r = client.get(_path(media["thumbnail"]), follow_redirects=False)
+        assert r.status_code == 200 and r.headers["cache-control"] == YEAR
+        assert Image.open(io.BytesIO(r.content)).size == (400, 300)
+        assert client.get(_path(media["blob"]), follow_redirects=False).status_code == 307
+        r = client.delete(f"/api/media/{media['id']}", headers=lib.headers,
+                          params={"permanent": "true"})
+        assert r.status_code == 200, r.text
+        drain(Pipeline(database, store, settings), [media["id"]])
+        assert store.stat(key) is None
