@@ -262,6 +262,9 @@ def test_the_backfill_never_overwrites_or_revives(lib: Library, settings, databa
     _fail_thumbnails(monkeypatch)
     _processed(lib, settings, database, trashed["id"], made["id"])
     monkeypatch.undo()
+    with database.system_sessions() as session:  # every collection: these two at least
+        assert missing_thumbnails.enqueue_missing(session) >= 2
+        session.rollback()
     with database.system_sessions() as session:
         assert missing_thumbnails.enqueue_missing(session, uuid.UUID(lib.id)) == 2
         session.commit()

@@ -25,7 +25,7 @@ from coreviz_studio.search import clusters, document
 
 def replace_frames(session: Session, media: Media, decoded: Decoded,
                    results: list[FrameResult], keys: list[tuple[str, str]],
-                   thumbnail_key: str | None = None) -> list[str]:
+                   thumbnail_key: str | None) -> list[str]:
     """Replace `media`'s frames and its thumbnail (None: none could be made); returns the blob
     keys of the old ones (to delete once this transaction has committed)."""
     old = session.execute(select(Frame.blob_key, Frame.thumbnail_key)
