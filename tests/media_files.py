@@ -129,6 +129,29 @@ def video_with_cut(path: Path, cut_at: float = 2.0, seconds: float = 4.0,
     return path.read_bytes()
 
 
+def video_from_black(path: Path, black_seconds: float = 1.0, seconds: float = 3.0,
+                     size: tuple[int, int] = (160, 120), fps: int = 10) -> bytes:
+    """A video that opens on black (a fade-in, as many do) and cuts to a scene at
+    `black_seconds`: blue, with a white square."""
+    import av
+    from PIL import ImageDraw
+
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for i in range(int(seconds * fps)):
+            img = Image.new("RGB", size, "black")
+            if i / fps >= black_seconds:
+                img = Image.new("RGB", size, (20, 40, 210))
+                ImageDraw.Draw(img).rectangle((40, 30, 100, 90), fill="white")
+            for packet in stream.encode(av.VideoFrame.from_image(img)):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path.read_bytes()
+
+
 def pdf_with_text(pages: list[str]) -> bytes:
     """A PDF with one line of Helvetica text per page (written by hand: PDFium can read but
     the Python binding has no simple way to write text)."""

@@ -32,7 +32,8 @@ def _path(url: str) -> str:
 
 
 def _keys(media: dict[str, Any]) -> list[str]:
-    urls = [media["blob"]] + [u for f in media["frames"] for u in (f["blob"], f["thumbnailBlob"])]
+    urls = [media["blob"], media.get("thumbnail")] + [u for f in media["frames"]
+                                                      for u in (f["blob"], f["thumbnailBlob"])]
     return [_path(u).removeprefix("/blobs/").split("?")[0] for u in urls if u]
 
 

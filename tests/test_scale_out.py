@@ -1,6 +1,7 @@
 """Scale-out, for real: an API server and a worker in separate processes with separate data
 dirs, sharing only a PostgreSQL database and an S3 bucket (moto_server). An upload to the
-server is processed by the worker, and the server serves the worker's frames from the bucket."""
+server is processed by the worker, and the server serves the worker's frames and thumbnail from
+the bucket."""
 
 from __future__ import annotations
 
@@ -72,8 +73,11 @@ def test_a_worker_elsewhere_processes_what_the_server_received(
                 got = httpx.get(url, timeout=30)
                 assert got.status_code == 200, got.text
                 assert got.content[:3] == b"\xff\xd8\xff"  # a JPEG
-        original = httpx.get(client.get(f"/api/media/{media_id}").json()["media"]["blob"])
+        media = client.get(f"/api/media/{media_id}").json()["media"]
+        original = httpx.get(media["blob"])
         assert original.status_code == 200 and original.content == photo
+        preview = httpx.get(media["thumbnail"], timeout=30)  # the worker's, from the bucket
+        assert preview.status_code == 200 and preview.content[8:12] == b"WEBP"
         assert worker.proc.poll() is None, worker.output()
     finally:
         if worker is not None:

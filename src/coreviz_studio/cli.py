@@ -182,6 +182,25 @@ def reprocess(
     typer.echo(f"queued {queued} media" + (f" ({skipped} already waiting)" if skipped else ""))
 
 
+@app.command()
+def thumbnails(
+    collection: Annotated[str | None, typer.Option(
+        "--collection", help="Only this collection (dataset id).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Queue thumbnails for processed items that have none (those processed before thumbnails
+    existed); made from their stored frames by a running server or `worker`."""
+    from coreviz_studio.ids import parse_id
+    from coreviz_studio.pipeline import missing_thumbnails
+
+    def work(session: Session) -> int:
+        dataset = parse_id(collection, "dataset") if collection else None
+        return missing_thumbnails.enqueue_missing(session, dataset)
+
+    queued = _in_transaction(data_dir, work)
+    typer.echo(f"queued thumbnails for {queued} media")
+
+
 @models_app.command("list")
 def models_list(data_dir: DataDir = None) -> None:
     """The models this data dir's settings enable, and where hub-kind models are looked for."""

@@ -16,25 +16,30 @@ from sqlalchemy import text
 
 from coreviz_studio.db.session import Database
 
-# Each branch is an index scan (migration 0007: media_blob_key_idx, frames_*_key_idx).
+# Each branch is an index scan (migrations 0007 and 0010: media_*_key_idx, frames_*_key_idx).
 _HOLDERS = text("""
-    SELECT m.blob_key AS key, m.organization_id, m.dataset_id, m.status FROM media m
-     WHERE m.blob_key = ANY(:keys)
+    SELECT m.blob_key AS key, 'original' AS role, m.organization_id, m.dataset_id, m.status
+      FROM media m WHERE m.blob_key = ANY(:keys)
     UNION ALL
-    SELECT f.blob_key, m.organization_id, m.dataset_id, m.status
+    SELECT m.thumbnail_key, 'thumbnail', m.organization_id, m.dataset_id, m.status
+      FROM media m WHERE m.thumbnail_key = ANY(:keys)
+    UNION ALL
+    SELECT f.blob_key, 'frame', m.organization_id, m.dataset_id, m.status
       FROM frames f JOIN media m ON m.id = f.media_id WHERE f.blob_key = ANY(:keys)
     UNION ALL
-    SELECT f.thumbnail_key, m.organization_id, m.dataset_id, m.status
+    SELECT f.thumbnail_key, 'frame', m.organization_id, m.dataset_id, m.status
       FROM frames f JOIN media m ON m.id = f.media_id WHERE f.thumbnail_key = ANY(:keys)""")
 
 
 @dataclass(frozen=True)
 class Holder:
-    """A media row holding the key (as its original, or as a frame's image or thumbnail)."""
+    """A media row holding the key: as its original, its thumbnail, or a frame's image or
+    thumbnail."""
 
     organization_id: uuid.UUID
     dataset_id: uuid.UUID
     active: bool  # False: the item is in the trash (or a deleted version)
+    role: str  # "original", "thumbnail" (the item's) or "frame"
 
 
 def holders(db: Database, keys: Collection[str]) -> dict[str, list[Holder]]:
@@ -45,7 +50,7 @@ def holders(db: Database, keys: Collection[str]) -> dict[str, list[Holder]]:
     with db.system_sessions() as session:
         for row in session.execute(_HOLDERS, {"keys": list(keys)}):
             found[row.key].append(Holder(row.organization_id, row.dataset_id,
-                                         row.status == "active"))
+                                         row.status == "active", row.role))
     return found
 
 

@@ -30,6 +30,11 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
 # once. Private blobs are for one browser only, never a shared cache.
 PUBLIC_CACHE = "public, no-cache"
 PRIVATE_CACHE = "private, no-cache"
+# An item's thumbnail is the exception: its key is never reused (a reprocess makes a new one)
+# and the grid loads hundreds, so browsers keep it for a year without asking; the price is that
+# a copy already kept outlives a trash (docs/thumbnails.md). The server still answers 404.
+THUMBNAIL_CACHE = "public, max-age=31536000, immutable"
+PRIVATE_THUMBNAIL_CACHE = "private, max-age=31536000, immutable"
 _PRIVATE: dict[int | str, dict[str, Any]] = {
     401: {"description": "Private blobs: neither a valid signature nor a credential"}}
 Expires = Annotated[int | None, Query(ge=0, description="Private blobs: when the signature "
@@ -44,13 +49,19 @@ Signature = Annotated[str | None, Query(max_length=128, description="Private blo
 def get_blob(key: str, request: Request, store: Blobs, db: AppDatabase, urls: Urls,
              settings: Config, expires: Expires = None,
              signature: Signature = None) -> Response:
-    service.check_access(db, key, urls.signer, request_credential(request), expires, signature)
+    held = service.check_access(db, key, urls.signer, request_credential(request), expires,
+                                signature)
     blob = service.find(store, key)
-    if settings.blob_redirect and request.method == "GET" and (
+    thumbnail = service.is_thumbnail(held)
+    # Never for a thumbnail: small, and a redirect's changing URL would defeat its caching.
+    if settings.blob_redirect and request.method == "GET" and not thumbnail and (
             url := store.presigned_url(key, settings.signed_url_ttl_seconds)) is not None:
         # The bytes come from S3 itself; the URL expires, so the redirect is never cached.
         return Response(status_code=307, headers={"location": url, "cache-control": "no-store"})
-    cache = PUBLIC_CACHE if urls.signer is None else PRIVATE_CACHE
+    if thumbnail:
+        cache = THUMBNAIL_CACHE if urls.signer is None else PRIVATE_THUMBNAIL_CACHE
+    else:
+        cache = PUBLIC_CACHE if urls.signer is None else PRIVATE_CACHE
     headers = {"etag": blob.etag, "cache-control": cache,
                "accept-ranges": "bytes", "x-content-type-options": "nosniff",
                "content-security-policy": "default-src 'none'; sandbox",

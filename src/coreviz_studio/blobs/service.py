@@ -35,15 +35,16 @@ def find(store: BlobStore, key: str) -> Blob:
 
 def check_access(db: Database, key: str, signer: Signer | None,
                  credential: tuple[str | None, str | None], expires: int | None,
-                 signature: str | None) -> None:
-    """404 unless an active item holds the key (a trashed item's blobs are not served, and come
-    back with it). Private blobs (`signer` set) also need a valid signature, or a credential of
-    the item's organization (401 without either; another organization's caller gets 404)."""
+                 signature: str | None) -> list[refs.Holder]:
+    """The active items holding the key; 404 when there is none (a trashed item's blobs are not
+    served, and come back with it). Private blobs (`signer` set) also need a valid signature,
+    or a credential of the item's organization (401 without either; another organization's
+    caller gets 404)."""
     held = [h for h in refs.holders(db, [key]).get(key, []) if h.active]
     if not held:
         raise NotFound("Blob not found")
     if signer is None or signer.valid(key, expires, signature):
-        return
+        return held
     if credential == (None, None):
         raise Unauthorized("This blob is private: send an API key or a session, or use the "
                            "signed URL (not expired) that the API's answers give")
@@ -54,6 +55,13 @@ def check_access(db: Database, key: str, signer: Signer | None,
                and (principal.dataset_ids is None or h.dataset_id in principal.dataset_ids)
                for h in held):
         raise NotFound("Blob not found")
+    return held
+
+
+def is_thumbnail(held: list[refs.Holder]) -> bool:
+    """Whether the blob is only ever an item's thumbnail: the one kind browsers may keep without
+    asking again (docs/thumbnails.md)."""
+    return all(h.role == "thumbnail" for h in held)
 
 
 class Unsatisfiable(Exception):

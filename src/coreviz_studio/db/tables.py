@@ -279,6 +279,9 @@ class Media(Base):
         Index("media_deleted_with_idx", "deleted_with",
               postgresql_where=sql("deleted_with IS NOT NULL")),
         Index("media_trashed_idx", "deleted_at", postgresql_where=sql("status = 'deleted'")),
+        # Migration 0010: the item's thumbnail is a blob key like the others.
+        Index("media_thumbnail_key_idx", "thumbnail_key",
+              postgresql_where=sql("thumbnail_key IS NOT NULL")),
     )
     id: Mapped[uuid.UUID] = _id()
     organization_id: Mapped[uuid.UUID] = _org()
@@ -289,6 +292,8 @@ class Media(Base):
     name: Mapped[str] = mapped_column(Text, nullable=False)
     path: Mapped[str] = mapped_column(Ltree, nullable=False)
     blob_key: Mapped[str | None] = mapped_column(Text)
+    # The grid's preview (docs/thumbnails.md); NULL until processing makes it, and for folders.
+    thumbnail_key: Mapped[str | None] = mapped_column(Text)
     mime_type: Mapped[str | None] = mapped_column(Text)
     size_bytes: Mapped[int | None] = mapped_column(BigInteger)
     sha256: Mapped[str | None] = mapped_column(String(64))

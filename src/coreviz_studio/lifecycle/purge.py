@@ -76,20 +76,20 @@ def purge(pipe: Pipeline, trash_id: uuid.UUID) -> int:
             return 0  # purged already, or restored meanwhile
         rows = _entry(session, top)
         ids = {r.id for r in rows}
-        keys = {r.blob_key for r in rows if r.blob_key}
+        keys = {k for r in rows for k in (r.blob_key, r.thumbnail_key) if k}
         for blob, thumb in session.execute(select(Frame.blob_key, Frame.thumbnail_key)
                                            .where(Frame.media_id.in_(ids))):
             keys |= {k for k in (blob, thumb) if k}
         clusters = {c for c in session.scalars(select(DetectedObject.cluster_id).where(
             DetectedObject.media_id.in_(ids))) if c is not None}
         # A version deleted alone may be the root that living versions point at (root_id
-        # cascades): it stays as a bare tombstone, out of the trash, without frames or blob.
+        # cascades): it stays as a bare tombstone, out of the trash, without frames or blobs.
         kept = set(session.scalars(select(Media.root_id).where(
             Media.root_id.in_(ids), Media.id.not_in(ids)).distinct()))
         if kept:
             session.execute(delete(Frame).where(Frame.media_id.in_(kept)))
             session.execute(update(Media).where(Media.id.in_(kept)).values(
-                blob_key=None, deleted_with=None, deleted_at=None)
+                blob_key=None, thumbnail_key=None, deleted_with=None, deleted_at=None)
                 .execution_options(synchronize_session=False))
         session.execute(delete(Media).where(Media.id.in_(ids - kept))
                         .execution_options(synchronize_session=False))

@@ -84,6 +84,9 @@ class MediaOut(WireModel):
     name: str
     type: str
     blob: str | None
+    # The small preview the grid loads instead of the original (docs/thumbnails.md); an
+    # addition to the contract: null until processing makes it, and for folders.
+    thumbnail: str | None
     path: str
     entity_id: uuid.UUID  # the organization, as in the seed's blob paths
     collection_id: uuid.UUID

@@ -77,6 +77,7 @@ def frames_of(session: Session, media_ids: Sequence[uuid.UUID],
 def media_out(media: Media, frames: list[FrameOut], urls: BlobUrls) -> MediaOut:
     return MediaOut(
         id=media.id, name=media.name, type=media.type, blob=urls.of(media.blob_key),
+        thumbnail=urls.of(media.thumbnail_key),
         path=media.path, entity_id=media.organization_id, collection_id=media.dataset_id,
         dataset_id=media.dataset_id, width=media.width, height=media.height,
         duration=media.duration, page_count=media.page_count, size_bytes=media.size_bytes,

@@ -99,13 +99,25 @@ def _save(img: Image.Image, out: Path, index: int, limits: Limits, **extra: obje
 
 
 def flatten(img: Image.Image) -> Image.Image:
-    """RGB, with any transparency laid on white (a transparent logo must not turn black)."""
+    """RGB, with any transparency laid on white (a transparent logo must not turn black), and
+    16-bit grey scaled to 8 bits (Pillow's own conversion clips it: nearly all white)."""
+    if img.mode.startswith("I;16") or img.mode == "I":
+        img = _eight_bit(img)
     if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
         back = Image.new("RGB", rgba.size, (255, 255, 255))
         back.paste(rgba, mask=rgba.getchannel("A"))
         return back
     return img if img.mode == "RGB" else img.convert("RGB")
+
+
+def _eight_bit(img: Image.Image) -> Image.Image:
+    """A 16-bit (I;16*) or 32-bit integer (I) grey image as 8-bit L: the top byte of each pixel.
+    PNG and TIFF store 16-bit grey at full range, which is what Pillow reads into both modes."""
+    import numpy as np
+
+    pixels = np.asarray(img).astype(np.int64)
+    return Image.fromarray((np.clip(pixels, 0, 65535) >> 8).astype(np.uint8))  # mode L
 
 
 def _decode_image(src: Path, out: Path, limits: Limits) -> Decoded:

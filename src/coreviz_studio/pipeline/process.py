@@ -29,7 +29,7 @@ from coreviz_studio.config import Settings
 from coreviz_studio.db.rls import scope_session
 from coreviz_studio.db.session import Database
 from coreviz_studio.db.tables import Media
-from coreviz_studio.pipeline import transient
+from coreviz_studio.pipeline import thumbnail, transient
 from coreviz_studio.pipeline.analyze import FrameResult, Timings, analyze_frame
 from coreviz_studio.pipeline.decode import BadMedia, Limits
 from coreviz_studio.pipeline.queue import now_iso, set_processing
@@ -164,9 +164,7 @@ def _run(pipe: Pipeline, media_id: uuid.UUID, kind: str, blob_key: str | None, a
         raise BadMedia("the uploaded file is missing from storage")
     models = pipe.models()
     timings = Timings()
-    with tempfile.TemporaryDirectory(prefix=f"{_SCRATCH}{owners.me()}.",
-                                     dir=scratch_dir(pipe.settings)) as tmp:
-        out = Path(tmp)
+    with scratch_folder(pipe.settings) as out:
         source = out / "source"
         with timings.stage("fetch"):
             try:
@@ -181,17 +179,23 @@ def _run(pipe: Pipeline, media_id: uuid.UUID, kind: str, blob_key: str | None, a
         for spec in decoded.frames:
             with Image.open(out / spec.image) as image:
                 results.append(analyze_frame(models, image, kind, spec.text, timings))
+        with timings.stage("thumbnail"):
+            preview = thumbnail.make(kind, [out / spec.image for spec in decoded.frames],
+                                     out / f"thumbnail.{thumbnail.EXT}")
         keys: list[tuple[str, str]] = []
+        preview_key: str | None = None
         try:
             with timings.stage("store"):
                 for spec in decoded.frames:
                     keys.append((put_file(pipe.store, out / spec.image, "jpeg"),
                                  put_file(pipe.store, out / spec.thumbnail, "jpeg")))
+                if preview is not None:
+                    preview_key = put_file(pipe.store, preview, thumbnail.EXT)
                 with pipe.session() as session:
                     media = _locked(session, media_id)
                     if media is None or media.blob_key != blob_key:
                         raise _Gone
-                    stale = replace_frames(session, media, decoded, results, keys)
+                    stale = replace_frames(session, media, decoded, results, keys, preview_key)
                     notes = decoded.notes + [n for r in results for n in r.notes]
                     state: dict[str, Any] = {
                         **_kept(media), "status": "ready", "finishedAt": now_iso(),
@@ -204,10 +208,10 @@ def _run(pipe: Pipeline, media_id: uuid.UUID, kind: str, blob_key: str | None, a
                         state["notes"] = notes
                     set_processing(media, state)
         except _Gone:
-            _delete(pipe.store, [k for pair in keys for k in pair])
+            _delete(pipe.store, _made(keys, preview_key))
             return "skipped"
         except BaseException:
-            _delete(pipe.store, [k for pair in keys for k in pair])
+            _delete(pipe.store, _made(keys, preview_key))
             raise
     _delete(pipe.store, stale)
     log.info("media %s ready: %d frames in %.2f s", media_id, len(decoded.frames),
@@ -218,6 +222,20 @@ def _run(pipe: Pipeline, media_id: uuid.UUID, kind: str, blob_key: str | None, a
 def _organization_of(pipe: Pipeline, media_id: uuid.UUID) -> uuid.UUID | None:
     with pipe.db.system_sessions() as session:
         return session.scalar(select(Media.organization_id).where(Media.id == media_id))
+
+
+def _made(keys: list[tuple[str, str]], preview_key: str | None) -> list[str]:
+    """The blobs a run stored, to delete when its rows do not commit."""
+    return [k for pair in keys for k in pair] + ([preview_key] if preview_key else [])
+
+
+@contextmanager
+def scratch_folder(settings: Settings) -> Iterator[Path]:
+    """A job's own folder under scratch_dir, named for its owner (the sweep below removes those
+    of dead workers); removed when the job ends."""
+    with tempfile.TemporaryDirectory(prefix=f"{_SCRATCH}{owners.me()}.",
+                                     dir=scratch_dir(settings)) as tmp:
+        yield Path(tmp)
 
 
 def scratch_dir(settings: Settings) -> Path:

@@ -2,9 +2,9 @@
 
 A re-run (a retry, a recovered stalled job, a reprocess after a model change) deletes the
 media's frames (captions, objects and embeddings go with them by cascade) and inserts the new
-ones in the same transaction, so readers see the old set or the new one, never both and never
-half; nothing can be duplicated. The same transaction puts new faces and objects into
-clusters and rebuilds the media's search document.
+ones, and replaces its thumbnail, in the same transaction, so readers see the old set or the
+new one, never both and never half; nothing can be duplicated. The same transaction puts new
+faces and objects into clusters and rebuilds the media's search document.
 """
 
 from __future__ import annotations
@@ -24,11 +24,13 @@ from coreviz_studio.search import clusters, document
 
 
 def replace_frames(session: Session, media: Media, decoded: Decoded,
-                   results: list[FrameResult], keys: list[tuple[str, str]]) -> list[str]:
-    """Replace `media`'s frames; returns the blob keys of the old frames (to delete once this
-    transaction has committed)."""
+                   results: list[FrameResult], keys: list[tuple[str, str]],
+                   thumbnail_key: str | None) -> list[str]:
+    """Replace `media`'s frames and its thumbnail (None: none could be made); returns the blob
+    keys of the old ones (to delete once this transaction has committed)."""
     old = session.execute(select(Frame.blob_key, Frame.thumbnail_key)
                           .where(Frame.media_id == media.id)).all()
+    old_thumbnail, media.thumbnail_key = media.thumbnail_key, thumbnail_key
     old_clusters: set[uuid.UUID] = set(c for c in session.scalars(
         select(DetectedObject.cluster_id).where(DetectedObject.media_id == media.id,
                                                 DetectedObject.cluster_id.is_not(None))).all()
@@ -74,7 +76,7 @@ def replace_frames(session: Session, media: Media, decoded: Decoded,
     touched = clusters.assign(session, media.id)
     clusters.recount(session, old_clusters | touched)
     document.refresh(session, [media.id])
-    return [k for row in old for k in row if k]
+    return [k for row in old for k in row if k] + ([old_thumbnail] if old_thumbnail else [])
 
 
 def _object_row(media: Media, frame_id: uuid.UUID, found: Found, width: int,

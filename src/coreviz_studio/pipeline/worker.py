@@ -27,6 +27,7 @@ import procrastinate
 import psycopg
 
 from coreviz_studio.lifecycle import purge, sweep
+from coreviz_studio.pipeline import missing_thumbnails
 from coreviz_studio.pipeline.process import Pipeline, process, sweep_scratch
 from coreviz_studio.pipeline.queue import QUEUE, TASK
 from coreviz_studio.pipeline.transient import RetryLater, Waiting, waits_for
@@ -64,6 +65,13 @@ def make_app(pipe: Pipeline) -> procrastinate.App:
     def purge_media(media_id: str, organization_id: str) -> int:
         return purge.purge(replace(pipe, organization_id=uuid.UUID(organization_id)),
                            uuid.UUID(media_id))
+
+    # A failure to fetch or store is retried; a picture that cannot be made is not (logged).
+    @app.task(name=missing_thumbnails.TASK, queue=QUEUE, retry=procrastinate.RetryStrategy(
+        max_attempts=pipe.settings.job_attempts, exponential_wait=4))
+    def make_thumbnail(media_id: str, organization_id: str) -> str:
+        return missing_thumbnails.make_missing(
+            replace(pipe, organization_id=uuid.UUID(organization_id)), uuid.UUID(media_id))
 
     # Periodic upkeep, in a queue of its own that only full workers (not tests' drains) run;
     # procrastinate defers each tick once whichever worker sees it first.

@@ -20,6 +20,7 @@ class SearchMedia(WireModel):
 class SearchHit(WireModel):
     media: SearchMedia
     blob: str | None
+    thumbnail: str | None  # the item's preview (docs/thumbnails.md); null until made
     objects: list[dict[str, Any]]  # {id, type, label} of the matched frame
     rank: float  # the score: higher is better; results come best first
     captions: list[dict[str, str]]  # [{text}] of the matched frame

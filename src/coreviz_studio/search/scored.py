@@ -153,6 +153,7 @@ def _hit(session: Session, media: Media, frame_id: uuid.UUID | None, score: floa
                                .where(frame_filter).order_by(Frame.frame_index).limit(5)).all()
     return SearchHit(
         media=SearchMedia(id=media.id, name=media.name, type=media.type),
-        blob=urls.of(media.blob_key), rank=round(score, 6),
+        blob=urls.of(media.blob_key), thumbnail=urls.of(media.thumbnail_key),
+        rank=round(score, 6),
         objects=[{"id": o.id, "type": o.type, "label": o.label} for o in objects],
         captions=[{"text": t} for t in captions], frame_id=frame_id)
