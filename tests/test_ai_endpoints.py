@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from coreviz_studio.app import create_app
 from tests import media_files
+from tests.library import Library
 from tests.fake_vision import FakeVision, fake_vision
 
 
@@ -78,6 +79,40 @@ def test_loopback_url_is_refused_without_a_connection(client, member) -> None:  
             listener.accept()
     finally:
         listener.close()
+
+
+def test_our_own_blob_urls_are_read_from_the_store_by_the_blob_rules(client, member,  # type: ignore[no-untyped-def]
+                                                                     settings, database,
+                                                                     make_member) -> None:
+    """An SDK hands /api/ai a media's `blob` URL. On a server at a loopback or private address
+    the fetcher would refuse it (SSRF guard); it is read from the store instead, and only as a
+    GET of the URL would be answered: not once the item is trashed, and private blobs only
+    with their signature or to the item's own organization."""
+    lib = Library(client, member)
+    media = lib.upload(media_files.photo("chelsea"), "cat.jpg")
+    assert media["blob"].startswith(settings.effective_public_url())
+    r = client.post("/api/ai/tag", headers=member.headers, json={
+        "image": media["blob"], "options": ["a sports car", "a cat"]})
+    assert r.status_code == 200, r.text
+    assert r.json()["tags"] == ["a cat"]
+    client.delete(f"/api/media/{media['id']}", headers=lib.headers)
+    r = client.post("/api/ai/embed", headers=member.headers, json={"image": media["blob"]})
+    assert r.status_code == 404, r.text
+    unknown = settings.effective_public_url() + "/blobs/00/" + "0" * 32 + ".jpg"
+    r = client.post("/api/ai/embed", headers=member.headers, json={"image": unknown})
+    assert r.status_code == 404, r.text
+
+    app = create_app(settings.model_copy(update={"private_blobs": True}), database)
+    with TestClient(app, raise_server_exceptions=False) as private:
+        owner = Library(private, make_member())
+        secret = owner.upload(media_files.photo("chelsea"), "secret.jpg")
+        signed, plain = secret["blob"], secret["blob"].split("?")[0]
+        other = make_member()
+        for who, image, status in ((other, signed, 200), (other, plain, 404),
+                                   (owner.member, plain, 200),
+                                   (other, signed.replace("signature=", "signature=0"), 404)):
+            r = private.post("/api/ai/embed", headers=who.headers, json={"image": image})
+            assert r.status_code == status, (image, r.text)
 
 
 def test_bad_images_and_callers(client, member) -> None:  # type: ignore[no-untyped-def]

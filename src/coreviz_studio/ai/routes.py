@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 from pydantic import ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
+from starlette.concurrency import run_in_threadpool
 
 from coreviz_studio.ai import service
-from coreviz_studio.deps import Config, ViewerNoDb
+from coreviz_studio.blobs import service as blobs
+from coreviz_studio.deps import AppDatabase, Blobs, Config, Urls, ViewerNoDb, request_credential
 from coreviz_studio.schemas import InputModel, NotNull, WireModel
 
 router = APIRouter(prefix="/api/ai", tags=["ai"])
@@ -68,25 +70,46 @@ class Embedded(WireModel):
     dim: int
 
 
+class OwnBlobs:
+    """Reads an image given as one of this server's blob URLs from the store (blobs/service.py
+    says by which rules), instead of fetching it over HTTP."""
+
+    def __init__(self, request: Request, settings: Config, db: AppDatabase, store: Blobs,
+                 urls: Urls) -> None:
+        self._credential = request_credential(request)
+        self._settings, self._db, self._store, self._urls = settings, db, store, urls
+
+    async def bytes_of(self, source: str | None) -> bytes | None:
+        if source is None:
+            return None
+        return await run_in_threadpool(blobs.own_bytes, self._db, self._store, self._urls,
+                                       source, self._credential, self._settings.fetch_max_bytes)
+
+
+Own = Annotated[OwnBlobs, Depends()]
+
+
 @router.post("/describe", response_model=Described, responses=_IMAGE_ANSWERS)
-async def describe(body: DescribeBody, settings: Config, _: ViewerNoDb) -> Described:
+async def describe(body: DescribeBody, settings: Config, _: ViewerNoDb, own: Own) -> Described:
     """A sentence about the image."""
-    text, model = await service.describe(settings, body.image, body.prompt)
+    text, model = await service.describe(settings, body.image, body.prompt,
+                                         await own.bytes_of(body.image))
     return Described(description=text, model=model)
 
 
 @router.post("/tag", response_model=Tagged, responses=_IMAGE_ANSWERS)
-async def tag(body: TagBody, settings: Config, _: ViewerNoDb) -> Tagged:
+async def tag(body: TagBody, settings: Config, _: ViewerNoDb, own: Own) -> Tagged:
     """Tags for the image; with `options`, the option(s) that fit it best."""
     tags, model = await service.tag(settings, body.image, body.prompt, body.options,
-                                    body.multiple)
+                                    body.multiple, await own.bytes_of(body.image))
     return Tagged(tags=tags, model=model)
 
 
 @router.post("/embed", response_model=Embedded, responses=_IMAGE_ANSWERS)
-async def embed(body: EmbedBody, settings: Config, _: ViewerNoDb) -> Embedded:
+async def embed(body: EmbedBody, settings: Config, _: ViewerNoDb, own: Own) -> Embedded:
     """A unit-length vector of the image or the text, in one space shared by both."""
-    vector, model = await service.embed(settings, body.image, body.text)
+    vector, model = await service.embed(settings, body.image, body.text,
+                                        await own.bytes_of(body.image))
     return Embedded(embedding=vector, model=model, dim=len(vector))
 
 

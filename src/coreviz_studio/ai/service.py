@@ -45,9 +45,12 @@ _MATCH = 0.3  # cosine from which an option counts as matching the image (multip
 _WORK = anyio.CapacityLimiter(2)
 
 
-async def load(settings: Settings, source: str) -> Image.Image:
-    data = await load_image_bytes(source, max_bytes=settings.fetch_max_bytes,
-                                  timeout_s=settings.fetch_timeout_seconds)
+async def load(settings: Settings, source: str, data: bytes | None = None) -> Image.Image:
+    """The image of a source; `data`: its bytes, where the caller has them already (one of
+    our own blob URLs, read from the store)."""
+    if data is None:
+        data = await load_image_bytes(source, max_bytes=settings.fetch_max_bytes,
+                                      timeout_s=settings.fetch_timeout_seconds)
     return await anyio.to_thread.run_sync(open_image, data, settings, limiter=_WORK)
 
 
@@ -56,9 +59,10 @@ async def _analyze(models: Models, image: Image.Image) -> FrameResult:
                                           Timings(), limiter=_WORK)
 
 
-async def describe(settings: Settings, source: str, prompt: str | None) -> tuple[str, str]:
+async def describe(settings: Settings, source: str, prompt: str | None,
+                   data: bytes | None = None) -> tuple[str, str]:
     """(description, model that wrote it)."""
-    image = await load(settings, source)
+    image = await load(settings, source, data)
     models = models_for(settings)
     if models.vision is not None:
         with _endpoint_errors():
@@ -68,8 +72,8 @@ async def describe(settings: Settings, source: str, prompt: str | None) -> tuple
 
 
 async def tag(settings: Settings, source: str, prompt: str, options: list[str] | None,
-              multiple: bool) -> tuple[list[str], str]:
-    image = await load(settings, source)
+              multiple: bool, data: bytes | None = None) -> tuple[list[str], str]:
+    image = await load(settings, source, data)
     models = models_for(settings)
     if models.vision is not None:
         with _endpoint_errors():
@@ -118,8 +122,8 @@ def _option_scores(models: Models, result: FrameResult, options: list[str]) -> l
                                                                     strict=True)]
 
 
-async def embed(settings: Settings, source: str | None, text: str | None
-                ) -> tuple[list[float], str]:
+async def embed(settings: Settings, source: str | None, text: str | None,
+                data: bytes | None = None) -> tuple[list[float], str]:
     if (source is None) == (text is None):
         raise Invalid("give exactly one of image or text")
     models = models_for(settings)
@@ -134,7 +138,7 @@ async def embed(settings: Settings, source: str | None, text: str | None
             return _floats(vector[0]), models.text.name
         raise _no_embedding()
     assert source is not None
-    image = await load(settings, source)
+    image = await load(settings, source, data)
     if models.clip is not None:
         vector = await anyio.to_thread.run_sync(models.clip.embed_images, [image])
         return _floats(vector[0]), models.clip.name

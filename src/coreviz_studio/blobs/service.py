@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from coreviz_studio.auth import service as auth_service
 from coreviz_studio.blobs import refs
 from coreviz_studio.db.session import Database
-from coreviz_studio.errors import NotFound, Unauthorized
+from coreviz_studio.errors import BadRequest, NotFound, Unauthorized
 from coreviz_studio.formats import mime_for_ext
-from coreviz_studio.storage.base import BlobStore, etag_of
+from coreviz_studio.storage.base import BlobStore, NotStored, etag_of
 from coreviz_studio.storage.signing import Signer
+from coreviz_studio.storage.urls import BlobUrls
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -56,6 +57,25 @@ def check_access(db: Database, key: str, signer: Signer | None,
                for h in held):
         raise NotFound("Blob not found")
     return held
+
+
+def own_bytes(db: Database, store: BlobStore, urls: BlobUrls, url: str,
+              credential: tuple[str | None, str | None], max_bytes: int) -> bytes | None:
+    """The bytes behind one of this server's blob URLs, read from the store by the rules a GET
+    of the URL would meet (a trashed item's: 404; private ones: the signature or the caller's
+    organization), or None for any other URL. /api/ai takes an image this way rather than over
+    HTTP, which its fetcher refuses for a server on a private or loopback address."""
+    own = urls.parse(url.strip())
+    if own is None:
+        return None
+    check_access(db, own.key, urls.signer, credential, own.expires, own.signature)
+    blob = find(store, own.key)
+    if blob.size > max_bytes:
+        raise BadRequest(f"image is larger than {max_bytes} bytes")
+    try:
+        return b"".join(store.read(own.key))
+    except NotStored:
+        raise NotFound("Blob not found") from None
 
 
 def is_thumbnail(held: list[refs.Holder]) -> bool:

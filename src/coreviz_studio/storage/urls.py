@@ -3,9 +3,21 @@ private blobs a signature that expires is added (storage/signing.py)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
 from coreviz_studio.storage.signing import Signer
 
 BLOB_ROUTE = "/blobs"
+
+
+@dataclass(frozen=True)
+class OwnBlob:
+    """What one of our blob URLs names: the key, and the signature it carries, if any."""
+
+    key: str
+    expires: int | None
+    signature: str | None
 
 
 class BlobUrls:
@@ -19,3 +31,15 @@ class BlobUrls:
         if self.signer is None:
             return self._base + key
         return f"{self._base}{key}?{self.signer.query(key)}"
+
+    def parse(self, url: str) -> OwnBlob | None:
+        """The blob a URL of this server names (as `of` makes them: same scheme, host and
+        port as the public URL), or None for any other URL."""
+        if not url.startswith(self._base):
+            return None
+        parts = urlsplit(url)
+        key = parts.path[len(urlsplit(self._base).path):]
+        query = parse_qs(parts.query)
+        expires = query.get("expires", [""])[0]
+        return OwnBlob(key, int(expires) if expires.isdigit() and len(expires) < 19 else None,
+                       query.get("signature", [None])[0])
