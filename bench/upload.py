@@ -4,6 +4,8 @@ tus (POST /api/upload/tus, then one PATCH per --chunk-mb, each with Upload-Check
 Starts a real server on a temp data dir, makes a real MP4 (PyAV) and pads it to --size-mb with
 MP4 `free` boxes (which readers skip, so it still probes as a video), then compares:
 - copy: shutil.copyfile of that file to the same disk, plus fsync (the server fsyncs blobs too);
+- HTTP floor: the same form sent to uvicorn running an app that only drains the body
+  (bench/_drain.py): what HTTP alone costs on this machine, with no parsing, hashing or disk;
 - upload: the file streamed by httpx as a multipart form (the client never holds it whole);
 - tus: the same file in chunks (the client holds one chunk at a time), each PATCH with its
   sha256 in Upload-Checksum (checked by the server); tus-plain: the same without checksums.
@@ -26,9 +28,12 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +41,7 @@ import av
 import httpx
 import psutil
 from tests.media_files import video
+from tests.processes import free_port
 
 from bench._server import MB, Bench, running
 
@@ -70,6 +76,40 @@ def probed_duration(path: Path) -> float:
         if not c.streams.video or not c.duration:
             raise SystemExit(f"{path} does not probe as a video with a duration")
         return float(c.duration / av.time_base)
+
+
+@contextmanager
+def drain_server() -> Iterator[str]:
+    """bench/_drain.py under uvicorn on a free port; its URL."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench._drain:app", "--port",
+                             str(port), "--log-level", "warning"])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.post(url, content=b"", timeout=1)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("the drain server did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def drain_mbps(url: str, path: Path) -> float:
+    """The same multipart form as `upload`, sent to the drain server."""
+    with httpx.Client(timeout=900) as client, open(path, "rb") as f:
+        start = time.perf_counter()
+        r = client.post(url, files={"file": (path.name, f, "video/mp4")})
+        seconds = time.perf_counter() - start
+    if r.status_code != 200 or int(r.text) < path.stat().st_size:
+        raise SystemExit(f"drain server: {r.status_code} {r.text[:200]}")
+    return path.stat().st_size / MB / seconds
 
 
 def copy_mbps(source: Path) -> float:
@@ -141,7 +181,7 @@ def upload_tus(b: Bench, path: Path, chunk: int, checksum: bool = True) -> str:
 
 
 def measure(b: Bench, name: str, send: Callable[[], str], size: int, copy: float,
-            ) -> dict[str, Any]:
+            floor: float) -> dict[str, Any]:
     """One upload, timed, with the server's RSS and CPU around it; its figures."""
     server = psutil.Process(b.pid)
     sampler = RssSampler(b.pid)
@@ -162,13 +202,15 @@ def measure(b: Bench, name: str, send: Callable[[], str], size: int, copy: float
     speed = size / MB / seconds
     print(f"{name}: mediaId {media_id}, sizeBytes {check}, duration {media.get('duration')}")
     print(f"copy {copy:.0f} MB/s | {name} {speed:.0f} MB/s ({seconds:.2f} s) | "
-          f"ratio {speed / copy:.2f} | server RSS before {before / MB:.0f} MB, peak "
+          f"ratio {speed / copy:.2f} (to the HTTP floor {speed / floor:.2f}) | server RSS "
+          f"before {before / MB:.0f} MB, peak "
           f"{sampler.peak / MB:.0f} MB (+{(sampler.peak - before) / MB:.1f} MB, "
           f"{sampler.samples} samples)")
     print(f"cpu during {name}: server {server_cpu:.2f} s, client {client_cpu:.2f} s "
           f"({os.cpu_count()} cores)")
     return {"mb_per_s": round(speed, 1), "seconds": round(seconds, 2),
-            "ratio_to_copy": round(speed / copy, 3), "size_ok": stored == size,
+            "ratio_to_copy": round(speed / copy, 3),
+            "ratio_to_http_floor": round(speed / floor, 3), "size_ok": stored == size,
             "rss_growth_mb": round((sampler.peak - before) / MB, 1),
             "server_cpu_s": round(server_cpu, 2), "client_cpu_s": round(client_cpu, 2)}
 
@@ -201,14 +243,21 @@ def run(size_mb: int, modes: list[str], chunk_mb: int) -> None:
         upload(b, small)  # warm-up: imports the video prober once
         upload_tus(b, small, chunk_mb * MB)
         copy = copy_mbps(big)
+        with drain_server() as url:
+            drain_mbps(url, small)  # warm-up
+            drain = drain_mbps(url, big)
+        print(f"copy {copy:.0f} MB/s | HTTP floor (uvicorn draining the form) {drain:.0f} MB/s "
+              f"(ratio {drain / copy:.2f})")
         result: dict[str, Any] = {"size_bytes": size, "copy_mb_per_s": round(copy, 1),
+                                  "http_floor_mb_per_s": round(drain, 1),
+                                  "http_floor_ratio_to_copy": round(drain / copy, 3),
                                   "server_rss_idle_mb": round(idle / MB), "chunk_mb": chunk_mb,
                                   "cores": os.cpu_count()}
         senders = {"multipart": lambda: upload(b, big),
                    "tus": lambda: upload_tus(b, big, chunk_mb * MB),
                    "tus-plain": lambda: upload_tus(b, big, chunk_mb * MB, checksum=False)}
         for mode in modes:
-            result[mode] = measure(b, mode, senders[mode], size, copy)
+            result[mode] = measure(b, mode, senders[mode], size, copy, drain)
         print("RESULT " + json.dumps(result))
 
 
