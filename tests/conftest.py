@@ -33,6 +33,7 @@ from coreviz_studio.config import Settings
 from coreviz_studio.db.embedded import EmbeddedPostgres
 from coreviz_studio.db.migrate import upgrade
 from coreviz_studio.db.session import Database, open_database
+from tests.browser import browser, chromium_executable, studio, studio_page  # noqa: F401
 
 if TYPE_CHECKING:
     from tests.s3_server import MotoServer  # boto3 is imported only by tests that use S3

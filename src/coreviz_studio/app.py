@@ -48,6 +48,7 @@ from coreviz_studio.tags.routes import router as tags_router
 from coreviz_studio.uploads.routes import router as uploads_router
 from coreviz_studio.uploads.tus import remove_expired as remove_expired_uploads
 from coreviz_studio.uploads.tus_routes import router as tus_router
+from coreviz_studio.web import docs as api_docs
 
 log = logging.getLogger(__name__)
 _PARAM_LOCATIONS = {"query", "path", "header", "cookie"}
@@ -217,6 +218,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         version=__version__,
         description="A self-hosted server speaking the CoreViz Studio API.",
         lifespan=lifespan,
+        docs_url=None, redoc_url=None,  # served offline instead: web/docs.py
     )
     app.state.settings = settings
     app.state.blobs = build_store(settings)
@@ -229,6 +231,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                    blobs_router,
                    processing_router, ai_router, search_router):
         app.include_router(router)
+    api_docs.install(app)
     check_declared(app.routes)
     install_contract(app)
     return app
