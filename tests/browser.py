@@ -173,3 +173,26 @@ def shot(page: Any, name: str, full_page: bool = True) -> Path:
     path = SCREENSHOTS / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', test)}-{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+def sign_in(page: Any, email: str, password: str, path: str = "/") -> None:
+    """Sign in on the sign-in page a Studio page sends us to, as a person would."""
+    page.goto(path)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+@pytest.fixture
+def fresh_sign_in_limits(database: Any, settings: Any) -> None:
+    """The browser's sign-ins all come from 127.0.0.1: start each test with no failures
+    counted on it (each test's people are new, so their per-account counts are too)."""
+    from sqlalchemy import text
+
+    from coreviz_studio import ratelimit
+
+    keys = [rule(settings).key("127.0.0.1").value
+            for rule in (ratelimit.sign_in_by_source, ratelimit.user_codes_by_source,
+                         ratelimit.device_codes_by_source)]
+    with database.engine.begin() as conn:
+        conn.execute(text("DELETE FROM rate_limits WHERE key = ANY(:k)"), {"k": keys})

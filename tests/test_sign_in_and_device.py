@@ -114,7 +114,9 @@ def test_device_flow_approve(client, person, database) -> None:  # type: ignore[
     assert "10 s" in r.json()["error_description"]  # the interval grew by 5 s
 
     page = client.get(code["verification_uri_complete"])
-    assert page.status_code == 200 and "Approve" in page.text
+    # Not signed in: the page signs in first, then comes back with the code (tests/test_web_*)
+    assert page.status_code == 200 and "Connect a device" in page.text
+    assert f"/device?user_code={code['user_code']}" in page.text
     checked = client.get("/api/auth/device", params={"user_code": code["user_code"].lower()})
     assert checked.json()["status"] == "pending" and checked.json()["client_id"] == "coreviz-cli"
 

@@ -71,6 +71,17 @@ def _same_origin(request: Request) -> bool:
     return urlsplit(origin).netloc == request.headers.get("host", "")
 
 
+def same_origin_only(request: Request) -> None:
+    """For a route that sets a session (sign-in): a page of another site may not sign the
+    browser in to an account of its choosing (login CSRF). Browsers send Origin on every
+    cross-site POST; CLIs and SDKs send none and are not concerned."""
+    if not _same_origin(request):
+        raise Forbidden("Cross-site request refused")
+
+
+SameOrigin = Depends(same_origin_only)
+
+
 def _credential(
     request: Request,
     api_key: Annotated[str | None, Security(_api_key)],
