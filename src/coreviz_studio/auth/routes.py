@@ -34,6 +34,7 @@ from coreviz_studio.deps import (
     OptionalPrincipal,
     Public,
     SameOrigin,
+    SessionOrKey,
     Viewer,
 )
 
@@ -65,8 +66,8 @@ def sign_in(body: SignInBody, request: Request, response: Response, db: Db, sett
 
 
 @router.post("/sign-out", response_model=Success)
-def sign_out(response: Response, db: Db, principal: Viewer) -> Success:
-    sessions.sign_out(db, principal)
+def sign_out(response: Response, db: Db, caller: SessionOrKey) -> Success:
+    sessions.sign_out(db, caller)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return Success()
 

@@ -4,6 +4,7 @@ import { api, showError } from "./api.js";
 const error = document.getElementById("collections-error");
 
 const create = document.getElementById("create-collection");
+if (create) create.querySelector("button[type=submit]").disabled = false;
 create?.addEventListener("submit", async (event) => {
   event.preventDefault();
   const name = create.name.value.trim();
@@ -31,6 +32,7 @@ for (const card of document.querySelectorAll("[data-testid=collection]")) {
     if (on) form.name.select();
   };
   button.addEventListener("click", () => editing(true));
+  button.disabled = false;
   form.querySelector("button.cancel").addEventListener("click", () => editing(false));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();

@@ -26,4 +26,5 @@ if (form) {
   };
   form.addEventListener("submit", (event) => { event.preventDefault(); decide(true); });
   document.getElementById("deny").addEventListener("click", () => decide(false));
+  for (const button of form.querySelectorAll("button")) button.disabled = false;
 }

@@ -20,4 +20,5 @@ async function reply(accept) {
 if (answer) {
   document.getElementById("accept").addEventListener("click", () => reply(true));
   document.getElementById("reject").addEventListener("click", () => reply(false));
+  for (const button of answer.querySelectorAll("button")) button.disabled = false;
 }

@@ -8,6 +8,7 @@ function toast(text) {
 }
 
 const signOut = document.getElementById("sign-out");
+if (signOut) signOut.disabled = false;
 signOut?.addEventListener("click", async () => {
   signOut.disabled = true;
   try {
@@ -24,6 +25,7 @@ signOut?.addEventListener("click", async () => {
 });
 
 const switcher = document.getElementById("org-switch");
+if (switcher) switcher.disabled = false;
 switcher?.addEventListener("change", async () => {
   switcher.disabled = true;
   try {

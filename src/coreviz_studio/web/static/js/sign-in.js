@@ -4,6 +4,7 @@ import { api, localTarget, showError } from "./api.js";
 const form = document.getElementById("sign-in");
 const error = document.getElementById("sign-in-error");
 
+form.querySelector("button[type=submit]").disabled = false;
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const button = form.querySelector("button[type=submit]");
