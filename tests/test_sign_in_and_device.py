@@ -184,7 +184,7 @@ def test_guessing_user_codes_is_rate_limited(client) -> None:  # type: ignore[no
     assert r.status_code == 429 and r.headers["retry-after"]
 
 
-def test_sign_out_works_in_no_organization_and_is_a_no_op_for_a_key(client, person, database) -> None:  # type: ignore[no-untyped-def]
+def test_sign_out_in_no_organization_and_with_a_key(client, person, database) -> None:  # type: ignore[no-untyped-def]
     from coreviz_studio.accounts import service as accounts
 
     email = f"lone-{person.email}"
