@@ -122,3 +122,18 @@ def test_a_wrong_device_code_is_explained(studio_page, person) -> None:  # type:
     page.get_by_role("button", name="Approve").click()
     expect(page.get_by_role("alert")).to_have_text(re.compile(r"\S"))
     shot(page, "wrong-code")
+
+
+def test_decline_an_invitation(studio_page, studio, person, database) -> None:  # type: ignore[no-untyped-def]
+    email = _newcomer(database)
+    invitation = _invite(studio, person, email, role="viewer")
+    page = studio_page
+    sign_in(page, email, PASSWORD)
+    page.get_by_role("link", name=re.compile("^org-")).click()  # listed at / (no organization)
+    expect(page.get_by_text("as viewer")).to_be_visible()
+    page.get_by_role("button", name="Decline").click()
+    expect(page.get_by_test_id("invitation-closed")).to_have_text(
+        "This invitation has been declined.")
+    shot(page, "declined")
+    with database.sessions() as s:
+        assert s.get(Invitation, uuid.UUID(invitation)).status == "rejected"
