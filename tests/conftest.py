@@ -33,6 +33,13 @@ from coreviz_studio.config import Settings
 from coreviz_studio.db.embedded import EmbeddedPostgres
 from coreviz_studio.db.migrate import upgrade
 from coreviz_studio.db.session import Database, open_database
+from tests.browser import (  # noqa: F401  (fixtures of the browser tests)
+    browser,
+    chromium_executable,
+    fresh_sign_in_limits,
+    studio,
+    studio_page,
+)
 
 if TYPE_CHECKING:
     from tests.s3_server import MotoServer  # boto3 is imported only by tests that use S3

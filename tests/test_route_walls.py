@@ -128,8 +128,9 @@ def test_public_routes_are_the_few_expected(client) -> None:  # type: ignore[no-
     public_routes = {route.path for _, route in _routes(client.app)
                      if declared_requirement(route) == "public"}
     # Public by design: health, blobs by their secret key, signing in, the device flow's
-    # unauthenticated steps and its page. Anything new here is a deliberate change.
-    assert public_routes == {
+    # unauthenticated steps, and the Studio's pages (each sends a visitor who is not signed in
+    # to the sign-in page). Anything new here is a deliberate change.
+    assert public_routes == {"/", "/sign-in", "/accept-invitation/{invitation_id}",
         "/healthz", "/blobs/{key:path}", "/device", "/api/auth/sign-in/email",
         "/api/auth/get-session", "/api/auth/device/code", "/api/auth/device/token",
         "/api/auth/device"}

@@ -114,7 +114,9 @@ def test_device_flow_approve(client, person, database) -> None:  # type: ignore[
     assert "10 s" in r.json()["error_description"]  # the interval grew by 5 s
 
     page = client.get(code["verification_uri_complete"])
-    assert page.status_code == 200 and "Approve" in page.text
+    # Not signed in: the page signs in first, then comes back with the code (tests/test_web_*)
+    assert page.status_code == 200 and "Connect a device" in page.text
+    assert f"/device?user_code={code['user_code']}" in page.text
     checked = client.get("/api/auth/device", params={"user_code": code["user_code"].lower()})
     assert checked.json()["status"] == "pending" and checked.json()["client_id"] == "coreviz-cli"
 
@@ -180,3 +182,22 @@ def test_guessing_user_codes_is_rate_limited(client) -> None:  # type: ignore[no
     # Even a right code waits once the address is blocked.
     r = client.get("/api/auth/device", params={"user_code": real["user_code"]})
     assert r.status_code == 429 and r.headers["retry-after"]
+
+
+def test_sign_out_in_no_organization_and_with_a_key(client, person, database) -> None:  # type: ignore[no-untyped-def]
+    from coreviz_studio.accounts import service as accounts
+
+    email = f"lone-{person.email}"
+    with database.sessions() as s:
+        accounts.create_user(s, email, "Lone", password=PASSWORD)
+        s.commit()
+    token = _sign_in(client, email).json()["token"]
+    client.cookies.clear()
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/auth/organization/list-user-invitations", headers=bearer).json() == []
+    assert client.post("/api/auth/sign-out", headers=bearer).json() == {"success": True}
+    assert client.get("/api/auth/organization/list-user-invitations",
+                      headers=bearer).status_code == 401
+    assert client.post("/api/auth/sign-out", headers=person.headers).json() == {"success": True}
+    assert client.get("/api/me", headers=person.headers).status_code == 200  # the key still works
+    assert client.post("/api/auth/sign-out").status_code == 401

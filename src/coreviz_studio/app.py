@@ -20,7 +20,6 @@ from coreviz_studio import __version__
 from coreviz_studio.accounts.routes import router as accounts_router
 from coreviz_studio.ai.routes import router as ai_router
 from coreviz_studio.auth.device import OAuthError
-from coreviz_studio.auth.routes import pages as auth_pages
 from coreviz_studio.auth.routes import router as auth_router
 from coreviz_studio.blobs.routes import router as blobs_router
 from coreviz_studio.blobs.secret import signing_secret
@@ -48,6 +47,9 @@ from coreviz_studio.tags.routes import router as tags_router
 from coreviz_studio.uploads.routes import router as uploads_router
 from coreviz_studio.uploads.tus import remove_expired as remove_expired_uploads
 from coreviz_studio.uploads.tus_routes import router as tus_router
+from coreviz_studio.web import docs as api_docs
+from coreviz_studio.web import static as studio_static
+from coreviz_studio.web.routes import pages as studio_pages
 
 log = logging.getLogger(__name__)
 _PARAM_LOCATIONS = {"query", "path", "header", "cookie"}
@@ -217,6 +219,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         version=__version__,
         description="A self-hosted server speaking the CoreViz Studio API.",
         lifespan=lifespan,
+        docs_url=None, redoc_url=None,  # served offline instead: web/docs.py
     )
     app.state.settings = settings
     app.state.blobs = build_store(settings)
@@ -224,11 +227,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     install_error_handlers(app)
     app.add_middleware(JsonBodiesByDefault)
     app.add_middleware(BodyLimits, settings=settings)  # outermost: before any body is parsed
-    for router in (health_router, accounts_router, auth_router, auth_pages, datasets_router,
+    for router in (health_router, accounts_router, auth_router, datasets_router,
                    media_router, folders_router, tags_router, uploads_router, tus_router,
                    blobs_router,
-                   processing_router, ai_router, search_router):
+                   processing_router, ai_router, search_router, studio_pages):
         app.include_router(router)
+    api_docs.install(app)
+    studio_static.install(app)
     check_declared(app.routes)
     install_contract(app)
     return app

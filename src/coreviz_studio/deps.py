@@ -71,6 +71,17 @@ def _same_origin(request: Request) -> bool:
     return urlsplit(origin).netloc == request.headers.get("host", "")
 
 
+def same_origin_only(request: Request) -> None:
+    """For a route that sets a session (sign-in): a page of another site may not sign the
+    browser in to an account of its choosing (login CSRF). Browsers send Origin on every
+    cross-site POST; CLIs and SDKs send none and are not concerned."""
+    if not _same_origin(request):
+        raise Forbidden("Cross-site request refused")
+
+
+SameOrigin = Depends(same_origin_only)
+
+
 def _credential(
     request: Request,
     api_key: Annotated[str | None, Security(_api_key)],
@@ -150,12 +161,25 @@ def signed_in(db: Db, credential: Credential) -> Person:
 signed_in.required_role = SIGNED_IN  # type: ignore[attr-defined]  # read by check_declared
 
 
+def session_or_key(db: Db, credential: Credential) -> Person | Principal:
+    """sign-out's caller: a session, in an organization or in none yet (an invitee must be able
+    to sign out too), or an API key (for which signing out does nothing)."""
+    try:
+        return auth_service.authenticate_person(db, *credential)
+    except Forbidden:  # a valid API key (a wrong one is a 401 already)
+        return auth_service.authenticate(db, *credential)
+
+
+session_or_key.required_role = SIGNED_IN  # type: ignore[attr-defined]  # read by check_declared
+
+
 Viewer = Annotated[Principal, Depends(requires(Role.viewer))]
 Member = Annotated[Principal, Depends(requires(Role.member))]
 Admin = Annotated[Principal, Depends(requires(Role.admin))]
 ViewerNoDb = Annotated[Principal, Depends(requires(Role.viewer, hold_db=False))]
 Public = Depends(public)
 SignedIn = Annotated[Person, Depends(signed_in)]
+SessionOrKey = Annotated[Person | Principal, Depends(session_or_key)]
 
 
 def optional_principal(db: Db, credential: Credential) -> Principal | None:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from importlib import resources
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
 from coreviz_studio.auth import device, keys, sessions
 from coreviz_studio.auth.schemas import (
@@ -34,11 +33,12 @@ from coreviz_studio.deps import (
     Db,
     OptionalPrincipal,
     Public,
+    SameOrigin,
+    SessionOrKey,
     Viewer,
 )
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
-pages = APIRouter(tags=["auth"])
 _NO_STORE = {"Cache-Control": "no-store"}
 # Statuses only these routes answer (contract.py adds the ones every route can).
 _CODE_ANSWERS: dict[int | str, dict[str, str]] = {
@@ -49,8 +49,9 @@ def _ttl(settings: Settings) -> timedelta:
     return timedelta(hours=settings.session_ttl_hours)
 
 
-@router.post("/sign-in/email", response_model=SignInOut, dependencies=[Public],
+@router.post("/sign-in/email", response_model=SignInOut, dependencies=[Public, SameOrigin],
              responses={401: {"description": "Wrong email or password"},
+                        403: {"description": "Sent by a page of another site"},
                         429: {"description": "Too many failed attempts"}})
 def sign_in(body: SignInBody, request: Request, response: Response, db: Db, settings: Config,
             client: ClientAddress) -> SignInOut:
@@ -65,8 +66,8 @@ def sign_in(body: SignInBody, request: Request, response: Response, db: Db, sett
 
 
 @router.post("/sign-out", response_model=Success)
-def sign_out(response: Response, db: Db, principal: Viewer) -> Success:
-    sessions.sign_out(db, principal)
+def sign_out(response: Response, db: Db, caller: SessionOrKey) -> Success:
+    sessions.sign_out(db, caller)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return Success()
 
@@ -123,16 +124,6 @@ def device_deny(body: DeviceDecisionBody, db: Db, principal: Viewer,
                 client: ClientAddress, settings: Config) -> Success:
     device.decide(db, principal, body.user_code, False, client, settings)
     return Success()
-
-
-@pages.get("/device", response_class=HTMLResponse, include_in_schema=False, dependencies=[Public])
-def device_page() -> HTMLResponse:
-    """The verification page a person opens: sign in, then approve or deny the code."""
-    html = resources.files("coreviz_studio.auth").joinpath("device.html").read_text()
-    return HTMLResponse(html, headers={
-        **_NO_STORE, "X-Frame-Options": "DENY",
-        "Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; "
-                                   "style-src 'unsafe-inline'; frame-ancestors 'none'"})
 
 
 # --- API keys ---------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from coreviz_studio import ratelimit
-from coreviz_studio.auth.principal import Principal
+from coreviz_studio.auth.principal import Person, Principal
 from coreviz_studio.auth.secrets import verify_password
 from coreviz_studio.auth.service import create_session, same_email
 from coreviz_studio.config import Settings
@@ -54,13 +54,18 @@ def sign_in(session: Session, email: str, password: str, ttl: timedelta, client:
     return SignedIn(user, row, token)
 
 
-def sign_out(session: Session, principal: Principal) -> None:
+def sign_out(session: Session, caller: Person | Principal) -> None:
     """Revoke the session the request came with (an API key is revoked by its own endpoint)."""
-    if principal.method == "session":
-        row = session.get(AuthSession, principal.credential_id)
-        if row is not None and row.revoked_at is None:
-            row.revoked_at = datetime.now(UTC)
-            session.flush()
+    if isinstance(caller, Person):
+        session_id = caller.session_id
+    elif caller.method == "session":
+        session_id = caller.credential_id
+    else:
+        return
+    row = session.get(AuthSession, session_id)
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = datetime.now(UTC)
+        session.flush()
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from coreviz_studio.auth.principal import Principal
-from coreviz_studio.db.tables import Dataset
+from coreviz_studio.db.tables import Dataset, Media
 from coreviz_studio.errors import NotFound
 from coreviz_studio.ids import IdRef, parse_id
 from coreviz_studio.tenancy import get_owned, scoped
@@ -57,3 +59,31 @@ def update_dataset(session: Session, principal: Principal, dataset_id: IdRef,
         session.flush()
         session.refresh(dataset)
     return dataset
+
+
+def _listed(principal: Principal, dataset_ids: Sequence[uuid.UUID]):  # type: ignore[no-untyped-def]
+    """SQL: the items a browse of these collections lists (no folders, no trash, the active
+    version of each item), in the caller's organization."""
+    return (Media.dataset_id.in_(dataset_ids), Media.organization_id == principal.organization_id,
+            Media.status == "active", Media.is_active_version == true(), Media.type != "folder")
+
+
+def item_counts(session: Session, principal: Principal,
+                dataset_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """How many items each collection holds (all folders), in one query."""
+    if not dataset_ids:
+        return {}
+    rows = session.execute(select(Media.dataset_id, func.count()).where(
+        *_listed(principal, dataset_ids)).group_by(Media.dataset_id))
+    return {dataset_id: count for dataset_id, count in rows}
+
+
+def latest_items(session: Session, principal: Principal,
+                 dataset_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Media]:
+    """The newest item of each collection (its cover), in one query."""
+    if not dataset_ids:
+        return {}
+    rows = session.scalars(select(Media).where(*_listed(principal, dataset_ids))
+                           .distinct(Media.dataset_id)
+                           .order_by(Media.dataset_id, Media.created_at.desc(), Media.id))
+    return {m.dataset_id: m for m in rows}

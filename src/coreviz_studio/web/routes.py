@@ -1,0 +1,63 @@
+"""The Studio's pages. They only render: every change a page makes goes through the JSON API
+from its script (static/js), so the API's rules (roles, CSRF, rate limits) are the only ones.
+A page that needs a signed-in person sends anyone else to the sign-in page."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from coreviz_studio.accounts import invitations
+from coreviz_studio.deps import Db, Public, Urls
+from coreviz_studio.errors import AppError
+from coreviz_studio.web import collections
+from coreviz_studio.web.templating import local_path, render, to_sign_in
+from coreviz_studio.web.visitor import OptionalVisitor
+
+# Public as far as the API's walls go: each page decides, from the visitor, what to show.
+pages = APIRouter(include_in_schema=False, dependencies=[Public])
+Page = Response  # a rendered page or a redirect
+
+
+@pages.get("/")
+def home(request: Request, db: Db, visitor: OptionalVisitor, urls: Urls) -> Page:
+    """The Studio's home: the organization's collections."""
+    if visitor is None:
+        return to_sign_in(request)
+    if visitor.principal is None:  # signed in, in no organization: their invitations
+        received = invitations.list_for_invitee(db, visitor.person)
+        return render(request, "no_organization.html", visitor=visitor, invitations=received)
+    return render(request, "collections.html", visitor=visitor,
+                  cards=collections.cards(db, visitor.principal, urls))
+
+
+@pages.get("/sign-in")
+def sign_in(request: Request, visitor: OptionalVisitor, next: str | None = None) -> Page:
+    target = local_path(next)
+    if visitor is not None:
+        return RedirectResponse(target, status_code=303)
+    return render(request, "sign_in.html", visitor=None, next=target)
+
+
+@pages.get("/accept-invitation/{invitation_id}")
+def invitation(invitation_id: str, request: Request, db: Db, visitor: OptionalVisitor) -> Page:
+    """The page an invitation link opens: who invites, to what, and accept or decline."""
+    if visitor is None:
+        return to_sign_in(request)
+    try:
+        received = invitations.get_for_invitee(db, visitor.person, invitation_id)
+    except AppError as exc:  # not theirs, not an id: the same answer (nothing leaks)
+        return render(request, "invitation.html", status=404 if exc.status < 500 else exc.status,
+                      visitor=visitor, received=None)
+    expired = received.invitation.expires_at <= datetime.now(UTC)
+    return render(request, "invitation.html", visitor=visitor, received=received,
+                  expired=expired)
+
+
+@pages.get("/device")
+def device(request: Request, visitor: OptionalVisitor, user_code: str = "") -> Page:
+    """Where a person approves a device login (RFC 8628's verification URI); it signs in on
+    the page itself, so the code typed on the device stays in the form."""
+    return render(request, "device.html", visitor=visitor, user_code=user_code[:32])
