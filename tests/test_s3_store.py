@@ -266,3 +266,18 @@ def test_a_tus_upload_on_s3_becomes_media_with_every_byte(
         assert served.status_code == 200 and served.content == photo
         assert _uploads(store) == []  # the multipart upload completed, no tail left
         assert [k for k in _objects(store) if "tus/" in k or ".tail-" in k] == []
+
+
+def test_studio_pages_allow_the_bucket_only_where_blobs_redirect_there(
+        s3_server: MotoServer, store: S3BlobStore, tmp_path: Path) -> None:
+    from coreviz_studio.storage.local import LocalBlobStore
+    from coreviz_studio.web.templating import POLICY, page_policy
+
+    settings = s3_server.settings(tmp_path / "data")
+    assert page_policy(settings, store) == POLICY  # streamed: this origin only
+    redirecting = settings.model_copy(update={"blob_redirect": True})
+    policy = page_policy(redirecting, store)
+    assert f"img-src 'self' data: {s3_server.url};" in policy
+    assert f"media-src 'self' {s3_server.url};" in policy
+    assert "script-src 'self';" in policy and "connect-src 'self';" in policy
+    assert page_policy(redirecting, LocalBlobStore(tmp_path / "local")) == POLICY
