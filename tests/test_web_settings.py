@@ -50,7 +50,7 @@ def _key_row(page, name: str):  # type: ignore[no-untyped-def]
     return page.get_by_test_id("key").filter(has=page.get_by_text(name, exact=True))
 
 
-def test_a_scoped_key_copied_once_works_with_that_scope_then_revoked(browser, studio, person) -> None:  # type: ignore[no-untyped-def]
+def test_a_scoped_key_shown_once_works_with_its_scope_then_revoked(browser, studio, person) -> None:  # type: ignore[no-untyped-def]
     alpha, alpha_photo = _collection(studio, person, "Alpha")
     beta, _ = _collection(studio, person, "Beta")
     context = open_context(browser, studio)
@@ -126,7 +126,7 @@ def test_a_scoped_key_copied_once_works_with_that_scope_then_revoked(browser, st
     assert context.visit.outside() == []
 
 
-def test_invite_accept_in_another_browser_change_role_and_what_a_viewer_sees(browser, studio, person, database) -> None:  # type: ignore[no-untyped-def]
+def test_invite_accept_change_role_what_a_viewer_sees(browser, studio, person, database) -> None:  # type: ignore[no-untyped-def]
     email = _newcomer(database)
     owner_context = open_context(browser, studio)
     owner_context.grant_permissions(["clipboard-read", "clipboard-write"], origin=studio.url)
@@ -193,11 +193,13 @@ def test_invite_accept_in_another_browser_change_role_and_what_a_viewer_sees(bro
     expect(owner.get_by_test_id("invitation").filter(has_text=other)).to_have_count(0)
 
     # Remove the newcomer: they are out at once.
-    owner.get_by_test_id("member").filter(has_text=email).get_by_role("button", name="Remove").click()
+    leaving = owner.get_by_test_id("member").filter(has_text=email)
+    leaving.get_by_role("button", name="Remove").click()
     owner.get_by_role("dialog").get_by_role("button", name="Remove").click()
     expect(owner.get_by_test_id("member").filter(has_text=email)).to_have_count(0)
     invitee.reload()
-    expect(invitee.get_by_role("heading", name="You are not in an organization yet")).to_be_visible()
+    expect(invitee.get_by_role("heading",
+                               name="You are not in an organization yet")).to_be_visible()
     shot(owner, "after")
     for context in (owner_context, invitee_context):
         context.close()

@@ -41,7 +41,7 @@ for (const holder of document.querySelectorAll("[data-testid=cluster], [data-tes
       const cluster = answer.cluster;
       const unnamed = cluster.kind === "face" ? "Unnamed person" : (cluster.label || "Unnamed thing");
       title.textContent = cluster.name || unnamed;
-      title.classList.toggle("unnamed", !cluster.name);
+      title.classList.toggle("unnamed", !cluster.name && cluster.kind === "face");
       form.name.value = cluster.name || "";
       button.textContent = cluster.name ? "Rename" : (cluster.kind === "face" ? "Name this person" : "Name it");
       holder.querySelector("a.person-link")?.setAttribute("aria-label", title.textContent);
