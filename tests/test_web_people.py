@@ -110,6 +110,13 @@ def test_name_a_person_and_browse_her_photos(studio_page, studio, person, librar
     expect(page.get_by_role("link", name="Space")).to_have_attribute(
         "href", re.compile(r"^/c/[0-9a-f-]{36}\?cluster="))
     shot(page, "her-photos")
+    # By keyboard: Enter opens the name's field, Escape closes it and gives the focus back.
+    page.get_by_role("button", name="Rename").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("textbox", name="Name")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("textbox", name="Name")).to_be_hidden()
+    expect(page.get_by_role("button", name="Rename")).to_be_focused()
     # The name can be changed here too, and the search finds her photos by it.
     page.get_by_role("button", name="Rename").click()
     page.get_by_role("textbox", name="Name").fill("Commander Collins")

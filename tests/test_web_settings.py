@@ -14,7 +14,8 @@ from playwright.sync_api import expect
 
 from coreviz_studio.accounts import service as accounts
 from tests import media_files
-from tests.browser import PHONE, open_context, shot, sign_in
+from tests.browser import PHONE, open_context, sign_in
+from tests.browser import shot as _shot
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.usefixtures("fresh_sign_in_limits")
@@ -29,6 +30,13 @@ def _collection(studio, member, name: str) -> tuple[str, str]:  # type: ignore[n
                   files={"file": ("p.png", media_files.image("PNG"), "image/png")})
     assert up.status_code == 201, up.text
     return str(made.json()["id"]), str(up.json()["mediaId"])
+
+
+def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    """A whole-page screenshot taken from the top (a page scrolled down would show its sticky
+    header in the middle of the picture)."""
+    page.evaluate("window.scrollTo(0, 0)")
+    _shot(page, name)
 
 
 def _newcomer(database) -> str:  # type: ignore[no-untyped-def]
@@ -113,6 +121,7 @@ def test_a_scoped_key_shown_once_works_with_its_scope_then_revoked(browser, stud
     row.get_by_role("button", name="Revoke").click()
     page.get_by_role("dialog").get_by_role("button", name="Revoke").click()
     expect(_key_row(page, "Read Alpha").locator(".badge")).to_have_text("revoked")
+    expect(_key_row(page, "Read Alpha")).to_contain_text(re.compile(r"revoked \d{4}-\d\d-\d\d"))
     expect(_key_row(page, "Read Alpha").get_by_role("button", name="Revoke")).to_have_count(0)
     assert api.get(f"/api/dataset/{alpha}/media", headers=key).status_code == 401
     shot(page, "key-revoked")

@@ -38,6 +38,7 @@ class Key:
     created: datetime
     last_used: datetime | None
     expires: datetime | None
+    revoked: datetime | None
     state: str  # active | expired | revoked
 
 
@@ -96,7 +97,8 @@ def view(session: Session, principal: Principal) -> View:
             str(row.id), row.name or "", row.prefix, emails.get(row.user_id, "a former member"),
             row.read_only,
             None if ids is None else [names.get(i, "a deleted collection") for i in ids],
-            row.created_at, row.last_used_at, row.expires_at, _state(row, now)))
+            row.created_at, row.last_used_at, row.expires_at, row.revoked_at,
+            _state(row, now)))
     people = []
     for m in found:
         role, me = m.membership.role, m.user.id == principal.user_id

@@ -4,10 +4,13 @@ import { api, showError } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 
+let toastTimer;
 function toast(text) {
   const element = $("toast");
   element.textContent = text;
   element.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { element.hidden = true; }, 6000);
 }
 
 // Ask before something that cannot be undone; resolves to true when confirmed.
