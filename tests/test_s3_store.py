@@ -172,6 +172,40 @@ def test_a_resumable_upload_spans_parts_and_a_tail(store: S3BlobStore, size: int
     store.resumable_abort(stale)  # finished already: nothing happens
 
 
+@pytest.mark.parametrize("cut", ["completed", "copied", "finished", "small-put"])
+def test_a_resumable_finish_cut_off_midway_is_completed_by_the_next(store: S3BlobStore,
+                                                                    cut: str) -> None:
+    """The server killed at any step of a finish (before the media row committed): the next
+    finish (tus HEAD does one) ends with the same key and every byte, and nothing left over."""
+    import io
+
+    from coreviz_studio.storage import s3_resumable
+    from coreviz_studio.storage.base import resumable_key
+
+    data = os.urandom(1000 if cut == "small-put" else 6 * 1024 * 1024 + 7)
+    state = store.resumable_create()
+    cuts = [0, len(data)] if cut == "small-put" else [0, 5 * 1024 * 1024 + 3, len(data)]
+    for start, end in itertools.pairwise(cuts):  # a big one: a part and a tail
+        state = resumable_append(store, state, start, io.BytesIO(data[start:end]))
+    s = s3_resumable._load(state)
+    key, obj = resumable_key(s["id"], "jpg"), f"{store.prefix}tus/{s['id']}"
+    if cut == "small-put":  # the PUT of the whole (small) file was made, its leftovers not gone
+        store.put_verified(key, data, hashlib.sha256(data).hexdigest())
+    elif cut == "finished":
+        assert store.resumable_finish(state, "jpg") == key
+    else:  # what the first steps of a finish did (tail as the last part, complete, maybe copy)
+        if tail := s3_resumable._tail(store, s):
+            s3_resumable._put_part(store, s, tail, state)
+        store.client.complete_multipart_upload(Bucket=BUCKET, Key=obj, UploadId=s["upload"],
+                                               MultipartUpload={"Parts": s["parts"]})
+        if cut == "copied":
+            store.client.copy_object(Bucket=BUCKET, Key=store.prefix + key,
+                                     CopySource={"Bucket": BUCKET, "Key": obj})
+    assert store.resumable_finish(state, "jpg") == key
+    assert b"".join(store.read(key)) == data
+    assert _objects(store) == [store.prefix + key] and _uploads(store) == []
+
+
 def test_the_settings_are_checked_and_name_the_setting(tmp_path: Path) -> None:
     cases = [({}, "COREVIZ_S3_BUCKET"),
              ({"s3_bucket": "b", "s3_access_key_id": "k"}, "COREVIZ_S3_SECRET_ACCESS_KEY"),
