@@ -137,6 +137,44 @@ def test_a_dead_process_upload_is_aborted_by_the_next_start(store: S3BlobStore,
     assert list(store.spool_dir.iterdir()) == []
 
 
+_COPY_CHILD = """
+import io, os, signal, sys
+from pathlib import Path
+from coreviz_studio.storage.base import resumable_append
+from coreviz_studio.storage.s3 import S3BlobStore
+from tests.s3_server import MotoServer
+server = MotoServer(sys.argv[1], None, None)
+store = S3BlobStore.from_settings(server.settings(Path(sys.argv[2]), prefix=sys.argv[3]))
+state = resumable_append(store, store.resumable_create(), 0, io.BytesIO(os.urandom(9 << 20)))
+print(state, flush=True)
+# Killed in the middle of the finish's copy (a multipart copy past 8 MiB): at its first part.
+store.client.meta.events.register("before-call.s3.UploadPartCopy",
+                                  lambda **_: os.kill(os.getpid(), signal.SIGKILL))
+store.resumable_finish(state, "jpg")
+"""
+
+
+def test_a_finish_killed_during_its_copy_leaves_no_upload_behind(store: S3BlobStore,
+                                                                 s3_server: MotoServer,
+                                                                 tmp_path: Path) -> None:
+    from coreviz_studio.storage import s3_resumable
+    from coreviz_studio.storage.base import resumable_key
+
+    child = subprocess.run(
+        [sys.executable, "-c", _COPY_CHILD, s3_server.url, str(tmp_path / "data"), store.prefix],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    state = child.stdout.strip()
+    key = resumable_key(s3_resumable._load(state)["id"], "jpg")
+    assert [u["Key"] for u in _uploads(store)] == [store.prefix + key]  # the copy's, cut off
+    assert store.reap_pending() == 1  # its owner is dead: aborted at the next start
+    assert _uploads(store) == []
+    assert store.resumable_finish(state, "jpg") == key  # and the upload still finishes
+    assert store.stat(key) is not None and _uploads(store) == []
+    assert _objects(store) == [store.prefix + key]
+
+
 def test_a_prefix_keeps_to_itself(s3_server: MotoServer, tmp_path: Path) -> None:
     a = S3BlobStore.from_settings(s3_server.settings(tmp_path / "a"))
     b = S3BlobStore.from_settings(s3_server.settings(tmp_path / "b"))

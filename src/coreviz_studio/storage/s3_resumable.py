@@ -201,7 +201,7 @@ def finish(store: S3BlobStore, state: str, ext: str) -> str:
                     MultipartUpload={"Parts": s["parts"]})
         except ClientError as exc:
             raise _missing(exc, state) from None
-    with answering():
+    with store.owned(key), answering():
         # Managed copy: one CopyObject, or a multipart copy past 8 MiB; never through here.
         store.client.copy({"Bucket": store.bucket, "Key": _obj(store, s)}, store.bucket,
                           store.prefix + key, ExtraArgs={
