@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from coreviz_studio.accounts import invitations
 from coreviz_studio.deps import Db, Public, Urls
 from coreviz_studio.errors import AppError
-from coreviz_studio.web import collections
+from coreviz_studio.web import collections, mediaview
 from coreviz_studio.web.templating import local_path, render, to_sign_in
 from coreviz_studio.web.visitor import OptionalVisitor
 
@@ -61,3 +61,19 @@ def device(request: Request, visitor: OptionalVisitor, user_code: str = "") -> P
     """Where a person approves a device login (RFC 8628's verification URI); it signs in on
     the page itself, so the code typed on the device stays in the form."""
     return render(request, "device.html", visitor=visitor, user_code=user_code[:32])
+
+
+@pages.get("/m/{media_id}")
+def media_view(media_id: str, request: Request, db: Db, visitor: OptionalVisitor) -> Page:
+    """One item: the original, its frames and what processing found, versions, tags, and
+    rename, move, delete (static/js/media.js does all of it through the API)."""
+    if visitor is None:
+        return to_sign_in(request)
+    if visitor.principal is None:
+        return RedirectResponse("/", status_code=303)
+    try:
+        found = mediaview.header(db, visitor.principal, media_id)
+    except AppError as exc:  # another organization's, deleted, not an id: all "not found"
+        return render(request, "media.html", status=404 if exc.status < 500 else exc.status,
+                      visitor=visitor, item=None)
+    return render(request, "media.html", visitor=visitor, item=found)
