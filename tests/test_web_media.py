@@ -122,7 +122,8 @@ def test_photo_boxes_hover_and_zoom(studio_page, library) -> None:  # type: igno
     # The face's box sits over the face: in the picture's upper half, inside it.
     shown, picture = face_box.bounding_box(), page.locator("#picture").bounding_box()
     assert shown and picture
-    assert picture["x"] <= shown["x"] and shown["x"] + shown["width"] <= picture["x"] + picture["width"] + 1
+    assert picture["x"] <= shown["x"]
+    assert shown["x"] + shown["width"] <= picture["x"] + picture["width"] + 1
     assert shown["y"] + shown["height"] / 2 < picture["y"] + picture["height"] / 2
     expected_width = face["bbox"]["width"] / frame["width"] * picture["width"]
     assert abs(shown["width"] - expected_width) < 2
@@ -140,7 +141,7 @@ def test_photo_boxes_hover_and_zoom(studio_page, library) -> None:  # type: igno
         expect(page.locator(".box.object")).not_to_have_count(0)
 
     # Fit to screen by default; zooming makes the boxes bigger with the picture.
-    expect(page.get_by_test_id("zoom-level")).to_have_text("Fit")
+    expect(page.get_by_test_id("zoom-level")).to_have_text("100%")
     width, height = _box_size(page)
     page.get_by_role("button", name="Zoom in").click()
     expect(page.get_by_test_id("zoom-level")).to_have_text("125%")
@@ -154,14 +155,15 @@ def test_photo_boxes_hover_and_zoom(studio_page, library) -> None:  # type: igno
     assert _box_size(page)[0] > zoomed[0] * 1.2
     before = page.locator("#stage").bounding_box()
     page.mouse.down()  # a drag pans
-    page.mouse.move(centre["x"] + centre["width"] / 2 - 120, centre["y"] + centre["height"] / 2 - 60)
+    middle = (centre["x"] + centre["width"] / 2, centre["y"] + centre["height"] / 2)
+    page.mouse.move(middle[0] - 120, middle[1] - 60)
     page.mouse.up()
     after = page.locator("#stage").bounding_box()
     assert before and after and abs((before["x"] - after["x"]) - 120) < 2
     shot(page, "photo-zoomed", full_page=False)
     viewport.focus()
     page.keyboard.press("0")  # the keyboard fits it again
-    expect(page.get_by_test_id("zoom-level")).to_have_text("Fit")
+    expect(page.get_by_test_id("zoom-level")).to_have_text("100%")
     assert abs(_box_size(page)[0] - width) < 1
     # Boxes can be hidden; the hover label was text, not HTML.
     page.get_by_label("Boxes").uncheck()
@@ -251,7 +253,7 @@ def test_pdf_pages(studio_page, library) -> None:  # type: ignore[no-untyped-def
     assert not [u for u in page.context.visit.requests if media["photo"]["blob"] in u]
 
 
-def test_live_processing_and_a_failure(studio_page, studio, make_member, settings, database) -> None:  # type: ignore[no-untyped-def]
+def test_live_state_and_a_failure(studio_page, studio, make_member, settings, database) -> None:  # type: ignore[no-untyped-def]
     owner = _owner(studio, make_member, database)
     waiting = owner.upload(media_files.photo("chelsea"), "cat.jpg")
     good = media_files.image("JPEG", (300, 200), noise=True)
@@ -362,6 +364,8 @@ def test_rename_move_and_delete(studio_page, studio, make_member, database) -> N
     expect(page.get_by_test_id("back")).to_have_attribute("href", back)
     expect(page.get_by_role("navigation", name="Folders")).to_contain_text("Summer")
     assert owner.media(item)["path"].startswith(summer["path"] + ".")
+    expect(page.locator("#media")).to_have_attribute("data-ready", re.compile("."))
+    expect(page.get_by_test_id("version")).to_have_count(1)
     shot(page, "moved", full_page=True)
 
     page.get_by_role("button", name="Move to trash").click()
@@ -371,19 +375,48 @@ def test_rename_move_and_delete(studio_page, studio, make_member, database) -> N
     assert [m["id"] for m in trash] == [item]
 
 
-def test_not_found_and_signed_out(studio_page, studio, person) -> None:  # type: ignore[no-untyped-def]
+def test_not_found_and_signed_out(studio_page, studio, make_member, person, database) -> None:  # type: ignore[no-untyped-def]
+    stranger = _owner(studio, make_member, database)
+    theirs = stranger.upload(media_files.image("PNG", (40, 30)), "private.png")
     page = studio_page
-    response = page.goto(f"/m/{uuid.uuid4()}")
-    assert response and re.search(r"/sign-in\?next=%2Fm%2F", page.url)
+    page.goto(f"/m/{theirs}")  # signed out: sign in first, then come back here
+    assert re.search(r"/sign-in\?next=%2Fm%2F" + theirs, page.url)
     sign_in(page, person.email, PASSWORD, f"/m/{uuid.uuid4()}")
     expect(page.get_by_test_id("media-not-found")).to_be_visible()
-    for bad in ("not-an-id", "%27%3Cscript%3E"):
-        got = page.goto(f"/m/{bad}")
+    # Another organization's item is as missing as one that never was; so is a non-id.
+    for target in (theirs, "not-an-id", "%27%3Cscript%3E"):
+        got = page.goto(f"/m/{target}")
         assert got and got.status == 404
         expect(page.get_by_test_id("media-not-found")).to_be_visible()
-    # Someone else's item is as missing as one that never was.
-    other = httpx.get(f"{studio.url}/m/{uuid.uuid4()}", follow_redirects=False)
-    assert other.status_code == 303
+    assert not [u for u in page.context.visit.requests if "/blobs/" in u]
+    shot(page, "not-found", full_page=False)
+
+
+def test_a_viewer_sees_but_cannot_change(studio_page, studio, make_member, database) -> None:  # type: ignore[no-untyped-def]
+    from coreviz_studio.accounts import service as accounts
+    from coreviz_studio.db.tables import Organization
+
+    owner = _owner(studio, make_member, database)
+    item = owner.upload(media_files.image("JPEG", (80, 60), orientation=6), "shared.jpg")
+    assert owner.api.post(f"/api/media/{item}/tags",
+                          json={"label": "Place", "value": "Alps"}).status_code == 200
+    with database.sessions() as s:
+        org_name = s.get(Organization, owner.member.org_id).name
+    viewer = make_member(org=org_name, role="viewer")
+    with database.sessions() as s:
+        accounts.set_password(s, viewer.email, PASSWORD)
+        s.commit()
+    page = studio_page
+    sign_in(page, viewer.email, PASSWORD, f"/m/{item}")
+    expect(page.get_by_test_id("tag")).to_have_text(["Alps"])
+    expect(page.get_by_test_id("version")).to_have_count(1)
+    exif = page.get_by_test_id("exif")  # the camera's tags, from the media's `exif`
+    expect(exif.locator("dt", has_text="Make")).to_have_count(1)
+    expect(exif).to_contain_text("TestCam")
+    shot(page, "viewer", full_page=True)
+    for name in ("Add tag", "Rename", "Move to trash", "Delete version 1", "Rename the group Place",
+                 "Remove the tag Place: Alps"):
+        expect(page.get_by_role("button", name=name)).to_have_count(0)
 
 
 def test_media_view_on_a_phone(browser, studio, library) -> None:  # type: ignore[no-untyped-def]

@@ -136,7 +136,7 @@ function follow() {
 // ---- the original --------------------------------------------------------------------------
 
 const zoom = new Zoom(viewport, stage, (z) => {
-  $("zoom-level").textContent = z.fitted ? "Fit" : `${Math.round(z.relative * 100)}%`;
+  $("zoom-level").textContent = `${Math.round(z.relative * 100)}%`;
 });
 $("zoom-in").addEventListener("click", () => zoom.zoomAt(1.25));
 $("zoom-out").addEventListener("click", () => zoom.zoomAt(0.8));
@@ -208,7 +208,14 @@ function choose(index, { seek = false, remember = false, at = null } = {}) {
   for (const button of strip.querySelectorAll("button.frame")) {
     button.setAttribute("aria-pressed", String(Number(button.dataset.index) === index));
   }
-  strip.querySelector(`[data-index="${index}"]`)?.scrollIntoView({ block: "nearest", inline: "nearest" });
+  // Bring the chosen frame into the strip's view (the strip only: the page does not move).
+  const chosen = strip.querySelector(`[data-index="${index}"]`);
+  if (chosen && !strip.hidden) {
+    const left = chosen.offsetLeft; // the strip is its offsetParent
+    if (left < strip.scrollLeft || left + chosen.offsetWidth > strip.scrollLeft + strip.clientWidth) {
+      strip.scrollLeft = left - (strip.clientWidth - chosen.offsetWidth) / 2;
+    }
+  }
   if (media.type === "pdf") {
     showPicture(frame.blob, `${media.name}, ${frameName(frame, index)}`);
     $("page-select").value = String(index);
