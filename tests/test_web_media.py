@@ -176,7 +176,7 @@ def test_photo_boxes_hover_and_zoom(studio_page, library) -> None:  # type: igno
 _AT = """([time]) => new Promise((resolve) => {
   const video = document.getElementById("video");
   const check = () => {
-    if (Math.abs(video.currentTime - time) < 0.01 && video.readyState >= 2 && !video.seeking) {
+    if (Math.abs(video.currentTime - time) < 0.01 && video.readyState >= 3 && !video.seeking) {
       resolve(true);
     }
   };
@@ -213,6 +213,16 @@ def test_video_seeks_to_the_chosen_frame(studio_page, library) -> None:  # type:
     assert target > 0
     assert _video_at(page, target)
     expect(page).to_have_url(re.compile(f"frame={last['id']}"))
+    # The strip shows the frames' own small pictures, never the original.
+    for thumb, frame in zip(strip.locator("img").all(), frames, strict=True):
+        expect(thumb).to_have_attribute("src", frame["thumbnailBlob"])
+    # The keyboard steps through the strip too.
+    strip.last.focus()
+    page.keyboard.press("ArrowLeft")
+    expect(strip.nth(len(frames) - 2)).to_be_focused()
+    assert _video_at(page, float(frames[-2]["timestamp"]))
+    strip.last.click()
+    assert _video_at(page, target)
     shot(page, "video-frame", full_page=False)
 
     # ?t= (what a search result links to) seeks there and picks the frame it falls in.
@@ -433,6 +443,9 @@ def test_media_view_on_a_phone(browser, studio, library) -> None:  # type: ignor
     shot(page, "phone-photo-all", full_page=True)
     page.goto(f"/m/{media['video']['id']}")
     expect(page.get_by_test_id("frame")).to_have_count(len(media["video"]["frames"]))
+    assert _video_at(page, 0.0)
+    for thumb in page.locator(".frame img").all():
+        expect(thumb).to_have_js_property("complete", True)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     shot(page, "phone-video", full_page=False)
     context.close()

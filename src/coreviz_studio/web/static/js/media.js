@@ -592,6 +592,7 @@ document.addEventListener("keydown", (event) => {
   else if (event.key === "ArrowLeft" || event.key === "PageUp") choose(current - 1, { seek: true, remember: true });
   else return;
   event.preventDefault();
+  if (target.closest?.(".strip")) strip.querySelector(`[data-index="${current}"]`)?.focus();
 });
 
 // ---- the whole page ------------------------------------------------------------------------
