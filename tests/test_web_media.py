@@ -429,6 +429,21 @@ def test_a_viewer_sees_but_cannot_change(studio_page, studio, make_member, datab
         expect(page.get_by_role("button", name=name)).to_have_count(0)
 
 
+# Two touches 40 px apart that move to 160 px apart, about the viewport's centre (synthetic
+# pointer events: Playwright has no multi-touch gesture for Chromium).
+_PINCH = """() => {
+  const viewport = document.getElementById("viewport");
+  const rect = viewport.getBoundingClientRect();
+  const cx = rect.left + rect.width / 2, cy = rect.top + rect.height / 2;
+  const fire = (type, id, x) => viewport.dispatchEvent(new PointerEvent(type, {
+    pointerId: id, pointerType: "touch", isPrimary: id === 1, clientX: x, clientY: cy,
+    bubbles: true }));
+  fire("pointerdown", 11, cx - 20); fire("pointerdown", 12, cx + 20);
+  fire("pointermove", 11, cx - 80); fire("pointermove", 12, cx + 80);
+  fire("pointerup", 11, cx - 80); fire("pointerup", 12, cx + 80);
+}"""
+
+
 def test_media_view_on_a_phone(browser, studio, library) -> None:  # type: ignore[no-untyped-def]
     owner, media = library
     context = open_context(browser, studio, PHONE)
@@ -439,6 +454,14 @@ def test_media_view_on_a_phone(browser, studio, library) -> None:  # type: ignor
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.get_by_test_id("box").first.focus()  # keyboard / touch: the label shows on focus
     expect(page.get_by_test_id("box-label").first).to_have_css("opacity", "1")
+    # A pinch (two touches moving apart) zooms; the boxes grow with the picture.
+    width = _box_size(page)[0]
+    page.evaluate(_PINCH)
+    expect(page.get_by_test_id("zoom-level")).to_have_text("400%")
+    assert abs(_box_size(page)[0] / width - 4) < 0.05
+    shot(page, "phone-pinched", full_page=False)
+    page.get_by_role("button", name="Fit").click()
+    expect(page.get_by_test_id("zoom-level")).to_have_text("100%")
     shot(page, "phone-photo", full_page=False)
     shot(page, "phone-photo-all", full_page=True)
     page.goto(f"/m/{media['video']['id']}")

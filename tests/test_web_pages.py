@@ -117,3 +117,13 @@ def test_the_media_view_answers_404_for_anything_not_an_item_of_theirs(client, s
         assert r.status_code == 404, (target[:20], r.status_code)
         assert 'data-testid="media-not-found"' in r.text
         assert "unsafe-inline" not in r.headers["content-security-policy"]
+
+
+def test_a_folder_opens_in_the_library_view(client, person, signed_in) -> None:  # type: ignore[no-untyped-def]
+    from tests.library import Library
+
+    lib = Library(client, person)
+    folder = lib.folder("Winter")
+    r = client.get(f"/m/{folder['id']}", headers=signed_in, follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == f"/c/{lib.id}?path={folder['path']}"

@@ -30,6 +30,12 @@ class Header:
     type: str
     dataset_id: str
     crumbs: list[Crumb]  # the collection, then each folder down to the item's own
+    path: str
+
+    @property
+    def folder_url(self) -> str:
+        """For a folder: where the library view lists what it holds."""
+        return folder_url(uuid.UUID(self.dataset_id), self.path)
 
     @property
     def back(self) -> Crumb:
@@ -55,4 +61,4 @@ def header(session: Session, principal: Principal, media_id: str) -> Header:
     for depth, folder_id in enumerate(ids, start=2):
         crumbs.append(Crumb(names.get(folder_id, "Folder"),
                             folder_url(row.dataset_id, ".".join(row.path.split(".")[:depth]))))
-    return Header(str(row.id), row.name, row.type, str(row.dataset_id), crumbs)
+    return Header(str(row.id), row.name, row.type, str(row.dataset_id), crumbs, row.path)

@@ -76,4 +76,6 @@ def media_view(media_id: str, request: Request, db: Db, visitor: OptionalVisitor
     except AppError as exc:  # another organization's, deleted, not an id: all "not found"
         return render(request, "media.html", status=404 if exc.status < 500 else exc.status,
                       visitor=visitor, item=None)
+    if found.type == "folder":  # a folder is browsed in the library view
+        return RedirectResponse(found.folder_url, status_code=303)
     return render(request, "media.html", visitor=visitor, item=found)

@@ -306,7 +306,8 @@ function renderBoxes() {
     if (![x, y, width, height].every(Number.isFinite)) continue;
     const label = boxLabel(object);
     const kind = KINDS[object.type] || "other";
-    const box = el("button", { type: "button", class: `box ${kind}`, "data-testid": "box",
+    const below = y / fh < 0.08; // no room above the box: its label goes inside it
+    const box = el("button", { type: "button", class: `box ${kind}${below ? " label-inside" : ""}`, "data-testid": "box",
                                "data-id": object.id, "aria-label": `${object.type}: ${label}` },
                    el("span", { class: "box-label", "data-testid": "box-label", text: label }));
     box.style.left = `${(x / fw) * 100}%`;

@@ -110,7 +110,9 @@ export class Zoom {
   #down(event) {
     if (event.button !== 0 && event.pointerType === "mouse") return;
     this.pointers.set(event.pointerId, this.#local(event));
-    this.viewport.setPointerCapture?.(event.pointerId);
+    try {
+      this.viewport.setPointerCapture(event.pointerId);
+    } catch { /* a pointer the browser no longer tracks: the moves still arrive here */ }
     this.viewport.classList.add("dragging");
     if (this.pointers.size === 2) this.pinch = this.#pinchState();
   }
