@@ -73,6 +73,26 @@ def _drain(studio, settings, database, ids: list[str], models_dir: Path | None =
         pool.submit(drain, pipe, ids).result()
 
 
+def _portrait_video(path: Path, seconds: float = 2.0, fps: int = 5) -> bytes:
+    """A short video of the astronaut photo (a face the offline face model finds)."""
+    import io
+
+    import av
+    from PIL import Image
+
+    still = Image.open(io.BytesIO(media_files.photo("astronaut"))).convert("RGB")
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height = still.size
+        stream.pix_fmt = "yuv420p"
+        for _ in range(int(seconds * fps)):
+            for packet in stream.encode(av.VideoFrame.from_image(still)):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path.read_bytes()
+
+
 @pytest.fixture(scope="module")
 def library(studio, make_member_module, settings, database, tmp_path_factory):  # type: ignore[no-untyped-def]
     """A photo with a face (and a person, with the detector), a video with a cut, a 3-page
@@ -87,6 +107,8 @@ def library(studio, make_member_module, settings, database, tmp_path_factory):  
     ids = {
         "photo": owner.upload(media_files.photo("astronaut"), "astronaut.jpg"),
         "video": owner.upload(clip, "cut.mp4"),
+        "portrait": owner.upload(_portrait_video(tmp_path_factory.mktemp("p") / "p.mp4"),
+                                 "portrait.mp4"),
         "pdf": owner.upload(media_files.pdf_with_text(["First page", "Second page",
                                                        "Third page"]), "notes.pdf"),
     }
@@ -231,6 +253,28 @@ def test_video_seeks_to_the_chosen_frame(studio_page, library) -> None:  # type:
     at = max(i for i, f in enumerate(frames) if float(f["timestamp"]) <= 2.5)
     expect(page.get_by_test_id("frame").nth(at)).to_have_attribute("aria-pressed", "true")
     shot(page, "video-t", full_page=True)
+
+
+def test_boxes_over_a_video_frame(studio_page, library) -> None:  # type: ignore[no-untyped-def]
+    owner, media = library
+    clip = media["portrait"]
+    frame = clip["frames"][0]
+    face = next(o for o in frame["objects"] if o["type"] == "face")
+    page = studio_page
+    sign_in(page, owner.email, PASSWORD, f"/m/{clip['id']}?frame={frame['id']}")
+    box = page.locator(f"#player-boxes .box[data-id='{face['id']}']")
+    expect(box).to_be_visible()
+    assert _video_at(page, float(frame["timestamp"]))
+    # Drawn over the video picture itself, where the face is.
+    shown, player = box.bounding_box(), page.get_by_test_id("video").bounding_box()
+    assert shown and player
+    scale = player["width"] / frame["width"]
+    assert abs(shown["x"] - (player["x"] + face["bbox"]["x"] * scale)) < 2
+    assert abs(shown["width"] - face["bbox"]["width"] * scale) < 2
+    box.hover()
+    expect(box.get_by_test_id("box-label")).to_have_css("opacity", "1")
+    expect(box.get_by_test_id("box-label")).to_have_text(re.compile(r"^face \d+%$"))
+    shot(page, "video-boxes", full_page=False)
 
 
 def test_pdf_pages(studio_page, library) -> None:  # type: ignore[no-untyped-def]
