@@ -268,13 +268,22 @@ def test_boxes_over_a_video_frame(studio_page, library) -> None:  # type: ignore
     # Drawn over the video picture itself, where the face is.
     shown, player = box.bounding_box(), page.get_by_test_id("video").bounding_box()
     assert shown and player
+    # The player has the video's shape (a letterbox would shift the boxes off the picture).
+    assert abs(player["width"] / player["height"] - frame["width"] / frame["height"]) < 0.01
     scale = player["width"] / frame["width"]
     assert abs(shown["x"] - (player["x"] + face["bbox"]["x"] * scale)) < 2
     assert abs(shown["width"] - face["bbox"]["width"] * scale) < 2
-    box.hover()
+    # The pointer passes through to the player (its controls stay usable under a box), and
+    # the box under it shows its label.
+    page.mouse.move(shown["x"] + shown["width"] / 2, shown["y"] + shown["height"] / 2)
     expect(box.get_by_test_id("box-label")).to_have_css("opacity", "1")
     expect(box.get_by_test_id("box-label")).to_have_text(re.compile(r"^face \d+%$"))
     shot(page, "video-boxes", full_page=False)
+    assert page.evaluate("([x, y]) => document.elementFromPoint(x, y).id",
+                         [player["x"] + 20, player["y"] + player["height"] - 20]) == "video"
+    box.focus()  # the keyboard reaches each box all the same
+    page.mouse.move(0, 0)
+    expect(box.get_by_test_id("box-label")).to_have_css("opacity", "1")
 
 
 def test_pdf_pages(studio_page, library) -> None:  # type: ignore[no-untyped-def]

@@ -167,7 +167,9 @@ function renderOriginal() {
   } else if (media.type === "video") {
     if (media.blob && video.getAttribute("src") !== media.blob) video.src = media.blob;
     const [w, h] = [media.width || frames[0]?.width || 16, media.height || frames[0]?.height || 9];
+    // The player has the video's own shape (no letterbox), so the boxes over it line up.
     player.style.aspectRatio = `${w} / ${h}`;
+    player.style.maxWidth = `calc(70vh * ${w / h})`;
   }
   $("no-picture").hidden = !(media.type === "pdf" && frames.length === 0);
   if (media.type === "pdf" && frames.length === 0) viewport.hidden = true;
@@ -329,6 +331,22 @@ function highlight(objectId) {
 }
 
 showBoxes.addEventListener("change", renderBoxes);
+
+// Over a video the boxes let the pointer through (the player's controls stay usable under
+// them); the box under the pointer is found here and shows its label.
+function hoverBoxes(event) {
+  let hit = null;
+  let area = Infinity;
+  for (const box of player.querySelectorAll(".box")) {
+    const r = box.getBoundingClientRect();
+    const inside = event && event.clientX >= r.left && event.clientX <= r.right
+                   && event.clientY >= r.top && event.clientY <= r.bottom;
+    if (inside && r.width * r.height < area) { hit = box; area = r.width * r.height; }
+  }
+  for (const box of player.querySelectorAll(".box")) box.classList.toggle("hover", box === hit);
+}
+player.addEventListener("pointermove", hoverBoxes);
+player.addEventListener("pointerleave", () => hoverBoxes(null));
 
 // ---- what processing found in the chosen frame ---------------------------------------------
 
