@@ -480,6 +480,9 @@ def test_a_viewer_sees_but_cannot_change(studio_page, studio, make_member, datab
     for name in ("Add tag", "Rename", "Move to trash", "Delete version 1", "Rename the group Place",
                  "Remove the tag Place: Alps"):
         expect(page.get_by_role("button", name=name)).to_have_count(0)
+    page.get_by_test_id("viewport").focus()
+    page.keyboard.press("Escape")  # back to the folder it is in
+    page.wait_for_url(re.compile(f"/c/{owner.dataset}$"))
 
 
 # Two touches 40 px apart that move to 160 px apart, about the viewport's centre (synthetic

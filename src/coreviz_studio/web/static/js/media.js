@@ -600,12 +600,17 @@ $("delete").addEventListener("click", async () => {
   if (answer) location.assign(root.dataset.back);
 });
 
-// ---- keyboard: the arrows step through frames (when the picture is not zoomed in) ---------
+// ---- keyboard: the arrows step through frames (when the picture is not zoomed in), Escape
+// goes back to the folder ---------------------------------------------------------------------
 
 document.addEventListener("keydown", (event) => {
   if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
   const target = event.target;
   if (target.closest && target.closest("input, select, textarea, video, form")) return;
+  if (event.key === "Escape" && !document.querySelector("details.menu[open]")) {
+    location.assign(root.dataset.back); // back to the folder, as the grid's Enter came here
+    return;
+  }
   if (target !== viewport && target !== document.body && !target.closest?.(".strip")) return;
   if (event.key === "ArrowRight" || event.key === "PageDown") choose(current + 1, { seek: true, remember: true });
   else if (event.key === "ArrowLeft" || event.key === "PageUp") choose(current - 1, { seek: true, remember: true });
