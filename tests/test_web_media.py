@@ -161,6 +161,11 @@ def test_photo_boxes_hover_and_zoom(studio_page, library) -> None:  # type: igno
     expect(analysis.get_by_test_id("moderation")).to_have_text("approved")
     if DETECTOR.exists():
         expect(page.locator(".box.object")).not_to_have_count(0)
+    # Choosing an object in the list lights its box (and its label) over the picture.
+    analysis.get_by_test_id("objects").get_by_role("button", name="face").click()
+    expect(face_box).to_have_class(re.compile(r"\blit\b"))
+    page.mouse.move(0, 0)
+    expect(label).to_have_css("opacity", "1")
 
     # Fit to screen by default; zooming makes the boxes bigger with the picture.
     expect(page.get_by_test_id("zoom-level")).to_have_text("100%")
@@ -222,6 +227,8 @@ def test_video_seeks_to_the_chosen_frame(studio_page, library) -> None:  # type:
     frames = clip["frames"]
     assert len(frames) >= 2, frames
     page = studio_page
+    answers: list[tuple[str, int, str | None]] = []
+    page.on("response", lambda r: answers.append((r.url, r.status, r.request.headers.get("range"))))
     sign_in(page, owner.email, PASSWORD, f"/m/{clip['id']}")
     video = page.get_by_test_id("video")
     expect(video).to_have_attribute("src", clip["blob"])
@@ -235,6 +242,8 @@ def test_video_seeks_to_the_chosen_frame(studio_page, library) -> None:  # type:
     assert target > 0
     assert _video_at(page, target)
     expect(page).to_have_url(re.compile(f"frame={last['id']}"))
+    # The player streams the original with Range requests, which the blob route answers.
+    assert [a for a in answers if a[0] == clip["blob"] and a[1] == 206 and a[2]], answers
     # The strip shows the frames' own small pictures, never the original.
     for thumb, frame in zip(strip.locator("img").all(), frames, strict=True):
         expect(thumb).to_have_attribute("src", frame["thumbnailBlob"])
