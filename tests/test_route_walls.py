@@ -135,7 +135,8 @@ def test_public_routes_are_the_few_expected(client) -> None:  # type: ignore[no-
         "/api/auth/get-session", "/api/auth/device/code", "/api/auth/device/token",
         "/api/auth/device",
         # the settings and people pages (tests/test_web_settings_pages.py)
-        "/settings", "/people", "/things", "/people/{cluster_id}", "/things/{cluster_id}"}
+        "/settings", "/people", "/things", "/people/{cluster_id}", "/things/{cluster_id}",
+        "/m/{media_id}"}  # the media view (tests/test_web_media.py)
     assert callable(public)
 
 
