@@ -93,9 +93,9 @@ def _request(client: TestClient, method: str, route: RouteContext, ids: dict[str
 
 
 @pytest.fixture(scope="module")
-def orgs(client, make_member_module, settings, database) -> tuple[Org, Org]:  # type: ignore[no-untyped-def]
-    return (make_org(client, make_member_module, settings, database),
-            make_org(client, make_member_module, settings, database))
+def orgs(shared_client, make_member_module, settings, database) -> tuple[Org, Org]:  # type: ignore[no-untyped-def]
+    return (make_org(shared_client, make_member_module, settings, database),
+            make_org(shared_client, make_member_module, settings, database))
 
 
 def test_every_route_declares_what_it_needs(client) -> None:  # type: ignore[no-untyped-def]
