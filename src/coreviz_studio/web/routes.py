@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from coreviz_studio.accounts import invitations
 from coreviz_studio.deps import Db, Public, Urls
 from coreviz_studio.errors import AppError
-from coreviz_studio.web import collections
+from coreviz_studio.web import collections, library
 from coreviz_studio.web.templating import local_path, render, to_sign_in
 from coreviz_studio.web.visitor import OptionalVisitor
 
@@ -61,3 +61,36 @@ def device(request: Request, visitor: OptionalVisitor, user_code: str = "") -> P
     """Where a person approves a device login (RFC 8628's verification URI); it signs in on
     the page itself, so the code typed on the device stays in the form."""
     return render(request, "device.html", visitor=visitor, user_code=user_code[:32])
+
+
+def _library(request: Request, template: str, visitor: OptionalVisitor, find, **extra) -> Page:  # type: ignore[no-untyped-def]
+    """A page of one collection (its library, its trash): a person of its organization only;
+    a collection or folder they cannot see is the same "not found" as one that never was."""
+    if visitor is None:
+        return to_sign_in(request)
+    if visitor.principal is None:
+        return RedirectResponse("/", status_code=303)
+    try:
+        place = find(visitor.principal)
+    except AppError as exc:
+        return render(request, template, status=exc.status if exc.status < 500 else 500,
+                      visitor=visitor, place=None, problem=exc.message)
+    return render(request, template, visitor=visitor, place=place, **extra)
+
+
+@pages.get("/c/{dataset_id}")
+def library_view(dataset_id: str, request: Request, db: Db, visitor: OptionalVisitor,
+                 path: str | None = None) -> Page:
+    """A collection's library: the folder at `path` (the top level by default) as a grid, with
+    the sort and filters of the URL (sort, dir, type, from, to, tags)."""
+    return _library(request, "library.html", visitor,
+                    lambda principal: library.place(db, principal, dataset_id, path),
+                    view=library.view(request.query_params), sorts=library.SORTS,
+                    types=library.TYPES)
+
+
+@pages.get("/c/{dataset_id}/trash")
+def trash_view(dataset_id: str, request: Request, db: Db, visitor: OptionalVisitor) -> Page:
+    """A collection's trash: restore, or (admins) delete for good."""
+    return _library(request, "trash.html", visitor,
+                    lambda principal: library.trash_place(db, principal, dataset_id))
