@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 from PIL import Image
 from sqlalchemy import Engine, text
@@ -26,9 +27,11 @@ _MEDIA_SQL = """
 INSERT INTO media (id, organization_id, dataset_id, type, name, path, root_id,
                    is_active_version, status, blob_key, thumbnail_key, mime_type, size_bytes,
                    width, height, metadata, created_at, updated_at)
-SELECT id, CAST(:org AS uuid), CAST(:ds AS uuid), 'image', 'item-' || lpad(n::text, 6, '0') || '.jpg',
+SELECT id, CAST(:org AS uuid), CAST(:ds AS uuid), 'image',
+       'item-' || lpad(n::text, 6, '0') || '.jpg',
        text2ltree(CAST(:root AS text) || '.' || replace(id::text, '-', '')), id, true, 'active',
-       CAST(:original AS text), (CAST(:thumbs AS text[]))[1 + n % cardinality(CAST(:thumbs AS text[]))], 'image/jpeg',
+       CAST(:original AS text),
+       (CAST(:thumbs AS text[]))[1 + n % cardinality(CAST(:thumbs AS text[]))], 'image/jpeg',
        100000 + (n * 7919) % 5000000, 400, 300,
        '{"processing": {"status": "ready"}}'::jsonb,
        CAST(:start AS timestamptz) + n * interval '1 second',
@@ -49,14 +52,14 @@ def _picture(color: str, fmt: str) -> bytes:
     return out.getvalue()
 
 
-def seed_items(engine: Engine, blob_dir: object, org_id: object, dataset_id: object,
-               count: int) -> Seeded:
+def seed_items(engine: Engine, blob_dir: Path, org_id: object, dataset_id: object,
+               count: int, thumbnails: list[bytes] | None = None) -> Seeded:
     """Put `count` items into the collection (owner's connection: no row-level security in
-    the way); the blobs go into the local blob store at `blob_dir`."""
-    from pathlib import Path
-
-    store = LocalBlobStore(Path(str(blob_dir)))
-    thumbs = [put_stream(store, io.BytesIO(_picture(c, "WEBP")), "webp") for c in THUMBNAILS]
+    the way); the blobs go into the local blob store at `blob_dir`. `thumbnails`: the WebP
+    files the items share, in turn (default: a few plain colours)."""
+    store = LocalBlobStore(blob_dir)
+    pictures = thumbnails or [_picture(c, "WEBP") for c in THUMBNAILS]
+    thumbs = [put_stream(store, io.BytesIO(p), "webp") for p in pictures]
     original = put_stream(store, io.BytesIO(_picture("#333333", "JPEG")), "jpg")
     ds = uuid.UUID(str(dataset_id))
     with engine.begin() as conn:

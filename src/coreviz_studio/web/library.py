@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from sqlalchemy import func
 from sqlalchemy.orm import Session
@@ -23,6 +24,7 @@ SORTS = {"createdAt": "Date added", "updatedAt": "Date changed", "name": "Name",
 TYPES = {"all": "All types", "image": "Images", "video": "Videos", "pdf": "PDFs",
          "folder": "Folders"}
 FOLDERS_PER_LEVEL = 500  # the tree shows this many sub-folders of each open folder
+FIRST_PAGE = 120  # static/js/library.js's PAGE: the first page is preloaded
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,23 @@ class View:
     @property
     def filtered(self) -> bool:
         return bool(self.type != "all" or self.date_from or self.date_to or self.tags)
+
+    def browse_query(self, place: Place) -> str:
+        """The browse API's query for this view (static/js/library.js adds limit and offset);
+        the page also preloads its first page with it, so the two must be the same URL."""
+        query = {"sortBy": self.sort, "sortDirection": self.direction}
+        if place.path != place.root:
+            query["path"] = place.path
+        if self.type and self.type != "all":
+            query["type"] = self.type
+        if self.date_from:
+            query["dateFrom"] = self.date_from
+        if self.date_to:
+            query["dateTo"] = self.date_to
+        tags = ",".join(t.strip() for t in self.tags.split(",") if t.strip())
+        if tags:
+            query["tags"] = tags
+        return urlencode(query)
 
 
 def view(query: Mapping[str, str]) -> View:

@@ -86,7 +86,7 @@ def library_view(dataset_id: str, request: Request, db: Db, visitor: OptionalVis
     return _library(request, "library.html", visitor,
                     lambda principal: library.place(db, principal, dataset_id, path),
                     view=library.view(request.query_params), sorts=library.SORTS,
-                    types=library.TYPES)
+                    types=library.TYPES, first_page_size=library.FIRST_PAGE)
 
 
 @pages.get("/c/{dataset_id}/trash")

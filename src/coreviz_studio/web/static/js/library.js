@@ -9,25 +9,19 @@ const canEdit = info.canEdit === "true";
 const error = document.getElementById("library-error");
 const empty = document.getElementById("grid-empty");
 const totalText = document.getElementById("total");
-const PAGE = 120; // items per browse call
+const PAGE = 120; // items per browse call (web/library.py's FIRST_PAGE: it is preloaded)
 const GAP = 8;
 const LABEL = 28; // the name under each thumbnail, px
-const OVERSCAN = 3; // rows drawn above and below the screen
+// Rows drawn above and below the screen: one screenful each way, so a scroll (or a page down)
+// finds its tiles drawn and their thumbnails already loading.
+const overscan = () => Math.max(3, Math.ceil(window.innerHeight / rowHeight) + 1);
 
 const STATUS = { queued: "Queued", processing: "Processing", failed: "Failed" };
 const FOLDER_ICON = "/static/folder.svg";
 
-// --- the query the URL asks for (browse checks it; its message is shown when it is wrong)
-function query() {
-  const q = new URLSearchParams({ sortBy: info.sort, sortDirection: info.dir });
-  if (info.path && info.path !== info.root) q.set("path", info.path);
-  if (info.type && info.type !== "all") q.set("type", info.type);
-  if (info.from) q.set("dateFrom", info.from);
-  if (info.to) q.set("dateTo", info.to);
-  if (info.tags) q.set("tags", info.tags.split(",").map((t) => t.trim()).filter(Boolean).join(","));
-  return q;
-}
-const baseQuery = query();
+// --- the query the URL asks for, as the server wrote it (the same URL as the page's preload
+// of the first page; browse checks it, and its message is shown when it is wrong)
+const baseQuery = new URLSearchParams(info.query);
 
 // --- data: a sparse array of items, filled a page at a time
 let items = [];
@@ -38,10 +32,9 @@ let generation = 0; // bumped by reload(): answers of an older listing are dropp
 function fetchPage(page) {
   if (pages.has(page)) return pages.get(page);
   const mine = generation;
-  const q = new URLSearchParams(baseQuery);
-  q.set("limit", String(PAGE));
-  q.set("offset", String(page * PAGE));
-  const promise = api(`/api/dataset/${info.dataset}/media?${q}`).then((answer) => {
+  // The server writes the query (`data-query`) and preloads its first page: the same URL.
+  const url = `/api/dataset/${info.dataset}/media?${info.query}&limit=${PAGE}&offset=${page * PAGE}`;
+  const promise = api(url).then((answer) => {
     if (mine !== generation) return;
     answer.media.forEach((m, i) => { items[page * PAGE + i] = m; });
     if (total !== answer.pagination.total) {
@@ -107,8 +100,8 @@ let anchor = null; // the index a shift-click extends from
 function visibleRange() {
   gridTop = grid.getBoundingClientRect().top + window.scrollY; // the filters may open above it
   const top = window.scrollY - gridTop;
-  const first = Math.max(0, Math.floor(top / rowHeight) - OVERSCAN);
-  const last = Math.ceil((top + window.innerHeight) / rowHeight) + OVERSCAN;
+  const first = Math.max(0, Math.floor(top / rowHeight) - overscan());
+  const last = Math.ceil((top + window.innerHeight) / rowHeight) + overscan();
   return [first * cols, Math.min(total || 0, last * cols)];
 }
 
@@ -398,6 +391,8 @@ function toast(text) {
   const element = document.getElementById("toast");
   element.textContent = text;
   element.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { element.hidden = true; }, 6000);
 }
 
 function openDialog(id) {

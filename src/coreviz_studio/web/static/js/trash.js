@@ -15,6 +15,8 @@ function toast(text) {
   const element = document.getElementById("toast");
   element.textContent = text;
   element.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { element.hidden = true; }, 6000);
 }
 
 function count(delta = 0) {
@@ -29,13 +31,13 @@ function entry(item) {
   li.className = "trashed";
   li.dataset.testid = "trashed";
   li.dataset.id = item.id;
-  if (item.type === "folder" || item.thumbnail) {
+  // A trashed item's thumbnail is not served (404 until it is restored): a folder icon or
+  // the item's type stands in for it.
+  if (item.type === "folder") {
     const img = document.createElement("img");
-    img.className = item.type === "folder" ? "thumb folder-icon" : "thumb";
+    img.className = "thumb folder-icon";
     img.alt = "";
-    img.loading = "lazy";
-    img.decoding = "async";
-    img.src = item.type === "folder" ? "/static/folder.svg" : item.thumbnail;
+    img.src = "/static/folder.svg";
     li.append(img);
   } else {
     const ph = document.createElement("span");
