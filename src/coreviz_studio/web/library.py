@@ -89,8 +89,9 @@ class View:
 
 
 def view(query: Mapping[str, str]) -> View:
-    def get(name: str, default: str = "") -> str:
-        return (query.get(name) or default).strip()[:500]
+    def get(name: str, default: str = "") -> str:  # no control characters, a sane length
+        value = "".join(c for c in (query.get(name) or default) if ord(c) >= 32)
+        return value.strip()[:500] or default
     return View(sort=get("sort", "createdAt"), direction=get("dir", "desc"),
                 type=get("type", "all"), date_from=get("from"), date_to=get("to"),
                 tags=get("tags"))

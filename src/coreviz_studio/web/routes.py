@@ -73,8 +73,9 @@ def _library(request: Request, template: str, visitor: OptionalVisitor, find, **
     try:
         place = find(visitor.principal)
     except AppError as exc:
+        problem = "".join(c for c in exc.message if ord(c) >= 32)  # it may quote the input
         return render(request, template, status=exc.status if exc.status < 500 else 500,
-                      visitor=visitor, place=None, problem=exc.message)
+                      visitor=visitor, place=None, problem=problem)
     return render(request, template, visitor=visitor, place=place, **extra)
 
 
