@@ -457,13 +457,18 @@ if (canEdit) {
     const label = dialog.querySelector("#tag-label").value.trim();
     const value = dialog.querySelector("#tag-value").value.trim();
     if (!label || !value) return;
-    each((item) => api(`/api/media/${item.id}/tags`, { method: "POST", body: { label, value } }), "Tagged");
-    loadTagLabels();
+    each((item) => api(`/api/media/${item.id}/tags`, { method: "POST", body: { label, value } }), "Tagged")
+      .then(() => loadTagLabels(true));
   });
 }
 
-// --- the tag labels of the collection, offered in the filter and tag dialog
-async function loadTagLabels() {
+// --- the tag labels of the collection, offered in the filter and tag dialog; asked for only
+// when one of those is used (over a big collection it is no small query, and the grid's own
+// first page must not wait behind it)
+let tagsLoaded = false;
+async function loadTagLabels(again = false) {
+  if (tagsLoaded && !again) return;
+  tagsLoaded = true;
   try {
     const answer = await api(`/api/dataset/${info.dataset}/tags`);
     const list = document.getElementById("tag-labels");
@@ -484,4 +489,6 @@ new ResizeObserver(() => requestAnimationFrame(layout)).observe(grid.parentEleme
 layout();
 fetchPage(0);
 selectAll.disabled = false;
-loadTagLabels();
+for (const input of [document.getElementById("tags"), document.getElementById("tag-label")]) {
+  input?.addEventListener("focus", () => loadTagLabels(), { once: true });
+}
