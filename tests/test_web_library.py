@@ -114,7 +114,8 @@ def world(studio, person, settings, database) -> World:  # type: ignore[no-untyp
     return _world(studio, person, settings, database)
 
 
-def test_open_a_collection_folders_breadcrumbs_and_badges(studio_page, world, person) -> None:  # type: ignore[no-untyped-def]
+def test_open_a_collection_folders_breadcrumbs_and_badges(studio_page, studio, world, person,  # type: ignore[no-untyped-def]
+                                                          settings, database) -> None:  # type: ignore[no-untyped-def]
     page = studio_page
     sign_in(page, person.email, PASSWORD)
     page.get_by_role("link", name="Trip", exact=True).click()  # the collection's card
@@ -164,6 +165,14 @@ def test_open_a_collection_folders_breadcrumbs_and_badges(studio_page, world, pe
     shot(page, "folder")
     crumbs.get_by_role("link", name="Trip").click()
     expect(page.get_by_test_id("tile")).to_have_count(6)
+
+    # The queued item is processed while the page is open: its badge goes, its thumbnail comes.
+    later = _tile(page, "later.png")
+    expect(later.get_by_test_id("badge")).to_have_text("Queued")
+    _drain(studio, settings, database, [world.ids["later.png"]])
+    expect(later.get_by_test_id("badge")).to_have_count(0)
+    thumbnail = world.media("later.png")["thumbnail"]
+    expect(later.locator("img.thumb")).to_have_attribute("src", thumbnail)
 
     # Only thumbnails were loaded: no original of any item.
     originals = world.originals()

@@ -47,6 +47,8 @@ function fetchPage(page) {
     pages.delete(page);
     showError(error, err.message);
   });
+  promise.settled = false;
+  promise.finally(() => { promise.settled = true; });
   pages.set(page, promise);
   return promise;
 }
@@ -126,18 +128,28 @@ function render() {
   for (let index = from; index < to; index += 1) {
     const item = items[index];
     let li = drawn.get(index);
-    if (li && li.dataset.id === (item ? item.id : "")) continue;
+    if (li && li.dataset.key === keyOf(item)) continue;
     const fresh = item ? tileFor(item, index) : skeleton(index);
+    const focused = li && li.contains(document.activeElement);
     if (li) li.replaceWith(fresh); else grid.append(fresh);
+    if (focused) fresh.querySelector(".tile-link")?.focus({ preventScroll: true });
     drawn.set(index, fresh);
     place(fresh, index);
   }
+}
+
+// What a tile shows of its item: it is drawn again when this changes (processing ended).
+function keyOf(item) {
+  if (!item) return "";
+  const processing = (item.metadata && item.metadata.processing) || {};
+  return `${item.id} ${processing.status || ""} ${item.thumbnail || ""}`;
 }
 
 function skeleton(index) {
   const li = document.createElement("li");
   li.className = "tile skeleton";
   li.dataset.id = "";
+  li.dataset.key = "";
   li.dataset.index = String(index);
   li.setAttribute("aria-hidden", "true");
   return li;
@@ -155,6 +167,7 @@ function tileFor(item, index) {
   const li = document.createElement("li");
   li.className = `tile type-${item.type}`;
   li.dataset.id = item.id;
+  li.dataset.key = keyOf(item);
   li.dataset.index = String(index);
   li.dataset.testid = "tile";
   li.setAttribute("aria-posinset", String(index + 1));
@@ -477,6 +490,23 @@ async function loadTagLabels(again = false) {
     // Only suggestions: the filter works without them.
   }
 }
+
+// --- live badges: while a tile on screen is queued or processing, its page is asked for
+// again every few seconds, so the badge goes (and the thumbnail comes) when processing ends.
+const PENDING = new Set(["queued", "processing"]);
+setInterval(() => {
+  if (document.hidden) return;
+  const stale = new Set();
+  for (const index of drawn.keys()) {
+    const status = items[index]?.metadata?.processing?.status;
+    if (PENDING.has(status)) stale.add(Math.floor(index / PAGE));
+  }
+  for (const page of stale) {
+    if (pages.get(page)?.settled === false) continue; // still on its way
+    pages.delete(page);
+    fetchPage(page);
+  }
+}, 4000);
 
 // --- start: wide screens show the folder tree and the filters open
 if (window.matchMedia("(min-width: 48rem)").matches) {
