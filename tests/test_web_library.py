@@ -389,6 +389,22 @@ def test_virtual_scrolling_keeps_few_tiles(studio_page, studio, person, database
     expect(page.locator("[data-testid=tile] img.thumb").first).to_be_visible()
     drawn = page.locator("#grid > li").count()
     assert 10 < drawn < 250, drawn
+    # The keyboard walks the rows, drawing them as it goes: down is one row (as many tiles as
+    # there are columns), End is the very last item, 3,000 tiles away.
+    first = _tile(page, "item-003000.jpg").locator(".tile-link")  # the newest
+    first.focus()
+    cols = page.evaluate("""() => { const tops = [...document.querySelectorAll(
+        '[data-testid=tile]')].map((t) => t.getBoundingClientRect().top);
+        return tops.filter((t) => t === Math.min(...tops)).length; }""")
+    page.keyboard.press("ArrowDown")
+    expect(_tile(page, f"item-{3000 - cols:06d}.jpg").locator(".tile-link")).to_be_focused()
+    page.keyboard.press("End")
+    last = _tile(page, "item-000001.jpg")  # the oldest
+    expect(last.locator(".tile-link")).to_be_focused()
+    expect(last).to_be_in_viewport()
+    assert page.locator("#grid > li").count() < 250
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight / 2)")
+    expect(_tile(page, "item-001500.jpg")).to_have_count(1)  # the middle, drawn when seen
     page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
     expect(_tile(page, "item-000001.jpg")).to_be_visible()  # the oldest, last (newest first)
     assert page.locator("#grid > li").count() < 250
