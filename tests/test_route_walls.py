@@ -136,7 +136,8 @@ def test_public_routes_are_the_few_expected(client) -> None:  # type: ignore[no-
         "/api/auth/device",
         # the settings and people pages (tests/test_web_settings_pages.py)
         "/settings", "/people", "/things", "/people/{cluster_id}", "/things/{cluster_id}",
-        "/m/{media_id}"}  # the media view (tests/test_web_media.py)
+        "/m/{media_id}",  # the media view (tests/test_web_media.py)
+        "/c/{dataset_id}", "/c/{dataset_id}/trash"}  # the library and its trash
     assert callable(public)
 
 
