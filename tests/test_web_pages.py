@@ -145,3 +145,17 @@ def test_hostile_library_input_is_a_clear_answer(client, person, signed_in, quer
     for ident in ("<script>", "%00", "5f369673625c409c81abf398dc7afc5"):
         r = client.get(f"/c/{ident}/trash", headers=signed_in)
         assert r.status_code in (400, 404) and "Not found" in r.text
+
+
+def test_a_people_page_link_shows_one_clusters_items_in_the_library(client, person,  # type: ignore[no-untyped-def]
+                                                                    signed_in) -> None:
+    """/people/{id} links a collection as /c/{id}?cluster=...: the grid's browse query carries
+    clusterId (and the filter form keeps it); without it, nothing of the kind."""
+    made = client.post(f"/api/organization/{person.org_id}/datasets", headers=person.headers,
+                       json={"name": "People"}).json()
+    cluster = "5f369673625c409c81abf398dc7afc51"
+    r = client.get(f"/c/{made['id']}", params={"cluster": cluster}, headers=signed_in)
+    assert r.status_code == 200
+    assert f"clusterId={cluster}" in r.text and 'data-testid="cluster-filter"' in r.text
+    plain = client.get(f"/c/{made['id']}", headers=signed_in)
+    assert "clusterId" not in plain.text and "cluster-filter" not in plain.text

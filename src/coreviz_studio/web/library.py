@@ -65,10 +65,12 @@ class View:
     date_from: str = ""
     date_to: str = ""
     tags: str = ""
+    cluster: str = ""  # one person's or thing's items (the people pages link here with it)
 
     @property
     def filtered(self) -> bool:
-        return bool(self.type != "all" or self.date_from or self.date_to or self.tags)
+        return bool(self.type != "all" or self.date_from or self.date_to or self.tags
+                    or self.cluster)
 
     def browse_query(self, place: Place) -> str:
         """The browse API's query for this view (static/js/library.js adds limit and offset);
@@ -85,6 +87,8 @@ class View:
         tags = ",".join(t.strip() for t in self.tags.split(",") if t.strip())
         if tags:
             query["tags"] = tags
+        if self.cluster:
+            query["clusterId"] = self.cluster
         return urlencode(query)
 
 
@@ -94,7 +98,7 @@ def view(query: Mapping[str, str]) -> View:
         return value.strip()[:500] or default
     return View(sort=get("sort", "createdAt"), direction=get("dir", "desc"),
                 type=get("type", "all"), date_from=get("from"), date_to=get("to"),
-                tags=get("tags"))
+                tags=get("tags"), cluster=get("cluster"))
 
 
 def place(session: Session, principal: Principal, dataset_id: str, path: str | None) -> Place:
