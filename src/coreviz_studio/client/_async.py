@@ -401,6 +401,10 @@ class AsyncClient:
         """The bytes of a media's or frame's `blob` (or thumbnail) URL."""
         return await self.run(calls.read_blob(url))
 
+    async def blob_info(self, url: str) -> m.BlobInfo:
+        """Size and type of a blob, without its bytes (HEAD)."""
+        return await self.run(calls.blob_info(url))
+
     # --- uploads ----------------------------------------------------------------------------
 
     async def upload_multipart(self, source: Source, collection_id: str, *, path: str | None = None,

@@ -392,6 +392,10 @@ class Client:
         """The bytes of a media's or frame's `blob` (or thumbnail) URL."""
         return self.run(calls.read_blob(url))
 
+    def blob_info(self, url: str) -> m.BlobInfo:
+        """Size and type of a blob, without its bytes (HEAD)."""
+        return self.run(calls.blob_info(url))
+
     # --- uploads ----------------------------------------------------------------------------
 
     def upload_multipart(self, source: Source, collection_id: str, *, path: str | None = None,

@@ -438,6 +438,16 @@ def read_blob(url: str) -> Call[bytes]:
     return Call("GET", url, _bytes)
 
 
+def _blob_info(r: httpx.Response) -> m.BlobInfo:
+    size = r.headers.get("content-length")
+    return m.BlobInfo(size=int(size) if size else None,
+                      content_type=r.headers.get("content-type"), etag=r.headers.get("etag"))
+
+
+def blob_info(url: str) -> Call[m.BlobInfo]:
+    return Call("HEAD", url, _blob_info)
+
+
 # (method, route path as the server declares it) -> the Client method that calls it.
 ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/healthz"): "health",
@@ -497,7 +507,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/upload/tus/{upload_id}"): "get_upload_result",
     ("DELETE", "/api/upload/tus/{upload_id}"): "cancel_upload",
     ("GET", "/blobs/{key:path}"): "read_blob",
-    ("HEAD", "/blobs/{key:path}"): "read_blob",
+    ("HEAD", "/blobs/{key:path}"): "blob_info",
     ("POST", "/api/ai/describe"): "describe",
     ("POST", "/api/ai/tag"): "tag",
     ("POST", "/api/ai/embed"): "embed",

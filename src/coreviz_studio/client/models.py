@@ -402,6 +402,14 @@ class ClusterPage(Model):
     pagination: dict[str, Any] = Field(default_factory=dict)
 
 
+class BlobInfo(Model):
+    """What HEAD of a blob URL says."""
+
+    size: int | None = None
+    content_type: str | None = None
+    etag: str | None = None
+
+
 class TusOptions(Model):
     """What OPTIONS /api/upload/tus says (headers)."""
 
