@@ -4,6 +4,7 @@ from real answers, a retry on a real 429, and tus uploads cut off and resumed.""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from collections.abc import Iterator
@@ -15,12 +16,17 @@ import pytest
 from coreviz_studio.client import (
     BadRequest,
     Client,
+    Conflict,
+    Forbidden,
     NotFound,
     NotImplementedByServer,
+    RateLimited,
     Retry,
     ServiceUnavailable,
+    TooLarge,
     Unauthorized,
     Unprocessable,
+    UnsupportedMediaType,
 )
 from coreviz_studio.client.calls import ROUTES
 from coreviz_studio.client.models import Media
@@ -241,3 +247,132 @@ def test_every_route_through_the_client(server: Server, make_member, person,  # 
     assert uncalled == [], uncalled
     for x in (owner, user, j, ai):
         x.close()
+
+
+# --- errors from real answers ------------------------------------------------------------------
+
+def test_each_error_kind_from_the_server(server: Server, person, make_member) -> None:  # type: ignore[no-untyped-def]
+    c = _client(server, api_key=person.key, retry=Retry(attempts=1))
+    col = c.create_collection("Errors")
+    with pytest.raises(Unauthorized) as no_key:
+        _client(server, api_key="cvz_" + "x" * 30).me()
+    assert no_key.value.status == 401 and no_key.value.message == "Invalid or missing API key"
+    with pytest.raises(NotFound) as missing:
+        c.get_media(str(uuid.uuid4()))
+    assert missing.value.status == 404 and "not found" in missing.value.message.lower()
+    viewer = make_member(org=c.me().organization_name, role="viewer")
+    with pytest.raises(Forbidden):
+        _client(server, api_key=viewer.key).create_collection("Nope")
+    with pytest.raises(BadRequest):
+        c.browse_media(col.id, type="nonsense")
+    with pytest.raises(UnsupportedMediaType):
+        c.upload_multipart(b"just some text, no picture", col.id, name="a.txt")
+    with pytest.raises(TooLarge):
+        c.start_upload(bytes(MAX_UPLOAD + 1), col.id).create()
+    with pytest.raises(Unprocessable):
+        c.start_upload(b"", col.id).create()
+    url = c.start_upload(_jpeg(7), col.id).create()
+    with pytest.raises(Conflict) as moved:  # a PATCH at an offset the server is not at
+        c.request("PATCH", url, content=b"xx", headers={
+            "Tus-Resumable": "1.0.0", "Content-Type": "application/offset+octet-stream",
+            "Upload-Offset": "5"})
+    assert moved.value.status == 409
+    for _ in range(10):  # the server's device code limit per address: a 429 with Retry-After
+        try:
+            c.device_code()
+        except RateLimited as limited:
+            assert limited.retry_after is not None and limited.retry_after > 0
+            break
+    else:
+        raise AssertionError("no 429")
+
+
+def test_a_real_429_is_retried_after_retry_after(server: Server, person) -> None:  # type: ignore[no-untyped-def]
+    """One wrong password, then the right one: the server says wait (429, Retry-After) and
+    the client waits that long and signs in."""
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        import time
+        waits.append(seconds)
+        time.sleep(seconds)  # the server's own wait: the retry must come after it
+
+    c = _client(server, sleep=sleep)
+    with pytest.raises(Unauthorized):
+        c.sign_in(person.email, "wrong password")
+    assert c.sign_in(person.email, PASSWORD).user.email == person.email
+    assert c.retries >= 1 and waits and waits[0] >= 1
+
+
+# --- tus: cut off mid-chunk, and resumed by another process from the URL -----------------------
+
+class CutOnce(httpx.BaseTransport):
+    """A real HTTP transport that cuts the connection in the middle of one PATCH's body."""
+
+    def __init__(self, cut_patch: int) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.cut_patch = cut_patch
+        self.patches = 0
+        self.log: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.log.append(request.method)
+        if request.method == "PATCH":
+            self.patches += 1
+            if self.patches == self.cut_patch:
+                body = request.read()
+
+                def half() -> Iterator[bytes]:
+                    yield body[: len(body) // 2]
+                    raise httpx.WriteError("cut off mid-chunk")
+
+                request = httpx.Request(request.method, request.url, headers=request.headers,
+                                        content=half())
+                self.log.append("cut")
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_tus_upload_cut_mid_chunk_resumes_from_the_servers_offset(  # type: ignore[no-untyped-def]
+        server: Server, person, tmp_path) -> None:
+    data = media_files.video(tmp_path / "v.mp4", "mp4", "libx264", seconds=2.0)
+    cut = CutOnce(cut_patch=2)
+    c = Client(server.url, api_key=person.key, transport=cut, sleep=lambda _: None)
+    col = c.create_collection("Cut")
+    chunk = len(data) // 5 + 1
+    result = c.upload(data, col.id, name="clip.mp4", chunk_size=chunk, multipart_below=0)
+    assert "cut" in cut.log and cut.log[cut.log.index("cut") + 1] == "HEAD"  # asked, resumed
+    media = c.get_media(result.media_id)
+    assert media.sha256 == hashlib.sha256(data).hexdigest() and media.size_bytes == len(data)
+
+
+class Killed(Exception):
+    pass
+
+
+def test_a_killed_upload_goes_on_from_its_url_in_a_new_client(  # type: ignore[no-untyped-def]
+        server: Server, person, tmp_path) -> None:
+    data = media_files.video(tmp_path / "v.mp4", "mp4", "libx264", seconds=2.0)
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(data)
+    saved: dict[str, str] = {}
+
+    def die_halfway(sent: int, total: int) -> None:
+        if sent >= total // 2:
+            raise Killed  # the process dies after the server has half the file
+
+    with Client(server.url, api_key=person.key) as first:
+        col = first.create_collection("Killed")
+        with pytest.raises(Killed):
+            first.upload(path, col.id, chunk_size=len(data) // 8, multipart_below=0,
+                         on_created=lambda url: saved.update(url=url), on_progress=die_halfway)
+    seen: list[int] = []
+    with Client(server.url, api_key=person.key) as again:  # a new process: only the URL kept
+        assert again.upload_status(saved["url"]).offset >= len(data) // 2
+        result = again.upload(path, resume_url=saved["url"], chunk_size=len(data) // 8,
+                              on_progress=lambda sent, total: seen.append(sent))
+        assert seen[0] >= len(data) // 2 and seen[-1] == len(data)  # only the rest was sent
+        media = again.get_media(result.media_id)
+    assert media.name == "clip.mp4" and media.sha256 == hashlib.sha256(data).hexdigest()
