@@ -117,6 +117,14 @@ def test_every_route_through_the_client(server: Server, make_member, person,  # 
         c.device_token(other.device_code)
     assert pending.value.code == "authorization_pending" and pending.value.message
     assert user.device_deny(other.user_code).success
+    shown: list[str] = []
+
+    def approve(shown_code: Any) -> None:  # the person opens the page and approves
+        shown.append(shown_code.verification_uri)
+        user.device_approve(shown_code.user_code)
+
+    logged_in = c.device_login(approve)
+    assert shown and _client(server, token=logged_in.access_token).me().email == person.email
 
     # collections
     col = c.create_collection("Client photos")

@@ -132,3 +132,19 @@ def test_the_async_client_retries_too() -> None:
                        ) as fake:
         assert asyncio.run(run(fake.url)) == "a@b.c"
     assert waits == [1.0]
+
+
+def test_the_import_contract_forbids_every_server_module() -> None:
+    """The contract in pyproject.toml lists the server's modules: a new one must join it."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    contracts = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["importlinter"]
+    ours = next(c for c in contracts["contracts"]
+                if c["source_modules"] == ["coreviz_studio.client"])
+    package = root / "src" / "coreviz_studio"
+    modules = {f"coreviz_studio.{p.stem}" for p in package.iterdir()
+               if (p.suffix == ".py" or (p / "__init__.py").exists())
+               and p.stem not in ("__init__", "__main__", "client")}
+    assert modules <= set(ours["forbidden_modules"]), modules - set(ours["forbidden_modules"])
