@@ -148,3 +148,13 @@ def test_the_import_contract_forbids_every_server_module() -> None:
                if (p.suffix == ".py" or (p / "__init__.py").exists())
                and p.stem not in ("__init__", "__main__", "client")}
     assert modules <= set(ours["forbidden_modules"]), modules - set(ours["forbidden_modules"])
+
+
+def test_a_blob_is_read_without_the_credential_even_through_a_redirect() -> None:
+    with fake_endpoint(Answer(200, "bytes")) as store:
+        with fake_endpoint(Answer(307, None, {"Location": store.url + "/bucket/k"})) as fake:
+            c = Client(fake.url, api_key=KEY)
+            assert c.read_blob(fake.url + "/blobs/k") == b'"bytes"'
+        seen = [{k.lower() for k in s.headers} for s in (*fake.seen, *store.seen)]
+    assert all("x-api-key" not in h and "authorization" not in h for h in seen)
+    assert store.seen[0].path == "/bucket/k"

@@ -80,15 +80,22 @@ class AsyncClient:
                 json: Any = None, content: bytes | None = None,
                 headers: Mapping[str, str] | None = None, files: Any = None,
                 data: Mapping[str, str] | None = None,
-                idempotent: bool | None = None) -> httpx.Response:
-        """One request, with the retries of the policy; an error answer raises its APIError."""
+                idempotent: bool | None = None, credentials: bool = True) -> httpx.Response:
+        """One request, with the retries of the policy; an error answer raises its APIError.
+        `credentials=False` sends it without the key or token, and follows redirects (a blob's
+        URL, publicly readable, may redirect to the object store: it never gets our key)."""
         idem = method in calls.IDEMPOTENT if idempotent is None else idempotent
         attempt = 0
         while True:
             attempt += 1
             try:
-                r = await self._http.request(method, url, params=params, json=json, content=content,
-                                       headers=headers, files=files, data=data)
+                request = self._http.build_request(method, url, params=params, json=json,
+                                                   content=content, headers=headers,
+                                                   files=files, data=data)
+                if not credentials:
+                    for name in ("x-api-key", "authorization"):
+                        request.headers.pop(name, None)
+                r = await self._http.send(request, follow_redirects=not credentials)
             except httpx.TransportError as exc:
                 delay = self.retry.delay(attempt, None) if idem else None
                 if delay is None:
@@ -399,11 +406,12 @@ class AsyncClient:
 
     async def read_blob(self, url: str) -> bytes:
         """The bytes of a media's or frame's `blob` (or thumbnail) URL."""
-        return await self.run(calls.read_blob(url))
+        r = await self.request("GET", url, credentials=False)
+        return r.content
 
     async def blob_info(self, url: str) -> m.BlobInfo:
         """Size and type of a blob, without its bytes (HEAD)."""
-        return await self.run(calls.blob_info(url))
+        return calls.blob_info(url).read(await self.request("HEAD", url, credentials=False))
 
     # --- uploads ----------------------------------------------------------------------------
 
