@@ -15,6 +15,7 @@ import pytest
 
 from coreviz_studio.client import (
     BadRequest,
+    ChecksumMismatch,
     Client,
     Conflict,
     Forbidden,
@@ -285,6 +286,16 @@ def test_each_error_kind_from_the_server(server: Server, person, make_member) ->
             "Tus-Resumable": "1.0.0", "Content-Type": "application/offset+octet-stream",
             "Upload-Offset": "5"})
     assert moved.value.status == 409
+    with pytest.raises(ChecksumMismatch):  # a chunk whose sha256 is not the one sent
+        c.request("PATCH", url, content=b"xx", headers={
+            "Tus-Resumable": "1.0.0", "Content-Type": "application/offset+octet-stream",
+            "Upload-Offset": "0", "Upload-Checksum": "sha256 " + "A" * 43 + "="})
+    waits: list[float] = []
+    retrying = _client(server, api_key=person.key, retry=Retry(attempts=2, backoff=0.01),
+                       sleep=waits.append)
+    with pytest.raises(ServiceUnavailable) as unavailable:  # a real 503: no embedding model
+        retrying.embed(text="a cat")
+    assert retrying.retries == 1 and len(waits) == 1 and "model" in unavailable.value.message
     for _ in range(10):  # the server's device code limit per address: a 429 with Retry-After
         try:
             c.device_code()
