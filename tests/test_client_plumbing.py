@@ -158,3 +158,12 @@ def test_a_blob_is_read_without_the_credential_even_through_a_redirect() -> None
         seen = [{k.lower() for k in s.headers} for s in (*fake.seen, *store.seen)]
     assert all("x-api-key" not in h and "authorization" not in h for h in seen)
     assert store.seen[0].path == "/bucket/k"
+
+
+def test_the_client_runs_in_process_over_a_testclients_transport(client, make_member) -> None:  # type: ignore[no-untyped-def]
+    """What lets tests/library.py's users move to the typed client without a server process."""
+    member = make_member()
+    c = Client("http://testserver", api_key=member.key, http=client)
+    col = c.create_collection("In process")
+    assert c.get_collection(col.id).name == "In process"
+    assert c.me().organization_id == str(member.org_id)

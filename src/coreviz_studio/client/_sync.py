@@ -43,19 +43,22 @@ class Client:
     def __init__(self, base_url: str | None = None, *, api_key: str | None = None,
                  token: str | None = None, organization_id: str | None = None,
                  timeout: float | httpx.Timeout = 60.0, retry: Retry | None = None,
-                 user_agent: str | None = None, transport: httpx.BaseTransport | None = None,
+                 user_agent: str | None = None, http: httpx.Client | None = None,
+                 transport: httpx.BaseTransport | None = None,
                  sleep: Callable[[float], Any] = time.sleep) -> None:
         self.base_url, api_key, token = resolve(base_url, api_key, token)
         self.retry = retry or Retry()
         self._sleep = sleep
         self._organization_id = organization_id
         self.retries = 0  # how many times a request was sent again (for callers and tests)
-        self._http = httpx.Client(
+        # Sent with each request rather than set on the httpx client, so that one handed in
+        # (`http=`: a TestClient, a client with its own proxies or certificates) gets them too.
+        self._headers = {"User-Agent": user_agent or USER_AGENT, "Accept": "application/json",
+                         **credential_headers(api_key, token)}
+        self._http = http or httpx.Client(
             base_url=self.base_url, transport=transport, follow_redirects=False,
             timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(
-                timeout, connect=min(10.0, timeout)),
-            headers={"User-Agent": user_agent or USER_AGENT, "Accept": "application/json",
-                     **credential_headers(api_key, token)})
+                timeout, connect=min(10.0, timeout)))
         self._credential = "token" if token else "api_key" if api_key else None
 
     def __repr__(self) -> str:  # the credential's kind, never its value
@@ -86,7 +89,8 @@ class Client:
             attempt += 1
             try:
                 request = self._http.build_request(method, url, params=params, json=json,
-                                                   content=content, headers=headers,
+                                                   content=content,
+                                                   headers={**self._headers, **(headers or {})},
                                                    files=files, data=data)
                 if not credentials:
                     for name in ("x-api-key", "authorization"):
