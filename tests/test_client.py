@@ -29,8 +29,8 @@ from coreviz_studio.client import (
     Unprocessable,
     UnsupportedMediaType,
 )
-from coreviz_studio.client.calls import ROUTES
 from coreviz_studio.client.models import Media
+from coreviz_studio.client.route_map import ROUTES
 from coreviz_studio.deps import api_routes
 from tests import media_files
 from tests.conftest import PASSWORD
@@ -79,8 +79,8 @@ def test_every_api_route_has_a_client_method(client) -> None:  # type: ignore[no
               for method in r.methods or ()}
     assert len(routes) > 60
     missing = routes - ROUTES.keys()
-    assert not missing, f"routes without a client method (calls.ROUTES): {sorted(missing)}"
-    assert not ROUTES.keys() - routes, "calls.ROUTES names routes the server does not have"
+    assert not missing, f"routes without a client method (route_map.ROUTES): {sorted(missing)}"
+    assert not ROUTES.keys() - routes, "route_map.ROUTES names routes the server does not have"
     from coreviz_studio.client import AsyncClient
     for name in set(ROUTES.values()):
         assert callable(getattr(Client, name)) and callable(getattr(AsyncClient, name)), name

@@ -1,8 +1,6 @@
 """Every API call as data: method, path, query, body and how to read the answer. The sync and
 the async client run the same `Call`s, so a route's shape is written once, here.
-
-`ROUTES` maps each (method, route path) of the server to the client method that calls it;
-tests/test_client_routes.py walks the server's app.routes and fails on a route missing here."""
+(route_map.py says which client method calls each route of the server.)"""
 
 from __future__ import annotations
 
@@ -446,76 +444,3 @@ def _blob_info(r: httpx.Response) -> m.BlobInfo:
 
 def blob_info(url: str) -> Call[m.BlobInfo]:
     return Call("HEAD", url, _blob_info)
-
-
-# (method, route path as the server declares it) -> the Client method that calls it.
-ROUTES: dict[tuple[str, str], str] = {
-    ("GET", "/healthz"): "health",
-    ("GET", "/api/me"): "me",
-    ("GET", "/api/auth/organization/list"): "list_organizations",
-    ("POST", "/api/auth/organization/set-active"): "set_active_organization",
-    ("GET", "/api/auth/organization/list-members"): "list_members",
-    ("POST", "/api/auth/organization/update-member-role"): "update_member_role",
-    ("POST", "/api/auth/organization/remove-member"): "remove_member",
-    ("POST", "/api/auth/organization/invite-member"): "invite_member",
-    ("GET", "/api/auth/organization/list-invitations"): "list_invitations",
-    ("POST", "/api/auth/organization/cancel-invitation"): "cancel_invitation",
-    ("GET", "/api/auth/organization/get-invitation"): "get_invitation",
-    ("GET", "/api/auth/organization/list-user-invitations"): "list_user_invitations",
-    ("POST", "/api/auth/organization/accept-invitation"): "accept_invitation",
-    ("POST", "/api/auth/organization/reject-invitation"): "reject_invitation",
-    ("POST", "/api/auth/sign-in/email"): "sign_in",
-    ("POST", "/api/auth/sign-out"): "sign_out",
-    ("GET", "/api/auth/get-session"): "get_session",
-    ("POST", "/api/auth/device/code"): "device_code",
-    ("POST", "/api/auth/device/token"): "device_token",
-    ("GET", "/api/auth/device"): "device_verify",
-    ("POST", "/api/auth/device/approve"): "device_approve",
-    ("POST", "/api/auth/device/deny"): "device_deny",
-    ("POST", "/api/auth/api-key/create"): "create_api_key",
-    ("GET", "/api/auth/api-key/list"): "list_api_keys",
-    ("POST", "/api/auth/api-key/delete"): "delete_api_key",
-    ("GET", "/api/organization/{org_id}/datasets"): "list_collections",
-    ("POST", "/api/organization/{org_id}/datasets"): "create_collection",
-    ("GET", "/api/dataset/{dataset_id}"): "get_collection",
-    ("PATCH", "/api/dataset/{dataset_id}"): "update_collection",
-    ("GET", "/api/dataset/{dataset_id}/media"): "browse_media",
-    ("GET", "/api/dataset/{dataset_id}/trash"): "list_trash",
-    ("GET", "/api/dataset/{dataset_id}/tags"): "get_tags",
-    ("POST", "/api/dataset/{dataset_id}/reprocess"): "reprocess_collection",
-    ("GET", "/api/media/{media_id}"): "get_media",
-    ("PATCH", "/api/media/{media_id}"): "update_media",
-    ("DELETE", "/api/media/{media_id}"): "delete_media",
-    ("POST", "/api/media/{media_id}/restore"): "restore_media",
-    ("PATCH", "/api/media/{media_id}/move"): "move_item",
-    ("GET", "/api/media/{media_id}/versions"): "list_versions",
-    ("DELETE", "/api/media/{media_id}/versions"): "delete_version",
-    ("PATCH", "/api/media/{version_id}/select-version"): "select_version",
-    ("POST", "/api/media/{media_id}/reprocess"): "reprocess_media",
-    ("POST", "/api/media/{media_id}/tags"): "add_tag",
-    ("DELETE", "/api/media/{media_id}/tags"): "remove_tag",
-    ("PATCH", "/api/media/{media_id}/tags"): "rename_tag_group",
-    ("POST", "/api/folder"): "create_folder",
-    ("GET", "/api/folder/{folder_id}"): "get_folder",
-    ("PATCH", "/api/folder/{folder_id}"): "update_folder",
-    ("DELETE", "/api/folder/{folder_id}"): "delete_folder",
-    ("POST", "/api/upload/multipart"): "upload_multipart",
-    ("OPTIONS", "/api/upload/tus"): "tus_options",
-    ("POST", "/api/upload/tus"): "upload",
-    ("HEAD", "/api/upload/tus/{upload_id}"): "upload_status",
-    ("PATCH", "/api/upload/tus/{upload_id}"): "upload",
-    ("GET", "/api/upload/tus/{upload_id}"): "get_upload_result",
-    ("DELETE", "/api/upload/tus/{upload_id}"): "cancel_upload",
-    ("GET", "/blobs/{key:path}"): "read_blob",
-    ("HEAD", "/blobs/{key:path}"): "blob_info",
-    ("POST", "/api/ai/describe"): "describe",
-    ("POST", "/api/ai/tag"): "tag",
-    ("POST", "/api/ai/embed"): "embed",
-    ("POST", "/api/ai/edit"): "edit",
-    ("POST", "/api/ai/generate"): "generate",
-    ("GET", "/api/search"): "search",
-    ("GET", "/api/clusters"): "list_clusters",
-    ("GET", "/api/clusters/{cluster_id}"): "get_cluster",
-    ("PATCH", "/api/clusters/{cluster_id}"): "name_cluster",
-    ("GET", "/api/clusters/{cluster_id}/media"): "cluster_media",
-}
