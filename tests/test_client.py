@@ -18,6 +18,7 @@ from coreviz_studio.client import (
     ChecksumMismatch,
     Client,
     Conflict,
+    ConnectionFailed,
     Forbidden,
     NotFound,
     NotImplementedByServer,
@@ -34,7 +35,7 @@ from coreviz_studio.client.route_map import ROUTES
 from coreviz_studio.deps import api_routes
 from tests import media_files
 from tests.conftest import PASSWORD
-from tests.processes import Server, server_on
+from tests.processes import QUIET, Server, server_on
 
 pytestmark = pytest.mark.slow
 
@@ -394,4 +395,54 @@ def test_a_killed_upload_goes_on_from_its_url_in_a_new_client(  # type: ignore[n
                               on_progress=lambda sent, total: seen.append(sent))
         assert seen[0] >= len(data) // 2 and seen[-1] == len(data)  # only the rest was sent
         media = again.get_media(result.media_id)
+    assert media.name == "clip.mp4" and media.sha256 == hashlib.sha256(data).hexdigest()
+
+
+class KillMidChunk(httpx.BaseTransport):
+    """Sends half of one PATCH's body, then kills the server (SIGKILL) and cuts the line."""
+
+    def __init__(self, server: Server, patch: int) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.server, self.patch, self.patches = server, patch, 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "PATCH":
+            self.patches += 1
+            if self.patches == self.patch:
+                body, server = request.read(), self.server
+
+                def half_then_kill() -> Iterator[bytes]:
+                    yield body[: len(body) // 2]
+                    server.kill9()
+                    raise httpx.WriteError("the server died mid-chunk")
+
+                request = httpx.Request(request.method, request.url, headers=request.headers,
+                                        content=half_then_kill())
+        return self.inner.handle_request(request)
+
+
+def test_an_upload_survives_a_server_killed_mid_chunk_and_restarted(  # type: ignore[no-untyped-def]
+        pg_url: str, person, tmp_path, monkeypatch) -> None:
+    from tests import processes
+    data = media_files.video(tmp_path / "v.mp4", "mp4", "libx264", seconds=2.0)
+    chunk = len(data) // 6 + 1
+    saved: list[str] = []
+    with server_on(pg_url, "cvs-client-kill-") as first:
+        c = Client(first.url, api_key=person.key, transport=KillMidChunk(first, patch=3),
+                   retry=Retry(attempts=2, backoff=0.01))
+        col = c.create_collection("Killed server")
+        with pytest.raises(ConnectionFailed):  # the server is gone: HEAD cannot answer
+            c.upload(data, col.id, name="clip.mp4", chunk_size=chunk, multipart_below=0,
+                     on_created=saved.append)
+        # the same data dir (its upload bytes) on the same address: the saved URL is valid
+        monkeypatch.setattr(processes, "free_port", lambda: first.port)
+        again = Server(first.data_dir, env={"DATABASE_URL": pg_url, **QUIET})
+        try:
+            with Client(again.url, api_key=person.key) as resumed:
+                status = resumed.upload_status(saved[0])
+                assert 2 * chunk <= status.offset < len(data)  # two chunks in, the third lost
+                result = resumed.upload(data, resume_url=saved[0], chunk_size=chunk)
+                media = resumed.get_media(result.media_id)
+        finally:
+            again.terminate()
     assert media.name == "clip.mp4" and media.sha256 == hashlib.sha256(data).hexdigest()
