@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from coreviz_studio.accounts import invitations
 from coreviz_studio.deps import Db, Public, Urls
 from coreviz_studio.errors import AppError
-from coreviz_studio.web import collections
+from coreviz_studio.web import collections, search
 from coreviz_studio.web.templating import local_path, render, to_sign_in
 from coreviz_studio.web.visitor import OptionalVisitor
 
@@ -61,3 +61,31 @@ def device(request: Request, visitor: OptionalVisitor, user_code: str = "") -> P
     """Where a person approves a device login (RFC 8628's verification URI); it signs in on
     the page itself, so the code typed on the device stays in the form."""
     return render(request, "device.html", visitor=visitor, user_code=user_code[:32])
+
+
+@pages.get("/search")
+def search_page(request: Request, db: Db, visitor: OptionalVisitor, q: str = "",
+                dataset: str = "", similar: str = "", model: str = "", label: str = "") -> Page:
+    """Search results (the page's script asks the API): hybrid `q` in every collection or in
+    `dataset`, or `similar` (an object's id) for items that look like it."""
+    if visitor is None:
+        return to_sign_in(request)
+    if visitor.principal is None:
+        return RedirectResponse("/", status_code=303)
+    scope = search.chosen(db, visitor.principal, dataset) if dataset else None
+    return render(request, "search.html", status=404 if dataset and scope is None else 200,
+                  visitor=visitor, q=q[:1000], scope=scope, missing=bool(dataset and not scope),
+                  scopes=search.scopes(db, visitor.principal), similar=similar[:64],
+                  model=model if model in search.MODELS else "", label=label[:100])
+
+
+@pages.get("/c/{dataset_id}")
+def collection_page(dataset_id: str, request: Request, db: Db, visitor: OptionalVisitor) -> Page:
+    """A collection's page (a placeholder until the library view lands): upload, search in it."""
+    if visitor is None:
+        return to_sign_in(request)
+    if visitor.principal is None:
+        return RedirectResponse("/", status_code=303)
+    scope = search.chosen(db, visitor.principal, dataset_id)
+    return render(request, "collection.html", status=200 if scope else 404, visitor=visitor,
+                  scope=scope)
