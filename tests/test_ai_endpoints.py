@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from coreviz_studio.app import create_app
 from tests import media_files
-from tests.library import Library
 from tests.fake_vision import FakeVision, fake_vision
+from tests.library import Library
 
 
 def data_url(data: bytes, mime: str = "image/jpeg") -> str:

@@ -133,7 +133,7 @@ def test_public_routes_are_the_few_expected(client) -> None:  # type: ignore[no-
     assert public_routes == {"/", "/sign-in", "/accept-invitation/{invitation_id}",
         "/healthz", "/blobs/{key:path}", "/device", "/api/auth/sign-in/email",
         "/api/auth/get-session", "/api/auth/device/code", "/api/auth/device/token",
-        "/api/auth/device"}
+        "/api/auth/device", "/search", "/c/{dataset_id}"}
     assert callable(public)
 
 

@@ -195,7 +195,10 @@ def test_organization_wide_search_names_the_frame_and_finds_similar(world) -> No
     frame = lib.media(ids["cat"])["frames"][0]
     assert hit["frameId"] == frame["id"]
     assert hit["matchedFrame"] == {"id": frame["id"], "timestamp": "0", "endTimestamp": None,
-                                   "pageNumber": None}
+                                   "pageNumber": None, "thumbnailBlob": frame["thumbnailBlob"]}
+    assert frame["thumbnailBlob"]
+    in_collection = lib.browse(q="kitten")["media"][0]
+    assert in_collection["matchedFrame"] == hit["matchedFrame"]
     face = next(o for o in lib.media(ids["astronaut"])["frames"][0]["objects"]
                 if o["type"] == "face")
     similar = lib.client.get("/api/search", headers=lib.headers, params={

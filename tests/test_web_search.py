@@ -8,8 +8,8 @@ from __future__ import annotations
 import io
 import re
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -156,7 +156,7 @@ def test_search_everywhere_with_scores_and_a_cutoff(page, library) -> None:  # t
     kept = [s for s in scores if s >= cut]
     expect(results.locator("visible=true")).to_have_count(len(kept))
     expect(page.get_by_test_id("search-summary")).to_have_text(
-        re.compile(rf"{len(scores) - len(kept)} under {cut:.2f} hidden"))
+        re.compile(rf"; {len(scores) - len(kept)} scoring under {cut:.2f} hidden$"))
     expect(page).to_have_url(re.compile(rf"min={cut:.2f}"))
     shot(page, "cutoff")
     page.reload()  # the cutoff is kept in the URL
@@ -177,6 +177,10 @@ def test_a_video_result_opens_at_its_moment_and_a_pdf_at_its_page(page, library)
     query = parse_qs(link.query)
     frame = next(f for f in video["frames"] if f["id"] == query["frame"][0])
     assert float(query["t"][0]) == float(frame["timestamp"]) >= 1.5
+    thumb = hit.locator("img.result-thumb")  # the matched moment's preview, not the original
+    assert thumb.get_attribute("src") == frame["thumbnailBlob"] != video["thumbnail"]
+    expect(thumb).to_have_js_property("complete", True)
+    assert thumb.evaluate("img => img.naturalWidth") > 0
     shot(page, "video")
 
     page.goto("/search?q=quokka")
@@ -185,6 +189,11 @@ def test_a_video_result_opens_at_its_moment_and_a_pdf_at_its_page(page, library)
     expect(hit.get_by_test_id("matched")).to_have_text("pdf · page 2")
     link = urlparse(hit.locator("a.result-open").get_attribute("href") or "")
     assert link.path == f"/m/{ids['pdf']}" and parse_qs(link.query)["page"] == ["2"]
+    pdf = library["api"].get(f"/api/media/{ids['pdf']}").json()["media"]
+    page_two = next(f for f in pdf["frames"] if f["pageNumber"] == 2)
+    assert parse_qs(link.query)["frame"] == [page_two["id"]]
+    expect(hit.locator("img.result-thumb")).to_have_attribute("src", page_two["thumbnailBlob"])
+    shot(page, "pdf")
 
 
 def test_search_in_one_collection(page, library) -> None:  # type: ignore[no-untyped-def]

@@ -113,7 +113,8 @@ def test_a_folder_tree_is_recreated_and_processed(studio_page, studio, person, s
 
     items = dialog.get_by_test_id("upload-item")
     expect(items).to_have_count(4)  # the hidden file is skipped, and said so
-    expect(dialog.get_by_test_id("upload-note")).to_have_text(re.compile("1 hidden file .* skipped"))
+    expect(dialog.get_by_test_id("upload-note")).to_have_text(
+        re.compile("1 hidden file .* skipped"))
     expect(dialog.get_by_test_id("upload-total-text")).to_have_text(
         re.compile(r"^4 of 4 uploaded · 100% of "))
     expect(dialog.get_by_test_id("upload-total")).to_have_attribute("value", "100")
@@ -156,9 +157,13 @@ def _fake_folder_drop(page, selector: str, tree: dict[str, bytes]) -> None:  # t
     from real files' bytes (a page cannot make real directory entries itself)."""
     page.evaluate("""([selector, tree]) => {
       const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-      const dir = (name, fullPath) => ({ isFile: false, isDirectory: true, name, fullPath, children: [],
-        createReader() { let done = false; const kids = this.children;
-          return { readEntries(ok) { const batch = done ? [] : kids; done = true; ok(batch); } }; } });
+      const dir = (name, fullPath) => ({
+        isFile: false, isDirectory: true, name, fullPath, children: [],
+        createReader() {
+          let done = false;
+          const kids = this.children;
+          return { readEntries(ok) { const batch = done ? [] : kids; done = true; ok(batch); } };
+        } });
       const roots = new Map();
       for (const [path, b64] of Object.entries(tree)) {
         const parts = path.split("/");
@@ -166,11 +171,16 @@ def _fake_folder_drop(page, selector: str, tree: dict[str, bytes]) -> None:  # t
         for (let i = 0; i < parts.length - 1; i++) {
           const at = parts.slice(0, i + 1).join("/");
           let node = roots.get(at);
-          if (!node) { node = dir(parts[i], "/" + at); roots.set(at, node); if (parent) parent.children.push(node); }
+          if (!node) {
+            node = dir(parts[i], "/" + at);
+            roots.set(at, node);
+            if (parent) parent.children.push(node);
+          }
           parent = node;
         }
         const file = new File([bytes(b64)], parts.at(-1));
-        parent.children.push({ isFile: true, isDirectory: false, name: file.name, file(ok) { ok(file); } });
+        parent.children.push({ isFile: true, isDirectory: false, name: file.name,
+                               file(ok) { ok(file); } });
       }
       const top = [...roots.entries()].filter(([k]) => !k.includes("/")).map(([, v]) => v);
       const transfer = { types: ["Files"], files: [], items: top.map((entry) => ({ kind: "file",
@@ -191,7 +201,8 @@ def test_drops_on_the_collection_page(studio_page, studio, person) -> None:  # t
     # Plain files, as a DataTransfer carries them.
     page.evaluate("""([b64]) => {
       const transfer = new DataTransfer();
-      transfer.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], "coffee.jpg", { type: "image/jpeg" }));
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      transfer.items.add(new File([bytes], "coffee.jpg", { type: "image/jpeg" }));
       document.querySelector("[data-testid=page-drop]").dispatchEvent(
         new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
     }""", [base64.b64encode(photo).decode()])
@@ -204,8 +215,10 @@ def test_drops_on_the_collection_page(studio_page, studio, person) -> None:  # t
     _fake_folder_drop(page, "[data-testid=dropzone]",
                       {"Receipts/2026/march.pdf": page_pdf, "Receipts/cover.jpg": photo})
     expect(dialog.get_by_test_id("upload-item")).to_have_count(3)
-    expect(dialog.get_by_test_id("upload-total-text")).to_have_text(re.compile("^3 of 3 uploaded · 100%"))
-    expect(dialog.get_by_test_id("upload-item").filter(has_text="Receipts/2026/march.pdf")).to_be_visible()
+    expect(dialog.get_by_test_id("upload-total-text")).to_have_text(
+        re.compile("^3 of 3 uploaded · 100%"))
+    expect(dialog.get_by_test_id("upload-item").filter(
+        has_text="Receipts/2026/march.pdf")).to_be_visible()
     shot(page, "dropped")
     top = _children(studio, person, dataset_id)
     assert set(top) == {"coffee.jpg", "Receipts"}
@@ -329,7 +342,8 @@ def test_refusals_are_said_plainly(studio_page, studio, person) -> None:  # type
     huge, notes, empty = (items.filter(has_text=n) for n in ("huge.jpg", "notes.txt", "empty.jpg"))
     expect(huge.get_by_test_id("upload-status")).to_have_text(
         "Too large: 855 KiB; this server takes files up to 49 KiB.")
-    expect(notes.get_by_test_id("upload-status")).to_have_text(re.compile("not supported|type", re.I))
+    expect(notes.get_by_test_id("upload-status")).to_have_text(
+        re.compile("not supported|type", re.I))
     expect(empty.get_by_test_id("upload-status")).to_have_text("The file is empty.")
     for item in (huge, notes, empty):  # retrying cannot help these
         expect(item.get_by_role("button", name="Retry")).to_be_hidden()

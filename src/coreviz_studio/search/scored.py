@@ -117,7 +117,8 @@ def _matched(out: Any, frame_id: uuid.UUID | None) -> MatchedFrame | None:
     for frame in out.frames:
         if frame.id == frame_id:
             return MatchedFrame(id=frame.id, timestamp=frame.timestamp,
-                                end_timestamp=frame.end_timestamp, page_number=frame.page_number)
+                                end_timestamp=frame.end_timestamp, page_number=frame.page_number,
+                                thumbnail_blob=frame.thumbnail_blob)
     return None
 
 
@@ -160,7 +161,8 @@ def _hit(session: Session, media: Media, frame_id: uuid.UUID | None, score: floa
     frame = session.get(Frame, frame_id) if frame_id else None
     matched = None if frame is None else MatchedFrame(
         id=frame.id, timestamp=seconds(frame.timestamp) or "0",
-        end_timestamp=seconds(frame.end_timestamp), page_number=frame.page_number)
+        end_timestamp=seconds(frame.end_timestamp), page_number=frame.page_number,
+        thumbnail_blob=urls.of(frame.thumbnail_key))
     return SearchHit(
         media=SearchMedia(id=media.id, name=media.name, type=media.type,
                           dataset_id=media.dataset_id),

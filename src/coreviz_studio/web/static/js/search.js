@@ -84,8 +84,11 @@ function card(result) {
   img.className = "result-thumb";
   img.alt = "";
   img.loading = "lazy";
-  img.src = result.thumbnail || "/static/placeholder.svg";
-  if (!result.thumbnail) img.classList.add("placeholder");
+  // A video's or a PDF's result shows the moment or page that matched; an image its thumbnail.
+  const moment = result.type !== "image" && result.frame && result.frame.thumbnailBlob;
+  const picture = moment || result.thumbnail;
+  img.src = picture || "/static/placeholder.svg";
+  if (!picture) img.classList.add("placeholder");
   const name = document.createElement("span");
   name.className = "result-name";
   name.textContent = result.name;
@@ -158,7 +161,7 @@ function cutoff() {
   const hidden = items.length - visible;
   if (!items.length) return;
   summary.textContent = `${items.length} result${items.length === 1 ? "" : "s"}` +
-    (hidden ? `, ${hidden} under ${min.toFixed(2)} hidden` : "") + (dataset ? "" : " in all collections");
+    (dataset ? "" : " in all collections") + (hidden ? `; ${hidden} scoring under ${min.toFixed(2)} hidden` : "");
   const url = new URL(location.href);
   if (min > 0) url.searchParams.set("min", min.toFixed(2));
   else url.searchParams.delete("min");
