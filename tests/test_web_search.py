@@ -234,6 +234,7 @@ def test_bad_input_is_explained(page, library) -> None:  # type: ignore[no-untyp
     page.goto("/search?similar=garbage")
     expect(page.locator("#search-error")).to_have_text(re.compile("invalid|object", re.I))
     page.goto("/search?similar=00000000-0000-4000-8000-000000000000&model=faces")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Looks like this face")
     expect(page.locator("#search-error")).to_have_text(re.compile("not found", re.I))
     shot(page, "refused")
 

@@ -272,6 +272,36 @@ def test_a_lost_answer_is_resumed_from_the_servers_offset(studio_page, studio, p
     shot(page, "resumed")
 
 
+def test_offline_mid_upload_then_back(studio_page, studio, person) -> None:  # type: ignore[no-untyped-def]
+    dataset_id = _collection(studio, person, "Offline")
+    photo = _big_photo()
+    page = studio_page
+    _small_chunks(page)
+    patches = {"n": 0}
+
+    def cut_the_network(route) -> None:  # type: ignore[no-untyped-def]
+        if route.request.method == "PATCH":
+            patches["n"] += 1
+            if patches["n"] == 2:  # the network goes away during the second chunk
+                page.context.set_offline(True)
+                route.abort("internetdisconnected")
+                return
+        route.continue_()
+    page.route("**/api/upload/tus/*", cut_the_network)
+    sign_in(page, person.email, PASSWORD)
+    dialog = _open_uploader(page, "Offline")
+    dialog.locator("input.pick-files").set_input_files(
+        files=[{"name": "offline.jpg", "mimeType": "image/jpeg", "buffer": photo}])
+    status = dialog.get_by_test_id("upload-item").get_by_test_id("upload-status")
+    expect(status).to_have_text(re.compile(r"^The connection was lost\. Trying again \(\d\)…$"))
+    shot(page, "offline")
+    page.context.set_offline(False)  # back online: the client wakes, asks HEAD, goes on
+    expect(status).to_have_text("Uploaded · queued for processing", timeout=30_000)
+    media = _everything(studio, person, dataset_id)
+    assert [(m["name"], m["sha256"]) for m in media] == [
+        ("offline.jpg", hashlib.sha256(photo).hexdigest())]
+
+
 def test_full_disk_retry_and_cancel(studio_page, studio, person) -> None:  # type: ignore[no-untyped-def]
     dataset_id = _collection(studio, person, "Full")
     photo = _big_photo()
@@ -345,8 +375,10 @@ def test_refusals_are_said_plainly(studio_page, studio, person) -> None:  # type
     expect(notes.get_by_test_id("upload-status")).to_have_text(
         re.compile("not supported|type", re.I))
     expect(empty.get_by_test_id("upload-status")).to_have_text("The file is empty.")
-    for item in (huge, notes, empty):  # retrying cannot help these
+    for item in (huge, notes, empty):  # retrying cannot help these; nothing is kept to cancel
         expect(item.get_by_role("button", name="Retry")).to_be_hidden()
+        expect(item.get_by_role("button", name=re.compile("^Cancel"))).to_be_hidden()
+        expect(item.locator("progress")).to_have_attribute("value", "0")
     expect(dialog.get_by_test_id("upload-total-text")).to_have_text(re.compile("3 failed"))
     shot(page, "refused")
 

@@ -197,7 +197,10 @@ class Uploader {
     item.li.dataset.state = "failed";
     this.say(item, text);
     item.retry.hidden = !canRetry;
-    item.cancel.hidden = !item.tus || !item.tus.url;
+    // What the server holds, not what the browser had sent when the refusal came.
+    item.sent = item.tus && item.tus.url ? item.tus.offset : 0;
+    item.bar.value = Math.floor((100 * item.sent) / (item.file.size || 1));
+    item.cancel.hidden = !canRetry || !item.tus || !item.tus.url; // Cancel: DELETE what is kept
     this.total();
   }
 
