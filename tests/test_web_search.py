@@ -227,6 +227,36 @@ def test_find_similar_from_a_face(page, library) -> None:  # type: ignore[no-unt
     shot(page, "similar")
 
 
+@pytest.mark.skipif(not DETECTOR.exists(), reason=f"no object detector at {DETECTOR}")
+def test_find_similar_from_an_object_in_every_collection(page, library) -> None:  # type: ignore[no-untyped-def]
+    ids = library["ids"]
+    sign_in(page, library["member"].email, PASSWORD,
+            path=f"/search?q=cat&dataset={library['trips']}")
+    hit = _results(page).filter(has_text="chelsea.jpg")
+    expect(hit).to_have_count(1)
+    hit.get_by_test_id("find-similar").filter(has_text=re.compile("^cat$")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Looks like this cat")
+    expect(page.get_by_label("Search in")).to_have_value(library["trips"])  # stays in Trips
+    expect(page.get_by_test_id("search-summary")).to_have_text(re.compile("^\\d+ results?$"))
+    names = _results(page).locator(".result-name").all_inner_texts()
+    assert "office-cat.jpg" not in names, names  # in Work, not in Trips
+    # The same photo in the other collection: searching every collection finds it, on top
+    # (beside the cat's own photo, whose other boxes look like it too).
+    page.get_by_label("Search in").select_option("")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page).to_have_url(re.compile(r"dataset=&similar=[0-9a-f-]+&model=objects"))
+    expect(_results(page).filter(has_text="office-cat.jpg")).to_have_count(1)
+    top = [r.get_attribute("data-media-id") for r in _results(page).all()[:2]]
+    assert ids["work_cat"] in top, top
+    assert _scores(page)[0] > 0.95
+    shot(page, "similar-object")
+    # Words typed there start a word search again.
+    page.get_by_label("Search for").fill("zeppelin")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/search\?q=zeppelin&dataset=$"))
+    expect(_results(page).first.locator(".result-name")).to_have_text("airship.mp4")
+
+
 def test_bad_input_is_explained(page, library) -> None:  # type: ignore[no-untyped-def]
     sign_in(page, library["member"].email, PASSWORD, path="/search?q=cat&dataset=not-an-id")
     expect(page.get_by_test_id("no-such-collection")).to_be_visible()

@@ -96,8 +96,8 @@ def test_a_folder_tree_is_recreated_and_processed(studio_page, studio, person, s
     dataset_id = _collection(studio, person, "Trip 2026")
     root = tmp_path / "Trip"
     files = {
-        "day1/IMG_0001.jpg": media_files.photo("chelsea"),
-        "day1/evening/IMG_0002.jpg": media_files.photo("rocket"),
+        "Été 1/IMG_0001.jpg": media_files.photo("chelsea"),
+        "Été 1/evening/IMG_0002.jpg": media_files.photo("rocket"),
         "clip.mp4": media_files.video_with_cut(tmp_path / "clip.mp4"),
         "notes.pdf": media_files.pdf_with_text(["Packing list", "Tickets and maps"]),
         ".DS_Store": b"\0\0\0\1Bud1",
@@ -123,13 +123,13 @@ def test_a_folder_tree_is_recreated_and_processed(studio_page, studio, person, s
             "Uploaded · queued for processing")
     shot(page, "uploaded")
 
-    # The tree, as the API sees it: Trip/{day1/{IMG_0001, evening/{IMG_0002}}, clip, notes}.
+    # The tree, as the API sees it: Trip/{Été 1/{IMG_0001, evening/{IMG_0002}}, clip, notes}.
     top = _children(studio, person, dataset_id)
     assert set(top) == {"Trip"} and top["Trip"]["type"] == "folder"
     trip = _children(studio, person, dataset_id, top["Trip"]["path"])
-    assert set(trip) == {"day1", "clip.mp4", "notes.pdf"}
+    assert set(trip) == {"Été 1", "clip.mp4", "notes.pdf"}
     assert (trip["clip.mp4"]["type"], trip["notes.pdf"]["type"]) == ("video", "pdf")
-    day1 = _children(studio, person, dataset_id, trip["day1"]["path"])
+    day1 = _children(studio, person, dataset_id, trip["Été 1"]["path"])
     assert set(day1) == {"IMG_0001.jpg", "evening"}
     evening = _children(studio, person, dataset_id, day1["evening"]["path"])
     assert set(evening) == {"IMG_0002.jpg"}
@@ -249,6 +249,10 @@ def test_a_lost_answer_is_resumed_from_the_servers_offset(studio_page, studio, p
         if patches["n"] == 3:
             route.fetch()  # the server takes the chunk and answers; the answer never arrives
             route.abort("internetdisconnected")
+        elif patches["n"] == 5:  # another request holds the upload (docs/uploads.md)
+            route.fulfill(status=423, content_type="application/json",
+                          headers={"Tus-Resumable": "1.0.0"},
+                          body='{"error": "Locked", "message": "The upload is busy."}')
         else:
             route.continue_()
     page.route("**/api/upload/tus/*", lose_the_third_answer)
@@ -263,9 +267,12 @@ def test_a_lost_answer_is_resumed_from_the_servers_offset(studio_page, studio, p
     # After the lost answer the client asked HEAD, then went on from the server's offset (the
     # third chunk's end), not from where its own answer left it.
     heads = [i for i, (method, _) in enumerate(sent) if method == "HEAD"]
-    assert heads, sent
+    assert len(heads) == 2, sent  # once after the lost answer, once after the 423
     after = [offset for method, offset in sent[heads[0]:] if method == "PATCH"]
     assert after and after[0] == str(3 * chunk), sent
+    locked = [offset for method, offset in sent[:heads[1]] if method == "PATCH"][-1]
+    again = next(offset for method, offset in sent[heads[1]:] if method == "PATCH")
+    assert locked == again == str(4 * chunk), sent  # the same chunk, sent again
     media = _everything(studio, person, dataset_id)
     assert [(m["name"], m["sha256"], m["sizeBytes"]) for m in media] == [
         ("big.jpg", hashlib.sha256(photo).hexdigest(), len(photo))]

@@ -207,4 +207,9 @@ const start = Number(params.get("min"));
 if (Number.isFinite(start) && start > 0 && start <= 1) slider.value = String(start);
 shown.textContent = Number(slider.value).toFixed(2);
 slider.addEventListener("input", cutoff);
+// Words typed in "find similar" mode start a word search instead.
+document.querySelector(".search-form").addEventListener("submit", (event) => {
+  const words = event.target.q.value.trim();
+  for (const input of event.target.querySelectorAll(".similar-mode")) input.disabled = Boolean(words);
+});
 run();
