@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from PIL import Image
@@ -105,51 +106,45 @@ def png_bomb(width: int = 30000, height: int = 30000) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
-def video_with_cut(path: Path, cut_at: float = 2.0, seconds: float = 4.0,
-                   size: tuple[int, int] = (160, 120), fps: int = 10) -> bytes:
-    """A video of one shot (a slowly drifting red scene) and, from `cut_at`, a hard cut to a
-    different one (blue, with a white square)."""
+def _h264(path: Path, size: tuple[int, int], fps: int, frames: Iterator[Image.Image]) -> bytes:
     import av
-    from PIL import ImageDraw
 
     with av.open(str(path), "w", format="mp4") as out:
         stream = out.add_stream("libx264", rate=fps)
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
-        for i in range(int(seconds * fps)):
-            if i / fps < cut_at:
-                img = Image.new("RGB", size, (200, 40 + i % 10, 30))
-            else:
-                img = Image.new("RGB", size, (20, 40, 210))
-                ImageDraw.Draw(img).rectangle((40, 30, 100, 90), fill="white")
+        for img in frames:
             for packet in stream.encode(av.VideoFrame.from_image(img)):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
     return path.read_bytes()
+
+
+def _blue_scene(size: tuple[int, int]) -> Image.Image:
+    from PIL import ImageDraw
+
+    img = Image.new("RGB", size, (20, 40, 210))
+    ImageDraw.Draw(img).rectangle((40, 30, 100, 90), fill="white")
+    return img
+
+
+def video_with_cut(path: Path, cut_at: float = 2.0, seconds: float = 4.0,
+                   size: tuple[int, int] = (160, 120), fps: int = 10) -> bytes:
+    """A video of one shot (a slowly drifting red scene) and, from `cut_at`, a hard cut to a
+    different one (blue, with a white square)."""
+    return _h264(path, size, fps, (
+        Image.new("RGB", size, (200, 40 + i % 10, 30)) if i / fps < cut_at else _blue_scene(size)
+        for i in range(int(seconds * fps))))
 
 
 def video_from_black(path: Path, black_seconds: float = 1.0, seconds: float = 3.0,
                      size: tuple[int, int] = (160, 120), fps: int = 10) -> bytes:
     """A video that opens on black (a fade-in, as many do) and cuts to a scene at
     `black_seconds`: blue, with a white square."""
-    import av
-    from PIL import ImageDraw
-
-    with av.open(str(path), "w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height = size
-        stream.pix_fmt = "yuv420p"
-        for i in range(int(seconds * fps)):
-            img = Image.new("RGB", size, "black")
-            if i / fps >= black_seconds:
-                img = Image.new("RGB", size, (20, 40, 210))
-                ImageDraw.Draw(img).rectangle((40, 30, 100, 90), fill="white")
-            for packet in stream.encode(av.VideoFrame.from_image(img)):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path.read_bytes()
+    return _h264(path, size, fps, (
+        Image.new("RGB", size, "black") if i / fps < black_seconds else _blue_scene(size)
+        for i in range(int(seconds * fps))))
 
 
 def pdf_with_text(pages: list[str]) -> bytes:

@@ -185,6 +185,23 @@ def test_permanent_delete_purges_every_row_and_blob(client, make_member, setting
                        uuid.UUID(folder["id"])) == 0
 
 
+def test_a_purge_leaves_nothing_of_an_item_uploaded_with_tus(lib: Library, client, settings,  # type: ignore[no-untyped-def]
+                                                             database) -> None:
+    from tests.tus_client import Tus
+
+    data = media_files.image("PNG", (80, 60))
+    r = Tus(client, lib).upload(data, chunk=1000, filename="resumed.png")
+    assert r.status_code == 204, r.text
+    [media] = _processed(lib, settings, database, r.headers["coreviz-media-id"])
+    needles = _needles(media)
+    assert "tus_uploads" in _everything_mentioning(database, needles)  # its kept answer
+    r = client.delete(f"/api/media/{media['id']}", headers=lib.headers,
+                      params={"permanent": "true"})
+    assert r.status_code == 200, r.text
+    drain(pipeline(settings, database, models="none"), [media["id"]])
+    assert _everything_mentioning(database, needles) == {}
+
+
 def test_purge_twice_at_once_is_safe(lib: Library, settings, database) -> None:  # type: ignore[no-untyped-def]
     [media] = _processed(lib, settings, database, lib.upload(media_files.image(), "x.jpg")["id"])
     lib.client.delete(f"/api/media/{media['id']}", headers=lib.headers)

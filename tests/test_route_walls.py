@@ -133,7 +133,11 @@ def test_public_routes_are_the_few_expected(client) -> None:  # type: ignore[no-
     assert public_routes == {"/", "/sign-in", "/accept-invitation/{invitation_id}",
         "/healthz", "/blobs/{key:path}", "/device", "/api/auth/sign-in/email",
         "/api/auth/get-session", "/api/auth/device/code", "/api/auth/device/token",
-        "/api/auth/device", "/search", "/c/{dataset_id}"}
+        "/api/auth/device",
+        # the settings and people pages (tests/test_web_settings_pages.py)
+        "/settings", "/people", "/things", "/people/{cluster_id}", "/things/{cluster_id}",
+        # the search page and a collection's page (tests/test_web_search_pages.py)
+        "/search", "/c/{dataset_id}"}
     assert callable(public)
 
 

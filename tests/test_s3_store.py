@@ -137,6 +137,44 @@ def test_a_dead_process_upload_is_aborted_by_the_next_start(store: S3BlobStore,
     assert list(store.spool_dir.iterdir()) == []
 
 
+_COPY_CHILD = """
+import io, os, signal, sys
+from pathlib import Path
+from coreviz_studio.storage.base import resumable_append
+from coreviz_studio.storage.s3 import S3BlobStore
+from tests.s3_server import MotoServer
+server = MotoServer(sys.argv[1], None, None)
+store = S3BlobStore.from_settings(server.settings(Path(sys.argv[2]), prefix=sys.argv[3]))
+state = resumable_append(store, store.resumable_create(), 0, io.BytesIO(os.urandom(9 << 20)))
+print(state, flush=True)
+# Killed in the middle of the finish's copy (a multipart copy past 8 MiB): at its first part.
+store.client.meta.events.register("before-call.s3.UploadPartCopy",
+                                  lambda **_: os.kill(os.getpid(), signal.SIGKILL))
+store.resumable_finish(state, "jpg")
+"""
+
+
+def test_a_finish_killed_during_its_copy_leaves_no_upload_behind(store: S3BlobStore,
+                                                                 s3_server: MotoServer,
+                                                                 tmp_path: Path) -> None:
+    from coreviz_studio.storage import s3_resumable
+    from coreviz_studio.storage.base import resumable_key
+
+    child = subprocess.run(
+        [sys.executable, "-c", _COPY_CHILD, s3_server.url, str(tmp_path / "data"), store.prefix],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    state = child.stdout.strip()
+    key = resumable_key(s3_resumable._load(state)["id"], "jpg")
+    assert [u["Key"] for u in _uploads(store)] == [store.prefix + key]  # the copy's, cut off
+    assert store.reap_pending() == 1  # its owner is dead: aborted at the next start
+    assert _uploads(store) == []
+    assert store.resumable_finish(state, "jpg") == key  # and the upload still finishes
+    assert store.stat(key) is not None and _uploads(store) == []
+    assert _objects(store) == [store.prefix + key]
+
+
 def test_a_prefix_keeps_to_itself(s3_server: MotoServer, tmp_path: Path) -> None:
     a = S3BlobStore.from_settings(s3_server.settings(tmp_path / "a"))
     b = S3BlobStore.from_settings(s3_server.settings(tmp_path / "b"))
@@ -170,6 +208,40 @@ def test_a_resumable_upload_spans_parts_and_a_tail(store: S3BlobStore, size: int
     assert head["ContentType"] == "image/jpeg"  # a copy (multipart past 8 MiB) with its type
     assert _objects(store) == [store.prefix + key] and _uploads(store) == []
     store.resumable_abort(stale)  # finished already: nothing happens
+
+
+@pytest.mark.parametrize("cut", ["completed", "copied", "finished", "small-put"])
+def test_a_resumable_finish_cut_off_midway_is_completed_by_the_next(store: S3BlobStore,
+                                                                    cut: str) -> None:
+    """The server killed at any step of a finish (before the media row committed): the next
+    finish (tus HEAD does one) ends with the same key and every byte, and nothing left over."""
+    import io
+
+    from coreviz_studio.storage import s3_resumable
+    from coreviz_studio.storage.base import resumable_key
+
+    data = os.urandom(1000 if cut == "small-put" else 6 * 1024 * 1024 + 7)
+    state = store.resumable_create()
+    cuts = [0, len(data)] if cut == "small-put" else [0, 5 * 1024 * 1024 + 3, len(data)]
+    for start, end in itertools.pairwise(cuts):  # a big one: a part and a tail
+        state = resumable_append(store, state, start, io.BytesIO(data[start:end]))
+    s = s3_resumable._load(state)
+    key, obj = resumable_key(s["id"], "jpg"), f"{store.prefix}tus/{s['id']}"
+    if cut == "small-put":  # the PUT of the whole (small) file was made, its leftovers not gone
+        store.put_verified(key, data, hashlib.sha256(data).hexdigest())
+    elif cut == "finished":
+        assert store.resumable_finish(state, "jpg") == key
+    else:  # what the first steps of a finish did (tail as the last part, complete, maybe copy)
+        if tail := s3_resumable._tail(store, s):
+            s3_resumable._put_part(store, s, tail, state)
+        store.client.complete_multipart_upload(Bucket=BUCKET, Key=obj, UploadId=s["upload"],
+                                               MultipartUpload={"Parts": s["parts"]})
+        if cut == "copied":
+            store.client.copy_object(Bucket=BUCKET, Key=store.prefix + key,
+                                     CopySource={"Bucket": BUCKET, "Key": obj})
+    assert store.resumable_finish(state, "jpg") == key
+    assert b"".join(store.read(key)) == data
+    assert _objects(store) == [store.prefix + key] and _uploads(store) == []
 
 
 def test_the_settings_are_checked_and_name_the_setting(tmp_path: Path) -> None:
@@ -266,3 +338,18 @@ def test_a_tus_upload_on_s3_becomes_media_with_every_byte(
         assert served.status_code == 200 and served.content == photo
         assert _uploads(store) == []  # the multipart upload completed, no tail left
         assert [k for k in _objects(store) if "tus/" in k or ".tail-" in k] == []
+
+
+def test_studio_pages_allow_the_bucket_only_where_blobs_redirect_there(
+        s3_server: MotoServer, store: S3BlobStore, tmp_path: Path) -> None:
+    from coreviz_studio.storage.local import LocalBlobStore
+    from coreviz_studio.web.templating import POLICY, page_policy
+
+    settings = s3_server.settings(tmp_path / "data")
+    assert page_policy(settings, store) == POLICY  # streamed: this origin only
+    redirecting = settings.model_copy(update={"blob_redirect": True})
+    policy = page_policy(redirecting, store)
+    assert f"img-src 'self' data: {s3_server.url};" in policy
+    assert f"media-src 'self' {s3_server.url};" in policy
+    assert "script-src 'self';" in policy and "connect-src 'self';" in policy
+    assert page_policy(redirecting, LocalBlobStore(tmp_path / "local")) == POLICY

@@ -138,6 +138,41 @@ def test_find_similar_face_and_clusters(world) -> None:  # type: ignore[no-untyp
                           params={"similarToObjectId": face["id"]}).status_code == 404
 
 
+def test_a_clusters_media_across_the_organization(world) -> None:  # type: ignore[no-untyped-def]
+    lib, ids, other, _ = world
+    face = next(o for o in lib.media(ids["astronaut"])["frames"][0]["objects"]
+                if o["type"] == "face")
+    cluster = face["clusterId"]
+    r = lib.client.get(f"/api/clusters/{cluster}/media", headers=lib.headers)
+    assert r.status_code == 200, r.text
+    page = r.json()
+    assert {m["id"] for m in page["media"]} == {ids["astronaut"], ids["astronaut2"]}
+    assert page["pagination"] == {"total": 2, "limit": 50, "offset": 0, "hasMore": False}
+    assert all(m["thumbnail"] for m in page["media"])
+    newest = [m["id"] for m in page["media"]]
+    first = lib.client.get(f"/api/clusters/{cluster}/media", headers=lib.headers,
+                           params={"limit": 1, "offset": 1}).json()
+    assert [m["id"] for m in first["media"]] == newest[1:] and not first["pagination"]["hasMore"]
+    # The cover carries its frame's size, so a client can crop the face out of the thumbnail.
+    cover = lib.client.get(f"/api/clusters/{cluster}", headers=lib.headers).json()["cluster"]
+    frame = lib.media(cover["cover"]["mediaId"])["frames"][0]
+    assert (cover["cover"]["frameWidth"], cover["cover"]["frameHeight"]) == (
+        frame["width"], frame["height"])
+    # A key limited to another collection does not see this collection's person at all.
+    elsewhere = lib.client.post(f"/api/organization/{lib.member.org_id}/datasets",
+                                headers=lib.headers, json={"name": "Empty"}).json()["id"]
+    key = lib.client.post("/api/auth/api-key/create", headers=lib.headers,
+                          json={"name": "one", "collections": [elsewhere]}).json()["key"]
+    scoped = lib.client.get(f"/api/clusters/{cluster}/media", headers={"x-api-key": key})
+    assert scoped.status_code == 404, scoped.text
+    # Another organization: not found; bad paging: a 400 with a message.
+    assert lib.client.get(f"/api/clusters/{cluster}/media",
+                          headers=other.headers).status_code == 404
+    for bad in ({"limit": "1001"}, {"offset": "-1"}, {"limit": "x"}):
+        r = lib.client.get(f"/api/clusters/{cluster}/media", headers=lib.headers, params=bad)
+        assert r.status_code == 400 and r.json()["message"], r.text
+
+
 def test_similar_refusals(world) -> None:  # type: ignore[no-untyped-def]
     lib, ids, _, _ = world
     text_line = next(o for o in lib.media(ids["invoice"])["frames"][0]["objects"]

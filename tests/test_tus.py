@@ -5,6 +5,7 @@ tests/test_tus_server.py runs the real client (tuspy) and cut-off PATCHes agains
 from __future__ import annotations
 
 import hashlib
+import io
 import uuid
 
 import httpx
@@ -317,3 +318,59 @@ def test_get_before_the_end_is_a_409(tus: Tus, client, lib: Library) -> None:  #
     url = tus.new(1000)
     r = client.get(url, headers=lib.headers)
     assert r.status_code == 409 and "0 of 1,000" in r.json()["message"]
+
+
+def _recorded_but_not_finished(client, database, url: str, data: bytes) -> str:  # type: ignore[no-untyped-def]
+    """What a PATCH leaves when its server is killed right after it recorded the last byte:
+    every byte stored and counted, no media (tus.append, then no tus.finish). Its state."""
+    from coreviz_studio.storage.base import resumable_append
+
+    state, offset = _state(database, url) or ("", 0)
+    state = resumable_append(client.app.state.blobs, state, offset, io.BytesIO(data[offset:]))
+    with database.system_sessions() as s:
+        s.execute(text("UPDATE tus_uploads SET store_state = :s, \"offset\" = :o WHERE id = :id"),
+                  {"s": state, "o": len(data), "id": url.rsplit("/", 1)[1]})
+        s.commit()
+    return state
+
+
+@pytest.mark.parametrize("ask", ["HEAD", "GET", "PATCH"])
+def test_an_upload_whose_server_died_after_its_last_byte_is_finished_when_asked(  # type: ignore[no-untyped-def]
+        tus: Tus, lib: Library, client, database, ask: str) -> None:
+    data = media_files.image("PNG", size=(120, 90), noise=True)
+    url = tus.new(len(data))
+    assert tus.patch(url, 0, data[:5000]).status_code == 204
+    _recorded_but_not_finished(client, database, url, data)
+    # A tus client resumes with HEAD and, seeing the whole length, sends nothing more: the
+    # upload must become media there (or on GET, or on an empty PATCH at its end).
+    if ask == "HEAD":
+        r = tus.head(url)
+    elif ask == "GET":
+        r = client.get(url, headers=lib.headers)
+    else:
+        r = tus.patch(url, len(data), b"")
+    assert r.status_code in (200, 204), r.text
+    media_id = r.headers["coreviz-media-id"]
+    assert lib.media(media_id)["sha256"] == hashlib.sha256(data).hexdigest()
+    assert tus.head(url).headers["coreviz-media-id"] == media_id  # once, not twice
+    assert client.get(url, headers=lib.headers).json()["mediaId"] == media_id
+    assert tus.patch(url, len(data), b"more").status_code == 413
+
+
+def test_a_finish_cut_off_after_the_store_made_the_blob_is_done_again(  # type: ignore[no-untyped-def]
+        tus: Tus, lib: Library, client, database, settings) -> None:
+    from coreviz_studio.blobs import refs
+
+    data = media_files.image("PNG", size=(120, 90), noise=True)
+    url = tus.new(len(data))
+    assert tus.patch(url, 0, data[:5000]).status_code == 204
+    state = _recorded_but_not_finished(client, database, url, data)
+    store = client.app.state.blobs
+    key = store.resumable_finish(state, "png")  # then the server was killed: no media row
+    assert not _part_exists(settings, state) and not refs.holders(database, [key])
+    r = tus.head(url)
+    assert r.status_code == 200, r.text
+    media = lib.media(r.headers["coreviz-media-id"])
+    assert media["sha256"] == hashlib.sha256(data).hexdigest()
+    assert key in media["blob"] and b"".join(store.read(key)) == data
+    assert store.resumable_finish(state, "png") == key  # idempotent

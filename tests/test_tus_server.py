@@ -172,7 +172,11 @@ def test_a_server_killed_during_a_patch_resumes_from_the_recorded_offset(pg_url:
                                                                          tmp_path) -> None:
     """Bytes a killed server wrote in place but never recorded are dropped by the next PATCH
     (to the next server on that data dir), never counted nor mixed into the file."""
-    data = _video(tmp_path) * 3  # an MP4 with junk after it still probes
+    # An MP4 with junk after it still probes. Half of it must pass the receiver's 1 MiB batch,
+    # or nothing reaches the file until the body ends (here: the 30 s read timeout, which
+    # records the bytes, so the kill would have to land in the few ms before that commit).
+    video = _video(tmp_path)
+    data = video * ((4 << 20) // len(video) + 1)
     with server_on(pg_url, "cvs-tus-kill-") as first:
         lib = Library(client, make_member())
         path = _create(first, lib, len(data))

@@ -6,6 +6,7 @@ search within one collection; find similar from a face; bad input; a phone-sized
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -26,11 +27,14 @@ from tests.processes import Server, server_on
 
 pytestmark = pytest.mark.usefixtures("fresh_sign_in_limits")
 
-DETECTOR = Path("/work/shared/models/nanodet-coco-416.onnx")
-for _up in Path(__file__).resolve().parents:
-    if (_up / "shared" / "models" / DETECTOR.name).exists():
-        DETECTOR = _up / "shared" / "models" / DETECTOR.name
-        break
+# The COCO detector, for objects to find similar ones of: COREVIZ_TEST_DETECTOR, or the first
+# shared/models/ found above this checkout (a git worktree sits deeper than the main one).
+DETECTOR = Path(os.environ.get("COREVIZ_TEST_DETECTOR", "nanodet-coco-416.onnx"))
+if "COREVIZ_TEST_DETECTOR" not in os.environ:
+    for _up in Path(__file__).resolve().parents:
+        if (_up / "shared" / "models" / DETECTOR.name).exists():
+            DETECTOR = _up / "shared" / "models" / DETECTOR.name
+            break
 
 
 def _jpeg(image: Image.Image) -> bytes:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from coreviz_studio.blobs import refs
-from coreviz_studio.db.tables import DetectedObject, Frame, Media
+from coreviz_studio.db.tables import DetectedObject, Frame, Media, TusUpload
 from coreviz_studio.pipeline.process import Pipeline
 from coreviz_studio.pipeline.queue import QUEUE
 from coreviz_studio.search.clusters import recount
@@ -93,6 +93,11 @@ def purge(pipe: Pipeline, trash_id: uuid.UUID) -> int:
                 .execution_options(synchronize_session=False))
         session.execute(delete(Media).where(Media.id.in_(ids - kept))
                         .execution_options(synchronize_session=False))
+        # A finished tus upload keeps its answer (the media id, its blob's URL, the file's
+        # name) for a while: nothing of a purged item may stay.
+        session.execute(delete(TusUpload).where(
+            TusUpload.result["mediaId"].astext.in_([str(i) for i in ids]))
+            .execution_options(synchronize_session=False))
         recount(session, clusters)
     held = refs.holders(pipe.db, keys)
     for key in keys - held.keys():

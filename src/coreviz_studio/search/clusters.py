@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 
 import numpy as np
-from sqlalchemy import func, select, text, update
+from sqlalchemy import exists, func, select, text, true, update
 from sqlalchemy.orm import Session
 
 from coreviz_studio.auth.principal import Principal
@@ -142,3 +142,20 @@ def cover(session: Session, cluster: Cluster) -> DetectedObject | None:
             .order_by(DetectedObject.confidence.desc().nulls_last()).limit(1))
     return session.scalars(stmt).first()
 
+
+
+def cluster_media(session: Session, principal: Principal, cluster_id: IdRef, limit: int,
+                  offset: int) -> tuple[list[Media], int]:
+    """The media a cluster's members are on, in every collection the caller sees, newest
+    first (a person's photos across the organization; browse's `clusterId` is one collection's)."""
+    cluster = get_cluster(session, principal, cluster_id)
+    base = scoped(Media, principal).where(
+        Media.status == "active", Media.is_active_version == true(),
+        exists().where(DetectedObject.media_id == Media.id,
+                       DetectedObject.cluster_id == cluster.id))
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    rows: list[Media] = []
+    if limit and offset < total:
+        rows = list(session.scalars(base.order_by(Media.created_at.desc(), Media.id.desc())
+                                    .limit(limit).offset(offset)))
+    return rows, total

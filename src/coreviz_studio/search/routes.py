@@ -9,6 +9,8 @@ from fastapi import APIRouter, Query
 from coreviz_studio.deps import Config, Db, Member, Urls, Viewer
 from coreviz_studio.ids import Id
 from coreviz_studio.media import browse
+from coreviz_studio.media.schemas import BrowseOut, Pagination
+from coreviz_studio.media.views import media_list
 from coreviz_studio.search import clusters, scored
 from coreviz_studio.search.schemas import (
     ClusterEnvelope,
@@ -56,6 +58,19 @@ def get_cluster(cluster_id: Id, db: Db, principal: Viewer,
                 urls: Urls) -> ClusterEnvelope:
     return ClusterEnvelope(cluster=cluster_out(db, clusters.get_cluster(db, principal,
                                                                         cluster_id), urls))
+
+
+@router.get("/clusters/{cluster_id}/media", response_model=BrowseOut)
+def list_cluster_media(cluster_id: Id, db: Db, principal: Viewer, urls: Urls,
+                       limit: Annotated[int, Query(ge=0, le=browse.MAX_LIMIT)] = 50,
+                       offset: Annotated[int, Query(ge=0, le=browse.MAX_OFFSET)] = 0
+                       ) -> BrowseOut:
+    """The media of a cluster (a person's photos, a kind of thing's) in every collection the
+    caller sees, newest first, in browse's shape."""
+    rows, total = clusters.cluster_media(db, principal, cluster_id, limit, offset)
+    return BrowseOut(media=media_list(db, rows, urls),
+                     pagination=Pagination(total=total, limit=limit, offset=offset,
+                                           has_more=offset + len(rows) < total))
 
 
 @router.patch("/clusters/{cluster_id}", response_model=ClusterEnvelope)

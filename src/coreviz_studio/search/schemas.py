@@ -40,6 +40,10 @@ class ClusterCover(WireModel):
     frame_id: uuid.UUID
     bbox: dict[str, float]
     thumbnail_blob: str | None
+    # The frame's size in pixels (the bbox's frame of reference): with it a client crops the
+    # face or object out of the thumbnail, whatever the thumbnail's own size.
+    frame_width: int | None = None
+    frame_height: int | None = None
 
 
 class ClusterOut(WireModel):

@@ -15,12 +15,15 @@ def cluster_out(session: Session, cluster: Cluster, urls: BlobUrls) -> ClusterOu
     cover = clusters.cover(session, cluster)
     shown = None
     if cover is not None:
-        thumb = session.scalar(select(Frame.thumbnail_key).where(Frame.id == cover.frame_id))
+        frame = session.execute(select(Frame.thumbnail_key, Frame.width, Frame.height)
+                                .where(Frame.id == cover.frame_id)).first()
+        thumb, width, height = frame if frame is not None else (None, None, None)
         shown = ClusterCover(object_id=cover.id, media_id=cover.media_id,
                              frame_id=cover.frame_id,
                              bbox={"x": cover.bbox_x, "y": cover.bbox_y,
                                    "width": cover.bbox_width, "height": cover.bbox_height},
-                             thumbnail_blob=urls.of(thumb))
+                             thumbnail_blob=urls.of(thumb), frame_width=width,
+                             frame_height=height)
     return ClusterOut(id=cluster.id, kind=cluster.kind,
                       label=cover.label if cover is not None and cluster.kind == "object"
                       else ("face" if cluster.kind == "face" else None),

@@ -26,6 +26,12 @@ def new_key(ext: str) -> str:
     return f"{token[:2]}/{token}.{ext}"
 
 
+def resumable_key(token: str, ext: str) -> str:
+    """The key a finished resumable upload gets: from its own random token (32 hex, made by
+    the store, never reused), so that finishing again after a crash finds the same blob."""
+    return f"{token[:2]}/{token}.{ext}"
+
+
 def is_key(key: str) -> bool:
     return KEY_PATTERN.match(key) is not None
 
@@ -173,7 +179,9 @@ class BlobStore(Protocol):
         ...
 
     def resumable_finish(self, state: str, ext: str) -> str:
-        """Make every byte appended a blob under a new key (returned)."""
+        """Make every byte appended a blob under its key (returned). Idempotent: called again
+        after a finish that was cut off midway (a crash before the caller recorded the result),
+        it completes that finish and returns the same key."""
         ...
 
     def resumable_abort(self, state: str) -> None:

@@ -22,6 +22,7 @@ from coreviz_studio.storage.base import (
     StoredBlob,
     is_key,
     new_key,
+    resumable_key,
 )
 from coreviz_studio.storage.spool import SpooledBlob
 from coreviz_studio.storage.writeback import Writeback
@@ -212,10 +213,15 @@ class LocalBlobStore:
 
     def resumable_finish(self, state: str, ext: str) -> str:
         path = self._resumable(state)
-        if not path.exists():
-            raise NotStored(state)
-        key = new_key(ext)
+        # The key is the upload's own random token (never reused, never shown), so a finish
+        # cut off after the rename (the process killed before the media row committed) is
+        # done again by the next one instead of losing the upload.
+        key = resumable_key(state, ext)
         target = self.root / key
+        if not path.exists():
+            if target.is_file():
+                return key
+            raise NotStored(state)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.rename(path, target)
         _fsync_dir(target.parent)

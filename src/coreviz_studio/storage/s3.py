@@ -95,6 +95,20 @@ class S3BlobStore:
         expected = hashlib.md5(data, usedforsecurity=False).hexdigest()
         s3_verify.check(self, key, r.get("ETag", ""), f'"{expected}"', sha256)
 
+    @contextlib.contextmanager
+    def owned(self, key: str) -> Iterator[None]:
+        """While the body runs, a marker names this process as the owner of any multipart
+        upload to `key` (a managed copy makes one past 8 MiB): should the process die midway,
+        reap_pending aborts it at the next start instead of leaving its parts forever."""
+        marker = self._obj(PENDING + f"{owners.me()}.{key.replace('/', '.')}")
+        with answering():
+            self.client.put_object(Bucket=self.bucket, Key=marker, Body=key.encode())
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):  # best effort: reap_pending tries again
+                self.client.delete_object(Bucket=self.bucket, Key=marker)
+
     def put_multipart(self, key: str, f: BinaryIO, size: int, sha256: str) -> None:
         """Parts of PART bytes, each with its SHA256; aborted on any failure, so no upload
         is left behind. A marker object names this process as the upload's owner until it

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from botocore.exceptions import ClientError
 
 from coreviz_studio.formats import mime_for_ext
-from coreviz_studio.storage.base import CHUNK, NotStored, new_key
+from coreviz_studio.storage.base import CHUNK, NotStored, resumable_key
 from coreviz_studio.storage.s3_client import answering, is_missing
 from coreviz_studio.storage.spool import SpooledBlob
 
@@ -162,26 +162,47 @@ def append(store: S3BlobStore, state: str, offset: int, data: BinaryIO) -> str:
     return json.dumps(s)
 
 
+def _completed(store: S3BlobStore, s: dict[str, Any]) -> bool:
+    """Whether the multipart upload was completed already (by a finish cut off before its copy)."""
+    try:
+        with answering():
+            store.client.head_object(Bucket=store.bucket, Key=_obj(store, s))
+    except ClientError as exc:
+        if is_missing(exc):
+            return False
+        raise
+    return True
+
+
 def finish(store: S3BlobStore, state: str, ext: str) -> str:
+    """Complete, copy to the blob's key, remove the rest. The key comes from the upload's own
+    random id, so a finish cut off at any step (a crash before the caller recorded the result)
+    is completed by the next call instead of losing the upload."""
     s = _load(state)
-    _exists(store, s, state)
-    key = new_key(ext)
-    tail = _tail(store, s)
+    key = resumable_key(s["id"], ext)
+    if store.stat(key) is not None:  # copied already: only the leftovers remain to go
+        abort(store, state)
+        return key
     if not s["parts"]:  # under 5 MiB: one PUT, checked like any other
+        _exists(store, s, state)
+        tail = _tail(store, s)
         store.put_verified(key, tail, hashlib.sha256(tail).hexdigest())
         abort(store, state)
         return key
-    if tail:
-        _put_part(store, s, tail, state)
-    try:
-        with answering():
-            store.client.complete_multipart_upload(
-                Bucket=store.bucket, Key=_obj(store, s), UploadId=s["upload"],
-                MultipartUpload={"Parts": s["parts"]})
-    except ClientError as exc:
-        raise _missing(exc, state) from None
-    with answering():
-        # Managed copy: one CopyObject, or a multipart copy past 5 GiB; never through here.
+    if not _completed(store, s):
+        _exists(store, s, state)
+        tail = _tail(store, s)
+        if tail:  # a part number of its own: an earlier try's upload of it is overwritten
+            _put_part(store, s, tail, state)
+        try:
+            with answering():
+                store.client.complete_multipart_upload(
+                    Bucket=store.bucket, Key=_obj(store, s), UploadId=s["upload"],
+                    MultipartUpload={"Parts": s["parts"]})
+        except ClientError as exc:
+            raise _missing(exc, state) from None
+    with store.owned(key), answering():
+        # Managed copy: one CopyObject, or a multipart copy past 8 MiB; never through here.
         store.client.copy({"Bucket": store.bucket, "Key": _obj(store, s)}, store.bucket,
                           store.prefix + key, ExtraArgs={
                               "ContentType": mime_for_ext(ext), "MetadataDirective": "REPLACE"})

@@ -17,6 +17,7 @@ from coreviz_studio.errors import (
     AppError,
     BadRequest,
     Conflict,
+    Locked,
     PreconditionFailed,
 )
 from coreviz_studio.errors import UnsupportedMediaType as WrongType
@@ -153,6 +154,27 @@ async def _take_body(request: Request, db: Db, principal: Member, store: Blobs,
     return p
 
 
+async def _finished(db: Db, principal: Member, store: Blobs, settings: Config, urls: Urls,
+                    p: tus.Progress) -> tus.Progress:
+    """An upload that holds every byte but is not media yet (the process that recorded its last
+    byte went away before, or while, making the media): made media now. A tus client that
+    resumes asks HEAD and, seeing the whole length, sends nothing more, so this is where it
+    must happen. Another request finishing it at this moment: answered as it stands."""
+    if p.offset < p.length or p.result is not None:
+        return p
+    try:
+        return await run_in_threadpool(tus.finish, db, principal, store, settings, urls, p.id)
+    except Locked:
+        return p
+
+
+async def _no_body(request: Request) -> None:
+    """A PATCH of a complete upload may carry nothing."""
+    async for chunk in request.stream():
+        if chunk:
+            raise too_large_chunk(0)
+
+
 def _with_tus_headers(exc: AppError) -> AppError:
     exc.headers = {**_tus_headers(), **exc.headers}
     return exc
@@ -202,11 +224,12 @@ async def create(request: Request, db: Db, principal: Member, store: Blobs, sett
 @router.head("/tus/{upload_id}", response_class=Response, responses=_TUS_ERRORS,
              openapi_extra=_doc("Tus-Resumable"))
 async def head(request: Request, upload_id: uuid.UUID, db: Db, principal: Member,
-               store: Blobs) -> Response:
+               store: Blobs, settings: Config, urls: Urls) -> Response:
     """The upload's offset (Upload-Offset) and length; once finished, CoreViz-Media-Id."""
     try:
         _require_tus(request)
         p = await run_in_threadpool(tus.progress, db, principal, upload_id, store)
+        p = await _finished(db, principal, store, settings, urls, p)
         return Response(status_code=200, headers=_state(p))
     except AppError as exc:
         raise _with_tus_headers(exc) from None
@@ -215,9 +238,10 @@ async def head(request: Request, upload_id: uuid.UUID, db: Db, principal: Member
 @router.get("/tus/{upload_id}", response_model=UploadResult,
             responses={**_TUS_ERRORS, 409: {"description": "The upload is not finished"}})
 async def result(upload_id: uuid.UUID, db: Db, principal: Member, store: Blobs,
-                 response: Response) -> UploadResult:
+                 settings: Config, urls: Urls, response: Response) -> UploadResult:
     """A finished upload's answer: the same JSON as POST /api/upload/multipart's."""
     p = await run_in_threadpool(tus.progress, db, principal, upload_id, store)
+    p = await _finished(db, principal, store, settings, urls, p)
     if p.result is None:
         raise Conflict(f"The upload is not finished: {p.offset:,} of {p.length:,} bytes")
     response.headers.update(_state(p))
@@ -242,7 +266,11 @@ async def patch(request: Request, upload_id: uuid.UUID, db: Db, principal: Membe
         if offset != p.offset:
             raise Conflict(f"Upload-Offset is {offset}, but the upload holds {p.offset} bytes "
                            "(ask with HEAD)")
-        p = await _take_body(request, db, principal, store, settings, urls, p)
+        if p.offset == p.length:  # every byte is in: nothing to append, only to finish
+            await _no_body(request)
+            p = await _finished(db, principal, store, settings, urls, p)
+        else:
+            p = await _take_body(request, db, principal, store, settings, urls, p)
         return Response(status_code=204, headers=_state(p))
     except AppError as exc:
         raise _with_tus_headers(exc) from None

@@ -12,7 +12,9 @@ from fastapi.responses import RedirectResponse, Response
 from coreviz_studio.accounts import invitations
 from coreviz_studio.deps import Db, Public, Urls
 from coreviz_studio.errors import AppError
-from coreviz_studio.web import collections, search
+from coreviz_studio.media.browse import MAX_OFFSET
+from coreviz_studio.web import collections, people, search
+from coreviz_studio.web import settings as settings_view
 from coreviz_studio.web.templating import local_path, render, to_sign_in
 from coreviz_studio.web.visitor import OptionalVisitor
 
@@ -61,6 +63,61 @@ def device(request: Request, visitor: OptionalVisitor, user_code: str = "") -> P
     """Where a person approves a device login (RFC 8628's verification URI); it signs in on
     the page itself, so the code typed on the device stays in the form."""
     return render(request, "device.html", visitor=visitor, user_code=user_code[:32])
+
+
+@pages.get("/settings")
+def settings_page(request: Request, db: Db, visitor: OptionalVisitor) -> Page:
+    """API keys, members and roles, invitations (web/settings.py)."""
+    if visitor is None:
+        return to_sign_in(request)
+    if visitor.principal is None:
+        return RedirectResponse("/", status_code=303)
+    return render(request, "settings.html", visitor=visitor,
+                  view=settings_view.view(db, visitor.principal), when=settings_view.when)
+
+
+def _offset(raw: str | None) -> int:
+    """A page's `offset` as given in its links; anything else is the first page."""
+    try:
+        return min(max(int(raw or 0), 0), MAX_OFFSET)
+    except ValueError:
+        return 0
+
+
+@pages.get("/people")
+@pages.get("/things")
+def people_page(request: Request, db: Db, visitor: OptionalVisitor, urls: Urls,
+                offset: str | None = None) -> Page:
+    """Face clusters as people (/people), object clusters as things (/things)."""
+    if visitor is None:
+        return to_sign_in(request)
+    if visitor.principal is None:
+        return RedirectResponse("/", status_code=303)
+    kind = "object" if request.url.path == "/things" else "face"
+    start = _offset(offset)
+    found, total = people.cards(db, visitor.principal, urls, kind, start)
+    return render(request, "people.html", visitor=visitor, kind=kind, cards=found, total=total,
+                  offset=start, page=people.PAGE)
+
+
+@pages.get("/people/{cluster_id}")
+@pages.get("/things/{cluster_id}")
+def cluster_page(cluster_id: str, request: Request, db: Db, visitor: OptionalVisitor,
+                 urls: Urls, offset: str | None = None) -> Page:
+    """One person's (or thing's) items, in every collection, newest first."""
+    if visitor is None:
+        return to_sign_in(request)
+    if visitor.principal is None:
+        return RedirectResponse("/", status_code=303)
+    start = _offset(offset)
+    try:
+        shown = people.card(db, visitor.principal, urls, cluster_id)
+        found, total, where = people.items(db, visitor.principal, urls, cluster_id, start)
+    except AppError as exc:  # not an id, another organization's: not found, nothing leaks
+        return render(request, "cluster.html", status=404 if exc.status < 500 else exc.status,
+                      visitor=visitor, cluster=None)
+    return render(request, "cluster.html", visitor=visitor, cluster=shown, items=found,
+                  total=total, collections=where, offset=start, page=people.PAGE)
 
 
 @pages.get("/search")

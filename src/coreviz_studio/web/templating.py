@@ -5,13 +5,15 @@ run no inline script, no caching (pages show private data), and no framing."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from coreviz_studio import __version__
+from coreviz_studio.config import Settings
+from coreviz_studio.storage.base import BlobStore
 
 POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
           "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
@@ -19,6 +21,28 @@ POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'sel
 HEADERS = {"Content-Security-Policy": POLICY, "Cache-Control": "no-store",
            "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin",
            "X-Content-Type-Options": "nosniff"}
+_PROBE_KEY = "00/" + "0" * 32 + ".jpg"  # any key: only the presigned URL's origin is used
+
+
+def page_policy(settings: Settings, store: BlobStore) -> str:
+    """This origin only; plus the bucket's where blob GETs redirect there (S3 with
+    COREVIZ_BLOB_REDIRECT), since the originals and frames a page shows then come from it."""
+    if not settings.blob_redirect:
+        return POLICY
+    url = store.presigned_url(_PROBE_KEY, 60)
+    if url is None:
+        return POLICY
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return POLICY.replace("img-src 'self' data:;", f"img-src 'self' data: {origin}; "
+                          f"media-src 'self' {origin};")
+
+
+def _headers(request: Request) -> dict[str, str]:
+    state = request.app.state
+    if getattr(state, "page_policy", None) is None:  # once per app: the bucket never moves
+        state.page_policy = page_policy(state.settings, state.blobs)
+    return {**HEADERS, "Content-Security-Policy": state.page_policy}
 
 _env = Environment(loader=PackageLoader("coreviz_studio.web", "templates"),
                    autoescape=select_autoescape(default=True), trim_blocks=True,
@@ -29,7 +53,7 @@ _env.globals["asset_version"] = __version__
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     html = _env.get_template(template).render(request=request, **context)
-    return HTMLResponse(html, status_code=status, headers=HEADERS)
+    return HTMLResponse(html, status_code=status, headers=_headers(request))
 
 
 def local_path(target: str | None, default: str = "/") -> str:
