@@ -32,6 +32,10 @@ import pytest
 from tests.processes import ROOT, Server, server_on
 
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+# How long `expect` waits for a page to get there (Playwright's default is 5 s), like the
+# contexts' action timeout below: a bound on waiting, never a measurement. Rendering the whole
+# API document (/docs, /redoc) on a loaded 2-core machine took longer than 5 s.
+WAIT_MS = 15_000
 _DEFAULT_CHROMIUM = "/usr/bin/chromium"
 _LOCK = Path("/tmp/coreviz-studio-chromium-install.lock")
 # No sandbox: tests run as root in containers, where Chromium's sandbox cannot start. The rest
@@ -104,8 +108,9 @@ def chromium_executable() -> str:
 @pytest.fixture(scope="module")
 def browser(chromium_executable: str) -> Iterator[Any]:
     """One Chromium per test module (the sync Playwright loop lives only as long as it)."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=WAIT_MS)
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=chromium_executable, args=LAUNCH_ARGS)
         yield chromium
@@ -148,7 +153,7 @@ def open_context(browser: Any, server: Server, viewport: dict[str, int] | None =
         else:
             route.abort()
     context.route(re.compile(".*"), guard)
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(WAIT_MS)
     context.visit = visit
     return context
 

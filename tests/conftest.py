@@ -197,9 +197,19 @@ def database(settings: Settings) -> Iterator[Database]:
 
 
 @pytest.fixture(scope="session")
-def client(settings: Settings, database: Database) -> Iterator[TestClient]:
+def shared_client(settings: Settings, database: Database) -> Iterator[TestClient]:
     with TestClient(create_app(settings, database), raise_server_exceptions=False) as c:
         yield c
+
+
+@pytest.fixture
+def client(shared_client: TestClient) -> Iterator[TestClient]:
+    """The session's app (starting one is not free), but no test sees the cookies another
+    was given (a sign-in's session cookie would make the next test signed in). Module-scoped
+    fixtures take `shared_client`."""
+    shared_client.cookies.clear()
+    yield shared_client
+    shared_client.cookies.clear()
 
 
 @dataclass

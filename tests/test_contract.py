@@ -19,8 +19,8 @@ HUGE = str(10**30)
 
 
 @pytest.fixture(scope="module")
-def lib(client, make_member_module) -> Library:  # type: ignore[no-untyped-def]
-    return Library(client, make_member_module())
+def lib(shared_client, make_member_module) -> Library:  # type: ignore[no-untyped-def]
+    return Library(shared_client, make_member_module())
 
 
 # (params, expected status): 400 with a message, or a correct 200; never a 500.

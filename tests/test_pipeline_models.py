@@ -28,8 +28,8 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def processed(client, make_member_module, settings, database, models_dir):  # type: ignore[no-untyped-def]
-    lib = Library(client, make_member_module())
+def processed(shared_client, make_member_module, settings, database, models_dir):  # type: ignore[no-untyped-def]
+    lib = Library(shared_client, make_member_module())
     ids = {
         "astronaut": lib.upload(media_files.photo("astronaut"), "astronaut.jpg")["id"],
         "cat": lib.upload(media_files.photo("chelsea"), "cat.jpg")["id"],

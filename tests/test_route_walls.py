@@ -93,9 +93,9 @@ def _request(client: TestClient, method: str, route: RouteContext, ids: dict[str
 
 
 @pytest.fixture(scope="module")
-def orgs(client, make_member_module, settings, database) -> tuple[Org, Org]:  # type: ignore[no-untyped-def]
-    return (make_org(client, make_member_module, settings, database),
-            make_org(client, make_member_module, settings, database))
+def orgs(shared_client, make_member_module, settings, database) -> tuple[Org, Org]:  # type: ignore[no-untyped-def]
+    return (make_org(shared_client, make_member_module, settings, database),
+            make_org(shared_client, make_member_module, settings, database))
 
 
 def test_every_route_declares_what_it_needs(client) -> None:  # type: ignore[no-untyped-def]
@@ -136,6 +136,7 @@ def test_public_routes_are_the_few_expected(client) -> None:  # type: ignore[no-
         "/api/auth/device",
         # the settings and people pages (tests/test_web_settings_pages.py)
         "/settings", "/people", "/things", "/people/{cluster_id}", "/things/{cluster_id}",
+        "/m/{media_id}",  # the media view (tests/test_web_media.py)
         # the search page and a collection's page (tests/test_web_search_pages.py)
         "/search", "/c/{dataset_id}"}
     assert callable(public)

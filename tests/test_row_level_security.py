@@ -19,9 +19,9 @@ ACCOUNT_TABLES = {"organizations", "users", "memberships", "api_keys", "sessions
 
 
 @pytest.fixture(scope="module")
-def orgs(client, make_member_module, settings, database) -> tuple[Org, Org]:  # type: ignore[no-untyped-def]
-    return (make_org(client, make_member_module, settings, database),
-            make_org(client, make_member_module, settings, database))
+def orgs(shared_client, make_member_module, settings, database) -> tuple[Org, Org]:  # type: ignore[no-untyped-def]
+    return (make_org(shared_client, make_member_module, settings, database),
+            make_org(shared_client, make_member_module, settings, database))
 
 
 def library_tables(database) -> list[str]:  # type: ignore[no-untyped-def]

@@ -24,12 +24,12 @@ def _flipped(data: bytes) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def world(client, make_member_module, settings, database, tmp_path_factory):  # type: ignore[no-untyped-def]
+def world(shared_client, make_member_module, settings, database, tmp_path_factory):  # type: ignore[no-untyped-def]
     models_dir = tmp_path_factory.mktemp("models")
     if DETECTOR.exists():
         (models_dir / "objects").mkdir()
         shutil.copy(DETECTOR, models_dir / "objects" / DETECTOR.name)
-    lib = Library(client, make_member_module())
+    lib = Library(shared_client, make_member_module())
     trip = lib.folder("Trip")
     astronaut = media_files.photo("astronaut")
     ids = {
@@ -41,7 +41,7 @@ def world(client, make_member_module, settings, database, tmp_path_factory):  # 
         "invoice": lib.upload(media_files.printed_text(["INVOICE 2024", "Total due 58"]),
                               "scan.png")["id"],
     }
-    other = Library(client, make_member_module(), name="Elsewhere")
+    other = Library(shared_client, make_member_module(), name="Elsewhere")
     other_cat = other.upload(media_files.photo("chelsea"), "secret-cat.jpg")["id"]
     drain(pipeline(settings, database, models_dir=models_dir),
           [*ids.values(), other_cat])

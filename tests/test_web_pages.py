@@ -19,7 +19,8 @@ def signed_in(client, person, make_session_token) -> dict[str, str]:  # type: ig
     return _as(make_session_token(person))
 
 
-@pytest.mark.parametrize("path", ["/", "/accept-invitation/5f369673625c409c81abf398dc7afc51"])
+@pytest.mark.parametrize("path", ["/", "/accept-invitation/5f369673625c409c81abf398dc7afc51",
+                                  "/m/5f369673625c409c81abf398dc7afc51?frame=x"])
 def test_a_visitor_who_is_not_signed_in_is_sent_to_sign_in(client, path) -> None:  # type: ignore[no-untyped-def]
     r = client.get(path, follow_redirects=False)
     assert r.status_code == 303
@@ -107,3 +108,22 @@ def test_api_paths_still_answer_json(client, signed_in) -> None:  # type: ignore
 def test_an_api_key_is_not_a_studio_visitor(client, person) -> None:  # type: ignore[no-untyped-def]
     r = client.get("/", headers=person.headers, follow_redirects=False)
     assert r.status_code == 303
+
+
+def test_the_media_view_answers_404_for_anything_not_an_item_of_theirs(client, signed_in) -> None:  # type: ignore[no-untyped-def]
+    for target in ("5f369673625c409c81abf398dc7afc51", "x" * 5000, "%00", "%3Cscript%3E",
+                   "5f369673-625c-409c-81ab-f398dc7afc51"):
+        r = client.get(f"/m/{target}", headers=signed_in, follow_redirects=False)
+        assert r.status_code == 404, (target[:20], r.status_code)
+        assert 'data-testid="media-not-found"' in r.text
+        assert "unsafe-inline" not in r.headers["content-security-policy"]
+
+
+def test_a_folder_opens_in_the_library_view(client, person, signed_in) -> None:  # type: ignore[no-untyped-def]
+    from tests.library import Library
+
+    lib = Library(client, person)
+    folder = lib.folder("Winter")
+    r = client.get(f"/m/{folder['id']}", headers=signed_in, follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == f"/c/{lib.id}?path={folder['path']}"

@@ -13,7 +13,7 @@ from coreviz_studio.accounts import invitations
 from coreviz_studio.deps import Db, Public, Urls
 from coreviz_studio.errors import AppError
 from coreviz_studio.media.browse import MAX_OFFSET
-from coreviz_studio.web import collections, people, search
+from coreviz_studio.web import collections, mediaview, people, search
 from coreviz_studio.web import settings as settings_view
 from coreviz_studio.web.templating import local_path, render, to_sign_in
 from coreviz_studio.web.visitor import OptionalVisitor
@@ -118,6 +118,24 @@ def cluster_page(cluster_id: str, request: Request, db: Db, visitor: OptionalVis
                       visitor=visitor, cluster=None)
     return render(request, "cluster.html", visitor=visitor, cluster=shown, items=found,
                   total=total, collections=where, offset=start, page=people.PAGE)
+
+
+@pages.get("/m/{media_id}")
+def media_view(media_id: str, request: Request, db: Db, visitor: OptionalVisitor) -> Page:
+    """One item: the original, its frames and what processing found, versions, tags, and
+    rename, move, delete (static/js/media.js does all of it through the API)."""
+    if visitor is None:
+        return to_sign_in(request)
+    if visitor.principal is None:
+        return RedirectResponse("/", status_code=303)
+    try:
+        found = mediaview.header(db, visitor.principal, media_id)
+    except AppError as exc:  # another organization's, deleted, not an id: all "not found"
+        return render(request, "media.html", status=404 if exc.status < 500 else exc.status,
+                      visitor=visitor, item=None)
+    if found.type == "folder":  # a folder is browsed in the library view
+        return RedirectResponse(found.folder_url, status_code=303)
+    return render(request, "media.html", visitor=visitor, item=found)
 
 
 @pages.get("/search")
