@@ -186,6 +186,12 @@ def test_a_video_result_opens_at_its_moment_and_a_pdf_at_its_page(page, library)
     expect(thumb).to_have_js_property("complete", True)
     assert thumb.evaluate("img => img.naturalWidth") > 0
     shot(page, "video")
+    # Opening it: the media view shows that frame, the matched moment.
+    hit.locator("a.result-open").click()
+    expect(page).to_have_url(re.compile(rf"/m/{ids['video']}\?frame={frame['id']}"))
+    index = [f["id"] for f in video["frames"]].index(frame["id"])
+    expect(page.get_by_test_id("frame").nth(index)).to_have_attribute("aria-pressed", "true")
+    shot(page, "video-opened", full_page=False)
 
     page.goto("/search?q=quokka")
     hit = _results(page).first
