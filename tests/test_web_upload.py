@@ -360,6 +360,7 @@ def test_full_disk_retry_and_cancel(studio_page, studio, person) -> None:  # typ
 
 def test_refusals_are_said_plainly(studio_page, studio, person) -> None:  # type: ignore[no-untyped-def]
     _collection(studio, person, "Picky")
+    _collection(studio, person, "Other")
     page = studio_page
 
     def small_server(route) -> None:  # type: ignore[no-untyped-def]
@@ -388,6 +389,10 @@ def test_refusals_are_said_plainly(studio_page, studio, person) -> None:  # type
         expect(item.locator("progress")).to_have_attribute("value", "0")
     expect(dialog.get_by_test_id("upload-total-text")).to_have_text(re.compile("3 failed"))
     shot(page, "refused")
+    # Opening it for another collection clears what is over for this one.
+    dialog.get_by_role("button", name="Close the uploader").click()
+    dialog = _open_uploader(page, "Other")
+    expect(dialog.get_by_test_id("upload-item")).to_have_count(0)
 
 
 def test_the_uploader_on_a_phone(browser, studio, person) -> None:  # type: ignore[no-untyped-def]

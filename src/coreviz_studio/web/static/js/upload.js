@@ -99,6 +99,14 @@ class Uploader {
   }
 
   setTarget(datasetId, name, path) {
+    if (this.target.datasetId && this.target.datasetId !== datasetId) {
+      // Another collection: what is done for the last one leaves the list (what still goes on stays).
+      const done = ["ready", "failed", "failed-processing", "canceled"];
+      for (const item of this.items.filter((i) => done.includes(i.state))) item.li.remove();
+      this.items = this.items.filter((i) => !done.includes(i.state));
+      this.total();
+      this.root.querySelector(".upload-total").hidden = !this.items.length;
+    }
     this.target = { datasetId, name: name || "this collection", path: path || "" };
     this.root.querySelector(".upload-target").textContent = this.target.name;
   }
