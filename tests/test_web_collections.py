@@ -1,6 +1,6 @@
 """The collections page in a real browser: the organization's collections with their item
-counts and covers (a placeholder until media carry a thumbnail; never an original), creating
-and renaming one, and what a viewer may not do."""
+counts and covers (the newest item's thumbnail, a placeholder while no item has one; never an
+original), opening one, creating and renaming one, and what a viewer may not do."""
 
 from __future__ import annotations
 
@@ -112,3 +112,33 @@ def test_collections_on_a_phone(browser, studio, person) -> None:  # type: ignor
     shot(page, "phone")
     context.close()
     assert context.visit.outside() == []
+
+
+def test_the_cover_is_the_newest_thumbnail_and_the_card_opens_it(  # type: ignore[no-untyped-def]
+        studio_page, studio, person, settings, database) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.jobs import drain, pipeline
+
+    dataset_id = _collection(studio, person, "Covered", items=2)  # p0.png, then p1.png
+    api = httpx.Client(base_url=studio.url, headers=person.headers, timeout=30)
+    listed = api.get(f"/api/dataset/{dataset_id}/media", params={"sortBy": "name"}).json()
+    first, second = (m["id"] for m in listed["media"])
+    with ThreadPoolExecutor(1) as pool:  # the worker's asyncio loop, beside Playwright's
+        pool.submit(drain, pipeline(settings, database, models="none",
+                                    data_dir=studio.data_dir), [first]).result()
+    # Only the older item has a thumbnail yet: it is the cover; the newer one has none.
+    cover = api.get(f"/api/media/{first}").json()["media"]["thumbnail"]
+    assert cover and cover.endswith(".webp")
+    page = studio_page
+    sign_in(page, person.email, PASSWORD)
+    image = _card(page, "Covered").locator("img.cover")
+    expect(image).to_have_attribute("src", cover)
+    expect(image).to_have_js_property("complete", True)
+    assert image.evaluate("i => i.naturalWidth") > 0
+    originals = [api.get(f"/api/media/{m}").json()["media"]["blob"] for m in (first, second)]
+    assert not [u for u in page.context.visit.requests if u in originals]
+    shot(page, "cover")
+    _card(page, "Covered").click()  # anywhere on the card
+    expect(page).to_have_url(re.compile(f"/c/{dataset_id}$"))
+    expect(page.get_by_role("heading", name=re.compile("^Covered"))).to_be_visible()

@@ -20,7 +20,9 @@ def signed_in(client, person, make_session_token) -> dict[str, str]:  # type: ig
 
 
 @pytest.mark.parametrize("path", ["/", "/accept-invitation/5f369673625c409c81abf398dc7afc51",
-                                  "/m/5f369673625c409c81abf398dc7afc51?frame=x"])
+                                  "/m/5f369673625c409c81abf398dc7afc51?frame=x",
+                                  "/c/5f369673625c409c81abf398dc7afc51?path=x&sort=name",
+                                  "/c/5f369673625c409c81abf398dc7afc51/trash"])
 def test_a_visitor_who_is_not_signed_in_is_sent_to_sign_in(client, path) -> None:  # type: ignore[no-untyped-def]
     r = client.get(path, follow_redirects=False)
     assert r.status_code == 303
@@ -127,3 +129,33 @@ def test_a_folder_opens_in_the_library_view(client, person, signed_in) -> None: 
     r = client.get(f"/m/{folder['id']}", headers=signed_in, follow_redirects=False)
     assert r.status_code == 303
     assert r.headers["location"] == f"/c/{lib.id}?path={folder['path']}"
+
+
+@pytest.mark.parametrize("query", [
+    {"path": "<script>alert(1)</script>"}, {"path": "\x00"}, {"path": "a" * 10_000},
+    {"path": ".".join(["5f369673625c409c81abf398dc7afc51"] * 40)},
+    {"sort": "<script>alert(1)</script>", "dir": "\x00", "type": "x" * 10_000,
+     "from": "\"><b>", "tags": "<i>,\x01"}])
+def test_hostile_library_input_is_a_clear_answer(client, person, signed_in, query) -> None:  # type: ignore[no-untyped-def]
+    made = client.post(f"/api/organization/{person.org_id}/datasets", headers=person.headers,
+                       json={"name": "Hostile"})
+    r = client.get(f"/c/{made.json()['id']}", params=query, headers=signed_in)
+    assert r.status_code in (200, 400, 404), r.text
+    assert "<script>alert" not in r.text and "<b>" not in r.text and "\x00" not in r.text
+    for ident in ("<script>", "%00", "5f369673625c409c81abf398dc7afc5"):
+        r = client.get(f"/c/{ident}/trash", headers=signed_in)
+        assert r.status_code in (400, 404) and "Not found" in r.text
+
+
+def test_a_people_page_link_shows_one_clusters_items_in_the_library(client, person,  # type: ignore[no-untyped-def]
+                                                                    signed_in) -> None:
+    """/people/{id} links a collection as /c/{id}?cluster=...: the grid's browse query carries
+    clusterId (and the filter form keeps it); without it, nothing of the kind."""
+    made = client.post(f"/api/organization/{person.org_id}/datasets", headers=person.headers,
+                       json={"name": "People"}).json()
+    cluster = "5f369673625c409c81abf398dc7afc51"
+    r = client.get(f"/c/{made['id']}", params={"cluster": cluster}, headers=signed_in)
+    assert r.status_code == 200
+    assert f"clusterId={cluster}" in r.text and 'data-testid="cluster-filter"' in r.text
+    plain = client.get(f"/c/{made['id']}", headers=signed_in)
+    assert "clusterId" not in plain.text and "cluster-filter" not in plain.text

@@ -1,5 +1,5 @@
-"""The search page and a collection's page over plain HTTP: who is sent to sign in, and what
-hostile parameters get (a page that says so, escaped; never a 500)."""
+"""The search page (and the library view's uploader and search box) over plain HTTP: who is
+sent to sign in, and what hostile parameters get (a page that says so, escaped; never a 500)."""
 
 from __future__ import annotations
 

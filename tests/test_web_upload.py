@@ -1,6 +1,6 @@
 """The uploader in a real browser, through the real tus endpoint and the real pipeline: a folder
 tree of real photos, a video and a PDF picked with the folder picker (the tree is recreated as
-folders), files and a folder dropped on a collection's page, progress to 100% and processing
+folders), files and a folder dropped on a collection's library view, progress to 100% and processing
 to ready; a chunk whose answer is lost on the way (resumed from HEAD's offset, the bytes
 right), a full disk (Retry), cancel (tus DELETE), a file too large and one of no supported
 type; and the dialog on a phone-sized screen."""
@@ -191,19 +191,20 @@ def _fake_folder_drop(page, selector: str, tree: dict[str, bytes]) -> None:  # t
     }""", [selector, {k: base64.b64encode(v).decode() for k, v in tree.items()}])
 
 
-def test_drops_on_the_collection_page(studio_page, studio, person) -> None:  # type: ignore[no-untyped-def]
+def test_drops_on_the_library_view(studio_page, studio, person) -> None:  # type: ignore[no-untyped-def]
     dataset_id = _collection(studio, person, "Scans")
     page = studio_page
     sign_in(page, person.email, PASSWORD, path=f"/c/{dataset_id}")
-    expect(page.get_by_test_id("collection-title")).to_have_text("Scans")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Scans")
     expect(page.get_by_role("button", name="Upload")).to_be_enabled()
+    expect(page.get_by_test_id("grid-empty")).to_be_visible()
     photo = media_files.photo("coffee")
     # Plain files, as a DataTransfer carries them.
     page.evaluate("""([b64]) => {
       const transfer = new DataTransfer();
       const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
       transfer.items.add(new File([bytes], "coffee.jpg", { type: "image/jpeg" }));
-      document.querySelector("[data-testid=page-drop]").dispatchEvent(
+      document.querySelector(".library[data-upload-drop]").dispatchEvent(
         new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
     }""", [base64.b64encode(photo).decode()])
     dialog = page.get_by_test_id("upload-dialog")
@@ -227,6 +228,11 @@ def test_drops_on_the_collection_page(studio_page, studio, person) -> None:  # t
     year = _children(studio, person, dataset_id, receipts["2026"]["path"])
     assert set(year) == {"march.pdf"}
     assert year["march.pdf"]["sha256"] == hashlib.sha256(page_pdf).hexdigest()
+    # Closing the dialog shows them in the library's grid.
+    page.get_by_role("button", name="Close the uploader").click()
+    expect(page.get_by_test_id("grid").get_by_text("coffee.jpg")).to_be_visible()
+    expect(page.get_by_test_id("grid").get_by_text("Receipts")).to_be_visible()
+    shot(page, "in-the-library")
 
 
 def test_a_lost_answer_is_resumed_from_the_servers_offset(studio_page, studio, person) -> None:  # type: ignore[no-untyped-def]

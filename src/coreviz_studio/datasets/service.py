@@ -78,12 +78,15 @@ def item_counts(session: Session, principal: Principal,
     return {dataset_id: count for dataset_id, count in rows}
 
 
-def latest_items(session: Session, principal: Principal,
-                 dataset_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Media]:
-    """The newest item of each collection (its cover), in one query."""
+def covers(session: Session, principal: Principal,
+           dataset_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The thumbnail key of each collection's newest item that has one (its cover), in one
+    query; a collection with no thumbnail yet is absent."""
     if not dataset_ids:
         return {}
-    rows = session.scalars(select(Media).where(*_listed(principal, dataset_ids))
+    rows = session.execute(select(Media.dataset_id, Media.thumbnail_key)
+                           .where(*_listed(principal, dataset_ids),
+                                  Media.thumbnail_key.is_not(None))
                            .distinct(Media.dataset_id)
                            .order_by(Media.dataset_id, Media.created_at.desc(), Media.id))
-    return {m.dataset_id: m for m in rows}
+    return {dataset_id: key for dataset_id, key in rows if key}

@@ -13,7 +13,7 @@ from coreviz_studio.accounts import invitations
 from coreviz_studio.deps import Db, Public, Urls
 from coreviz_studio.errors import AppError
 from coreviz_studio.media.browse import MAX_OFFSET
-from coreviz_studio.web import collections, mediaview, people, search
+from coreviz_studio.web import collections, library, mediaview, people, search
 from coreviz_studio.web import settings as settings_view
 from coreviz_studio.web.templating import local_path, render, to_sign_in
 from coreviz_studio.web.visitor import OptionalVisitor
@@ -138,6 +138,40 @@ def media_view(media_id: str, request: Request, db: Db, visitor: OptionalVisitor
     return render(request, "media.html", visitor=visitor, item=found)
 
 
+def _library(request: Request, template: str, visitor: OptionalVisitor, find, **extra) -> Page:  # type: ignore[no-untyped-def]
+    """A page of one collection (its library, its trash): a person of its organization only;
+    a collection or folder they cannot see is the same "not found" as one that never was."""
+    if visitor is None:
+        return to_sign_in(request)
+    if visitor.principal is None:
+        return RedirectResponse("/", status_code=303)
+    try:
+        place = find(visitor.principal)
+    except AppError as exc:
+        problem = "".join(c for c in exc.message if ord(c) >= 32)  # it may quote the input
+        return render(request, template, status=exc.status if exc.status < 500 else 500,
+                      visitor=visitor, place=None, problem=problem)
+    return render(request, template, visitor=visitor, place=place, **extra)
+
+
+@pages.get("/c/{dataset_id}")
+def library_view(dataset_id: str, request: Request, db: Db, visitor: OptionalVisitor,
+                 path: str | None = None) -> Page:
+    """A collection's library: the folder at `path` (the top level by default) as a grid, with
+    the sort and filters of the URL (sort, dir, type, from, to, tags)."""
+    return _library(request, "library.html", visitor,
+                    lambda principal: library.place(db, principal, dataset_id, path),
+                    view=library.view(request.query_params), sorts=library.SORTS,
+                    types=library.TYPES, first_page_size=library.FIRST_PAGE)
+
+
+@pages.get("/c/{dataset_id}/trash")
+def trash_view(dataset_id: str, request: Request, db: Db, visitor: OptionalVisitor) -> Page:
+    """A collection's trash: restore, or (admins) delete for good."""
+    return _library(request, "trash.html", visitor,
+                    lambda principal: library.trash_place(db, principal, dataset_id))
+
+
 @pages.get("/search")
 def search_page(request: Request, db: Db, visitor: OptionalVisitor, q: str = "",
                 dataset: str = "", similar: str = "", model: str = "", label: str = "") -> Page:
@@ -152,15 +186,3 @@ def search_page(request: Request, db: Db, visitor: OptionalVisitor, q: str = "",
                   visitor=visitor, q=q[:1000], scope=scope, missing=bool(dataset and not scope),
                   scopes=search.scopes(db, visitor.principal), similar=similar[:64],
                   model=model if model in search.MODELS else "", label=label[:100])
-
-
-@pages.get("/c/{dataset_id}")
-def collection_page(dataset_id: str, request: Request, db: Db, visitor: OptionalVisitor) -> Page:
-    """A collection's page (a placeholder until the library view lands): upload, search in it."""
-    if visitor is None:
-        return to_sign_in(request)
-    if visitor.principal is None:
-        return RedirectResponse("/", status_code=303)
-    scope = search.chosen(db, visitor.principal, dataset_id)
-    return render(request, "collection.html", status=200 if scope else 404, visitor=visitor,
-                  scope=scope)

@@ -45,6 +45,10 @@ class Visitor:
     def can_edit(self) -> bool:
         return self.principal is not None and self.principal.role.rank >= Role.member.rank
 
+    @property
+    def is_admin(self) -> bool:
+        return self.principal is not None and self.principal.role.rank >= Role.admin.rank
+
 
 def visitor(db: Db, credential: Credential) -> Visitor | None:
     """The visitor, or None when nobody (or an API key, which is no person) is signed in."""
