@@ -137,7 +137,8 @@ def test_public_routes_are_the_few_expected(client) -> None:  # type: ignore[no-
         # the settings and people pages (tests/test_web_settings_pages.py)
         "/settings", "/people", "/things", "/people/{cluster_id}", "/things/{cluster_id}",
         "/m/{media_id}",  # the media view (tests/test_web_media.py)
-        "/c/{dataset_id}", "/c/{dataset_id}/trash"}  # the library and its trash
+        "/c/{dataset_id}", "/c/{dataset_id}/trash",  # the library and its trash
+        "/search"}  # the search page (tests/test_web_search_pages.py)
     assert callable(public)
 
 

@@ -219,3 +219,32 @@ def test_words_in_very_many_items_only_rerank(world, database) -> None:  # type:
         # Over the cap, a word only re-ranks vector candidates: with none, nothing is left.
         broad = s.execute(scoring.hybrid("photo", [], scope, 500, 0.15, text_cap=2)).all()
     assert len(everyone) >= 5 and broad == []
+
+
+def test_organization_wide_search_names_the_frame_and_finds_similar(world) -> None:  # type: ignore[no-untyped-def]
+    lib, ids, other, other_cat = world
+    org = str(lib.member.org_id)
+    hit = lib.client.get("/api/search", headers=lib.headers,
+                         params={"q": "kitten", "organizationId": org}).json()["results"][0]
+    assert hit["media"]["id"] == ids["cat"] and hit["media"]["datasetId"] == str(lib.id)
+    frame = lib.media(ids["cat"])["frames"][0]
+    assert hit["frameId"] == frame["id"]
+    assert hit["matchedFrame"] == {"id": frame["id"], "timestamp": "0", "endTimestamp": None,
+                                   "pageNumber": None, "thumbnailBlob": frame["thumbnailBlob"]}
+    assert frame["thumbnailBlob"]
+    in_collection = lib.browse(q="kitten")["media"][0]
+    assert in_collection["matchedFrame"] == hit["matchedFrame"]
+    face = next(o for o in lib.media(ids["astronaut"])["frames"][0]["objects"]
+                if o["type"] == "face")
+    similar = lib.client.get("/api/search", headers=lib.headers, params={
+        "similarToObjectId": face["id"], "similarToObjectModel": "faces", "q": "ignored"})
+    assert similar.status_code == 200, similar.text
+    results = similar.json()["results"]
+    assert results[0]["media"]["id"] == ids["astronaut2"] and results[0]["rank"] > 0.9
+    assert other_cat not in {h["media"]["id"] for h in results}
+    # Another organization's object is as missing as one never made; a bad id is a 400.
+    assert lib.client.get("/api/search", headers=other.headers,
+                          params={"similarToObjectId": face["id"]}).status_code == 404
+    bad = lib.client.get("/api/search", headers=lib.headers,
+                         params={"similarToObjectId": "nope"})
+    assert bad.status_code in (400, 422) and "error" in bad.json()

@@ -77,6 +77,8 @@ class MatchedFrame(WireModel):
     timestamp: str
     end_timestamp: str | None
     page_number: int | None
+    # That frame's small preview (the moment or page that matched; an addition to the contract).
+    thumbnail_blob: str | None = None
 
 
 class MediaOut(WireModel):

@@ -33,6 +33,9 @@ def _seconds(value: float | None) -> str | None:
     return f"{value:.3f}".rstrip("0").rstrip(".") or "0"
 
 
+seconds = _seconds  # a frame's timestamp as the wire writes it (search/scored.py too)
+
+
 def frames_of(session: Session, media_ids: Sequence[uuid.UUID],
               urls: BlobUrls) -> dict[uuid.UUID, list[FrameOut]]:
     """Every frame of these media, in order, each with its captions and objects."""

@@ -27,9 +27,16 @@ router = APIRouter(prefix="/api", tags=["search"])
 def search(db: Db, principal: Viewer, settings: Config, urls: Urls,
            q: Annotated[str, Query(max_length=browse.MAX_QUERY_PARAM)] = "",
            organizationId: Id | None = None,
-           limit: Annotated[int, Query(ge=1, le=scored.MAX_SEARCH_LIMIT)] = 20) -> SearchOut:
+           limit: Annotated[int, Query(ge=1, le=scored.MAX_SEARCH_LIMIT)] = 20,
+           similarToObjectId: Annotated[Id | None, Query(
+               description="Media of every collection whose objects look like this object, "
+                           "best first; q is ignored when this is given")] = None,
+           similarToObjectModel: Annotated[browse.SimilarModel | None, Query(
+               description="What to compare with similarToObjectId: the objects of its "
+                           "kind, faces, or whole frames")] = None) -> SearchOut:
     """Search every collection of your organization: best first, `rank` is the score."""
-    return scored.search(db, principal, settings, q, organizationId, limit, urls)
+    return scored.search(db, principal, settings, q, organizationId, limit, urls,
+                         similarToObjectId, similarToObjectModel)
 
 
 @router.get("/clusters", response_model=ClusterList)

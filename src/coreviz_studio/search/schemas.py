@@ -15,6 +15,7 @@ class SearchMedia(WireModel):
     id: uuid.UUID
     name: str
     type: str
+    dataset_id: uuid.UUID | None = None  # the collection it is in (an addition to the contract)
 
 
 class SearchHit(WireModel):
@@ -25,6 +26,8 @@ class SearchHit(WireModel):
     rank: float  # the score: higher is better; results come best first
     captions: list[dict[str, str]]  # [{text}] of the matched frame
     frame_id: uuid.UUID | None  # the frame that matched best, when one did
+    # That frame's moment and page, as browse's scored results give it (an addition).
+    matched_frame: MatchedFrame | None = None
 
 
 class SearchOut(WireModel):

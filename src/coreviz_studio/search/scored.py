@@ -24,7 +24,7 @@ from coreviz_studio.ids import IdRef, parse_id
 from coreviz_studio.media import tree
 from coreviz_studio.media.browse import BrowseQuery, clean_query, conditions
 from coreviz_studio.media.schemas import BrowseOut, Pagination
-from coreviz_studio.media.views import media_list
+from coreviz_studio.media.views import media_list, seconds
 from coreviz_studio.search import scoring
 from coreviz_studio.search.schemas import MatchedFrame, SearchHit, SearchMedia, SearchOut
 from coreviz_studio.storage.urls import BlobUrls
@@ -117,19 +117,26 @@ def _matched(out: Any, frame_id: uuid.UUID | None) -> MatchedFrame | None:
     for frame in out.frames:
         if frame.id == frame_id:
             return MatchedFrame(id=frame.id, timestamp=frame.timestamp,
-                                end_timestamp=frame.end_timestamp, page_number=frame.page_number)
+                                end_timestamp=frame.end_timestamp, page_number=frame.page_number,
+                                thumbnail_blob=frame.thumbnail_blob)
     return None
 
 
 def search(session: Session, principal: Principal, settings: Settings, q: str,
-           organization_id: IdRef | None, limit: int, urls: BlobUrls) -> SearchOut:
-    """`GET /api/search`: every collection of the caller's organization, best first."""
+           organization_id: IdRef | None, limit: int, urls: BlobUrls,
+           similar_to: IdRef | None = None, similar_model: str | None = None) -> SearchOut:
+    """`GET /api/search`: every collection of the caller's organization, best first; with
+    `similar_to` (an object's id), the media whose objects look like it (`q` is ignored)."""
     if organization_id and parse_id(organization_id, "organization") != \
             principal.organization_id:
         raise NotFound("Organization not found")
-    query = BrowseQuery(q=clean_query(q), recursive=True)
-    if not query.q:
-        return SearchOut(results=[])
+    if similar_to:
+        query = BrowseQuery(similar_to=parse_id(similar_to, "object"),
+                            similar_model=similar_model, recursive=True)
+    else:
+        query = BrowseQuery(q=clean_query(q), recursive=True)
+        if not query.q:
+            return SearchOut(results=[])
     scored = _candidates(session, principal, settings, query,
                          scoring.Scope(principal.organization_id, None))
     rows = session.execute(
@@ -151,8 +158,15 @@ def _hit(session: Session, media: Media, frame_id: uuid.UUID | None, score: floa
         .order_by(DetectedObject.confidence.desc().nulls_last()).limit(50)).all()
     captions = session.scalars(select(Caption.text).join(Frame, Frame.id == Caption.frame_id)
                                .where(frame_filter).order_by(Frame.frame_index).limit(5)).all()
+    frame = session.get(Frame, frame_id) if frame_id else None
+    matched = None if frame is None else MatchedFrame(
+        id=frame.id, timestamp=seconds(frame.timestamp) or "0",
+        end_timestamp=seconds(frame.end_timestamp), page_number=frame.page_number,
+        thumbnail_blob=urls.of(frame.thumbnail_key))
     return SearchHit(
-        media=SearchMedia(id=media.id, name=media.name, type=media.type),
+        media=SearchMedia(id=media.id, name=media.name, type=media.type,
+                          dataset_id=media.dataset_id),
+        matched_frame=matched,
         blob=urls.of(media.blob_key), thumbnail=urls.of(media.thumbnail_key),
         rank=round(score, 6),
         objects=[{"id": o.id, "type": o.type, "label": o.label} for o in objects],

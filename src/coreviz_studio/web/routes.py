@@ -13,7 +13,7 @@ from coreviz_studio.accounts import invitations
 from coreviz_studio.deps import Db, Public, Urls
 from coreviz_studio.errors import AppError
 from coreviz_studio.media.browse import MAX_OFFSET
-from coreviz_studio.web import collections, library, mediaview, people
+from coreviz_studio.web import collections, library, mediaview, people, search
 from coreviz_studio.web import settings as settings_view
 from coreviz_studio.web.templating import local_path, render, to_sign_in
 from coreviz_studio.web.visitor import OptionalVisitor
@@ -170,3 +170,19 @@ def trash_view(dataset_id: str, request: Request, db: Db, visitor: OptionalVisit
     """A collection's trash: restore, or (admins) delete for good."""
     return _library(request, "trash.html", visitor,
                     lambda principal: library.trash_place(db, principal, dataset_id))
+
+
+@pages.get("/search")
+def search_page(request: Request, db: Db, visitor: OptionalVisitor, q: str = "",
+                dataset: str = "", similar: str = "", model: str = "", label: str = "") -> Page:
+    """Search results (the page's script asks the API): hybrid `q` in every collection or in
+    `dataset`, or `similar` (an object's id) for items that look like it."""
+    if visitor is None:
+        return to_sign_in(request)
+    if visitor.principal is None:
+        return RedirectResponse("/", status_code=303)
+    scope = search.chosen(db, visitor.principal, dataset) if dataset else None
+    return render(request, "search.html", status=404 if dataset and scope is None else 200,
+                  visitor=visitor, q=q[:1000], scope=scope, missing=bool(dataset and not scope),
+                  scopes=search.scopes(db, visitor.principal), similar=similar[:64],
+                  model=model if model in search.MODELS else "", label=label[:100])
