@@ -155,6 +155,14 @@ def upload(b: Bench, path: Path) -> str:
     return str(r.json()["mediaId"])
 
 
+def _slices(data: bytes, size: int = MB) -> Iterator[memoryview]:
+    """A body handed to httpx in 1 MiB views: given as one bytes object, httpx spent 1.7 s of
+    CPU per 256 MiB sending it (measured against bench/_drain.py), 0.14 s this way."""
+    view = memoryview(data)
+    for start in range(0, len(data), size):
+        yield view[start:start + size]
+
+
 def upload_tus(b: Bench, path: Path, chunk: int, checksum: bool = True) -> str:
     """Create a tus upload, then PATCH it chunk by chunk (each with its Upload-Checksum, as
     tuspy sends when asked; tus-js-client and Uppy send none by default); the new media id."""
@@ -169,11 +177,12 @@ def upload_tus(b: Bench, path: Path, chunk: int, checksum: bool = True) -> str:
     with open(path, "rb") as f:
         while data := f.read(chunk):
             headers = {"Tus-Resumable": "1.0.0", "Upload-Offset": str(offset),
-                       "Content-Type": "application/offset+octet-stream"}
+                       "Content-Type": "application/offset+octet-stream",
+                       "Content-Length": str(len(data))}
             if checksum:
                 digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
                 headers["Upload-Checksum"] = f"sha256 {digest}"
-            r = b.client.patch(url, content=data, headers=headers)
+            r = b.client.patch(url, content=_slices(data), headers=headers)
             if r.status_code != 204:
                 raise SystemExit(f"tus PATCH at {offset}: {r.status_code} {r.text[:1000]}")
             offset += len(data)
