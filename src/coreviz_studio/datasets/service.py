@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import func, select, true
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from coreviz_studio.auth.principal import Principal
@@ -87,6 +88,6 @@ def covers(session: Session, principal: Principal,
     rows = session.execute(select(Media.dataset_id, Media.thumbnail_key)
                            .where(*_listed(principal, dataset_ids),
                                   Media.thumbnail_key.is_not(None))
-                           .distinct(Media.dataset_id)
+                           .ext(distinct_on(Media.dataset_id))
                            .order_by(Media.dataset_id, Media.created_at.desc(), Media.id))
     return {dataset_id: key for dataset_id, key in rows if key}
