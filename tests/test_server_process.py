@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import time
@@ -38,6 +39,12 @@ def test_serve_survives_kill_9_with_every_committed_row(data_dir) -> None:  # ty
     h = {"x-api-key": key}
     me = httpx.get(f"{server.url}/api/me", headers=h).json()
     assert me["email"] == "admin@localhost"
+    # ... and a password for the Studio, printed once: it signs in.
+    password = re.search(r"with the password .*:\n  (\S+)", server.output())
+    assert password, server.output()
+    r = httpx.post(f"{server.url}/api/auth/sign-in/email",
+                   json={"email": "admin@localhost", "password": password.group(1)})
+    assert r.status_code == 200, r.text
     created = [httpx.post(f"{server.url}/api/organization/{me['organizationId']}/datasets",
                           headers=h, json={"name": f"set {i}"}).json()["id"] for i in range(20)]
 

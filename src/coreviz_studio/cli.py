@@ -118,7 +118,10 @@ def serve(
                    f"\"{first.organization.name}\"). Its API key, shown only now:\n"
                    f"  {first.api_key}\n"
                    f"Use it as the x-api-key header, e.g. curl -H 'x-api-key: {first.api_key}'"
-                   f" {url}/api/me")
+                   f" {url}/api/me\n"
+                   f"Sign in to the Studio at {url}/ as {first.user.email} with the password "
+                   f"(shown only now; change it with `coreviz-studio users set-password`):\n"
+                   f"  {first.password}")
     sys.stdout.flush()
     # The app closes the database (and releases the embedded PostgreSQL) at shutdown.
     uvicorn.run(create_app(settings, db, close_database=True), host=settings.host,

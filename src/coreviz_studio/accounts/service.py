@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+import secrets
 import unicodedata
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -149,6 +150,7 @@ class NewUser:
     organization: Organization
     role: str
     api_key: str
+    password: str | None = None  # only when it was made here (the first start's owner)
 
 
 def enroll(session: Session, email: str, name: str, org_name: str, password: str | None = None,
@@ -167,7 +169,11 @@ FIRST_ADMIN_EMAIL = "admin@localhost"
 
 
 def bootstrap(session: Session) -> NewUser | None:
-    """On a server's first start (no users at all): an owner, an organization and an API key."""
+    """On a server's first start (no users at all): an owner, an organization, an API key, and
+    a password to sign in to the Studio with (both shown once: only their hashes are kept)."""
     if has_users(session):
         return None
-    return enroll(session, FIRST_ADMIN_EMAIL, "Admin", "Default", role="owner")
+    password = secrets.token_urlsafe(12)
+    first = enroll(session, FIRST_ADMIN_EMAIL, "Admin", "Default", password=password,
+                   role="owner")
+    return replace(first, password=password)
