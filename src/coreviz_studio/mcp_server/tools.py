@@ -169,7 +169,8 @@ def build_server(connect: Connector, *, upload_dirs: list[Path] | None = None,
     are the user's own), [] means nowhere (HTTP without COREVIZ_MCP_UPLOAD_DIRS)."""
     from coreviz_studio import __version__
 
-    server: MCPServer[Any] = MCPServer(name, version=__version__, instructions=INSTRUCTIONS)
+    server: MCPServer[Any] = MCPServer(name, version=__version__, instructions=INSTRUCTIONS,
+                                        log_level="WARNING")
 
     def tool(annotations: ToolAnnotations, description: str
              ) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[str]]]:
