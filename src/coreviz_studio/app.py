@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from psycopg.errors import DiskFull, ProgramLimitExceeded
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from coreviz_studio import __version__
 from coreviz_studio.accounts.routes import router as accounts_router
@@ -239,8 +240,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     # MCP over streamable HTTP (docs/mcp.md): not an APIRoute, so the walls, the contract and
     # the client's route map leave it alone; it authenticates each request itself.
     mcp_http = McpHttp(app, [Path(p) for p in settings.mcp_upload_dirs.split(os.pathsep) if p])
-    app.add_route("/mcp", Endpoint(mcp_http), methods=["GET", "POST", "DELETE"],
-                  include_in_schema=False)
+    app.router.routes.append(Route("/mcp", Endpoint(mcp_http), methods=["GET", "POST", "DELETE"],
+                                   include_in_schema=False))
     api_docs.install(app)
     studio_static.install(app)
     check_declared(app.routes)
