@@ -28,7 +28,7 @@ from coreviz_studio.client import Client
 from coreviz_studio.mcp_server import OFFICIAL_TOOLS, OUR_TOOLS
 from tests import media_files
 from tests.conftest import private_tmpdir
-from tests.processes import Server, server_on
+from tests.processes import Server, cli, server_on
 
 pytestmark = pytest.mark.slow
 
@@ -216,7 +216,8 @@ async def drive(session: ClientSession, server: Server, key: str, upload_dir: Pa
     assert result(await call("delete_folder", folderId=doomed["id"]))["success"]
 
     # errors: the server's own message, as an error result; the session goes on
-    assert "Media not found" in error(await call("get_media", mediaId=mid))
+    assert error(await call("get_media", mediaId=mid)) == \
+        "Error executing tool get_media: Media not found (HTTP 404)"
     assert "no such file" in error(await call(
         "upload_media", filePath=str(upload_dir / "missing.jpg"), collectionId=cid))
     bad = await session.call_tool("browse_media", {"collectionId": cid, "limit": 0})
@@ -298,4 +299,10 @@ def test_a_read_only_key_reads_but_cannot_write(server: Server, member) -> None:
 
     listed, refused = anyio.run(main)
     assert isinstance(result(listed), list)
-    assert "(403" in error(refused)
+    assert error(refused).endswith("(HTTP 403)")
+
+
+def test_stdio_without_a_credential_says_so() -> None:
+    done = cli("mcp", "--api-url", "http://127.0.0.1:9", check=False,
+               env={"COREVIZ_API_KEY": "", "COREVIZ_TOKEN": ""})
+    assert done.returncode == 2 and "COREVIZ_API_KEY" in done.stderr

@@ -151,10 +151,11 @@ def _text(value: Any) -> str:
 
 
 def error_text(exc: CoreVizError) -> str:
+    """The server's sentence first (the SDK prefixes "Error executing tool <name>: ")."""
     if isinstance(exc, APIError):
         code = f", {exc.code}" if exc.code else ""
-        return f"Error ({exc.status}{code}): {exc.message}"
-    return f"Error: {exc}"
+        return f"{exc.message} (HTTP {exc.status}{code})"
+    return str(exc)
 
 
 # --- the server --------------------------------------------------------------------------------
@@ -595,16 +596,16 @@ def build_server(connect: Connector, *, upload_dirs: list[Path] | None = None,
 def _readable(file_path: str, upload_dirs: list[Path] | None) -> Path:
     path = Path(os.path.expanduser(file_path))
     if not path.is_absolute():
-        raise ToolError(f"Error: filePath must be absolute, got {file_path!r}")
+        raise ToolError(f"filePath must be absolute, got {file_path!r}")
     path = path.resolve()
     if upload_dirs is not None:
         allowed = [d.resolve() for d in upload_dirs]
         if not any(path.is_relative_to(d) for d in allowed):
             where = ", ".join(map(str, allowed)) or "nowhere (COREVIZ_MCP_UPLOAD_DIRS is unset)"
-            raise ToolError("Error: over HTTP upload_media reads only files under the server's "
+            raise ToolError("over HTTP upload_media reads only files under the server's "
                             f"COREVIZ_MCP_UPLOAD_DIRS: {where}")
     if not path.is_file():
-        raise ToolError(f"Error: no such file: {path}")
+        raise ToolError(f"no such file: {path}")
     return path
 
 
