@@ -306,3 +306,23 @@ def test_stdio_without_a_credential_says_so() -> None:
     done = cli("mcp", "--api-url", "http://127.0.0.1:9", check=False,
                env={"COREVIZ_API_KEY": "", "COREVIZ_TOKEN": ""})
     assert done.returncode == 2 and "COREVIZ_API_KEY" in done.stderr
+
+
+def test_the_app_restarts_with_its_mcp_endpoint(settings, database, make_member) -> None:  # type: ignore[no-untyped-def]
+    """A session manager runs once: a second lifespan of the same app gets a new one."""
+    from fastapi.testclient import TestClient
+
+    from coreviz_studio.app import create_app
+
+    member = make_member()
+    app = create_app(settings, database)
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                       "clientInfo": {"name": "t", "version": "0"}}}
+    accept = {"accept": "application/json, text/event-stream"}
+    for _ in range(2):
+        with TestClient(app) as c:
+            assert c.post("/mcp", json=init, headers=accept).status_code == 401
+            r = c.post("/mcp", json=init, headers={**accept, "x-api-key": member.key})
+            assert r.status_code == 200, r.text
+            assert r.json()["result"]["serverInfo"]["name"] == "coreviz-studio"

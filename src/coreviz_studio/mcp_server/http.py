@@ -10,7 +10,7 @@ A request without a credential, or with one the API refuses (asked of /api/me, i
 gets the API's 401 before the MCP layer sees it. Sessions are stateless (each POST stands
 alone; answers are JSON), so any worker of a scaled-out deployment can serve any request."""
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -50,15 +50,19 @@ class McpHttp:
     def __init__(self, app: ASGIApp, upload_dirs: list[Path]) -> None:
         self.app = app
         self.server = build_server(self._connect, upload_dirs=upload_dirs)
+        self._new_session_manager()
+
+    def _new_session_manager(self) -> None:
         # host other than localhost: the SDK's DNS-rebinding check is off. It guards servers
         # that trust the network; this one trusts only a key or token sent in a header, which
         # a page in a browser cannot make another origin send.
         self.server.streamable_http_app(streamable_http_path="/mcp", stateless_http=True,
                                         json_response=True, host="0.0.0.0")  # noqa: S104
-        self._endpoint: Callable[[Scope, Receive, Send], Any] = self.server.session_manager \
-            .handle_request
 
     def lifespan(self) -> AbstractAsyncContextManager[None]:
+        """The session manager's task group, for the app's lifespan. A manager runs once:
+        each lifespan (tests start one app several times) gets a new one."""
+        self._new_session_manager()
         return self.server.session_manager.run()
 
     @asynccontextmanager
@@ -90,7 +94,7 @@ class McpHttp:
         except CoreVizError as exc:
             await _refuse(503, str(exc))(scope, receive, send)
             return
-        await self._endpoint(scope, receive, send)
+        await self.server.session_manager.handle_request(scope, receive, send)
 
 
 def _refuse(status: int, message: str) -> JSONResponse:
