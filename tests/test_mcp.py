@@ -40,7 +40,14 @@ ROOT = str(Path(__file__).resolve().parents[1])
 def upload_dir() -> Iterator[Path]:
     d = private_tmpdir("cvs-mcp-files-")
     (d / "astronaut.jpg").write_bytes(media_files.photo("astronaut"))
-    (d / "coffee.jpg").write_bytes(media_files.photo("coffee"))
+    import io
+
+    from PIL import Image
+
+    big = io.BytesIO()  # a real photo over 1 MiB: uploaded through tus, not one POST
+    Image.open(io.BytesIO(media_files.photo("coffee"))).resize((1800, 1200)).save(big, "PNG")
+    assert big.tell() > 1024 * 1024
+    (d / "coffee.png").write_bytes(big.getvalue())
     yield d
 
 
@@ -255,6 +262,13 @@ def test_mcp_over_http_with_a_bearer_token(server: Server, member, make_session_
                 ClientSession(r, w) as session:
             await session.initialize()
             me = result(await session.call_tool("whoami", {}))
+            col = result(await session.call_tool("create_collection", {"name": "MCP big"}))
+            up = result(await session.call_tool("upload_media", {
+                "filePath": str(upload_dir / "coffee.png"), "collectionId": col["id"],
+                "name": "Coffee"}))
+            got = result(await session.call_tool("get_media", {"mediaId": up["mediaId"]}))
+            assert got["name"] == "Coffee" and got["width"] == 1800
+            assert got["sizeBytes"] == (upload_dir / "coffee.png").stat().st_size
             # outside COREVIZ_MCP_UPLOAD_DIRS: refused, the server's files stay its own
             refused = await session.call_tool("upload_media", {
                 "filePath": "/etc/hostname", "collectionId": "x"})
