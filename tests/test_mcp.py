@@ -145,6 +145,12 @@ async def drive(session: ClientSession, server: Server, key: str, upload_dir: Pa
     assert item["name"] == "astronaut.jpg" and item["blob"].startswith("http")
     assert "embedding" not in json.dumps(page)
     assert page["pagination"]["total"] >= 1
+    folders = result(await call("browse_media", collectionId=cid, type="folder"))
+    assert folder["id"] in {x["id"] for x in folders["items"]}
+    assert mid not in {x["id"] for x in folders["items"]}
+    everything = result(await call("browse_media", collectionId=cid, type="all",
+                                   sortBy="name", sortDirection="asc", limit=10, offset=0))
+    assert {mid, folder["id"]} <= {x["id"] for x in everything["items"]}
     media = result(await call("get_media", mediaId=mid))
     assert media["width"] == 512 and media["mimeType"] == "image/jpeg"
     assert len(json.dumps(media)) < 5000  # compact: URLs, not bytes
