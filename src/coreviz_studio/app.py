@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,6 +17,7 @@ from fastapi.responses import JSONResponse
 from psycopg.errors import DiskFull, ProgramLimitExceeded
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from coreviz_studio import __version__
 from coreviz_studio.accounts.routes import router as accounts_router
@@ -34,6 +37,7 @@ from coreviz_studio.diskspace import is_out_of_space
 from coreviz_studio.errors import AppError, InsufficientStorage, Unavailable, phrase
 from coreviz_studio.folders.routes import router as folders_router
 from coreviz_studio.health.routes import router as health_router
+from coreviz_studio.mcp_server.http import Endpoint, McpHttp
 from coreviz_studio.media.routes import router as media_router
 from coreviz_studio.pipeline import worker
 from coreviz_studio.pipeline.process import Pipeline
@@ -208,7 +212,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             log.warning("expired resumable uploads not swept at start: %s", exc)
         workers = start_workers(Pipeline(db, app.state.blobs, settings), settings.workers)
         try:
-            yield
+            async with mcp_http.lifespan():
+                yield
         finally:
             await stop_workers(workers)
             if database is None or close_database:
@@ -232,6 +237,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                    blobs_router,
                    processing_router, ai_router, search_router, studio_pages):
         app.include_router(router)
+    # MCP over streamable HTTP (docs/mcp.md): not an APIRoute, so the walls, the contract and
+    # the client's route map leave it alone; it authenticates each request itself.
+    mcp_http = McpHttp(app, [Path(p) for p in settings.mcp_upload_dirs.split(os.pathsep) if p])
+    app.router.routes.append(Route("/mcp", Endpoint(mcp_http), methods=["GET", "POST", "DELETE"],
+                                   include_in_schema=False))
     api_docs.install(app)
     studio_static.install(app)
     check_declared(app.routes)

@@ -417,6 +417,25 @@ def members_add(
         typer.echo(f"added {added.user.email} to \"{org}\" as {added.membership.role}")
 
 
+@app.command("mcp")
+def mcp_command(
+    api_url: Annotated[str | None, typer.Option(
+        "--api-url", "--url", envvar="COREVIZ_API_URL",
+        help="The server (default http://127.0.0.1:8000).")] = None,
+    api_key: Annotated[str | None, typer.Option(
+        "--api-key", envvar="COREVIZ_API_KEY", help="An API key (x-api-key).")] = None,
+    token: Annotated[str | None, typer.Option(
+        "--token", envvar="COREVIZ_TOKEN", help="A bearer token instead of a key.")] = None,
+) -> None:
+    """Run the MCP server over stdio (for Claude Desktop and other MCP hosts; docs/mcp.md).
+    The tools act as the key's (or token's) user, over HTTP, on the server given."""
+    from coreviz_studio.mcp_server.stdio import run
+
+    if not api_key and not token:
+        _fail("give --api-key (or COREVIZ_API_KEY) or --token", 2)
+    run(api_url, None if token else api_key, token)
+
+
 @app.command()
 def version() -> None:
     """Print the version."""

@@ -109,6 +109,11 @@ class Settings(BaseSettings):
         "before it is decoded (decompression bombs).",
     )
 
+    mcp_upload_dirs: str = Field(
+        "", description="Directories (separated by the OS path separator) whose files "
+        "upload_media may read when called over HTTP at /mcp (default: none; over stdio it "
+        "reads the user's own files). docs/mcp.md")
+
     # --- background processing -------------------------------------------------------------
     workers: int = Field(
         1, ge=0,
