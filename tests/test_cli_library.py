@@ -1,5 +1,6 @@
-"""`collections`, `ls`, `search` (a collection's, the organization's, --min-score), `rm` and
-`restore` as a real process against a real server."""
+"""`collections`, `ls`, `search` (a collection's, the organization's, --min-score), `rm`,
+`restore` and the official `media browse|get|delete` as a real process against a real
+server."""
 
 from __future__ import annotations
 
@@ -69,6 +70,15 @@ def test_collections_ls_search_rm_restore(server: Server, make_member) -> None: 
         assert "restored" in cli("restore", sunset["id"], env=env).stdout
         back = {m.name for m in user.iter_media(made["id"], recursive=True, type="image")}
         assert back == {"mountain lake.jpg", "sunset beach.jpg"}
+
+        # the official CLI's media commands and their --quiet JSON
+        got = json.loads(cli("media", "get", sunset["id"], "--quiet", env=env).stdout)
+        assert (got["id"], got["name"]) == (sunset["id"], "sunset beach.jpg")
+        page = json.loads(cli("media", "browse", made["id"], "--recursive", "--type", "image",
+                              "--quiet", env=env).stdout)
+        assert page["pagination"]["total"] == 2
+        assert "moved to the trash" in cli("media", "delete", sunset["id"], env=env).stdout
+        assert user.browse_media(made["id"], recursive=True, type="image").pagination.total == 1
 
         missing = cli("rm", "00000000-0000-0000-0000-000000000000", check=False, env=env)
         assert missing.returncode == 1 and "(404" in missing.stderr

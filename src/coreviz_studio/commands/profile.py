@@ -25,6 +25,7 @@ USAGE = 2  # bad arguments (Typer's own code for them too)
 UNAUTHENTICATED = 3  # no credential, or the server does not accept it
 UNREACHABLE = 4  # the server could not be reached
 PARTIAL = 5  # an upload ended with some files failed (the others went)
+INTERRUPTED = 130  # Ctrl-C (an upload: run it again to go on)
 
 
 def config_dir() -> Path:

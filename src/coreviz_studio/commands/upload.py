@@ -411,10 +411,15 @@ class Uploader:
         # Folders first, one at a time (siblings share parents), then the files in parallel.
         for names in sorted({i.folders for i in items}, key=len):
             self.present(self.folder(names))
-        with ThreadPoolExecutor(max_workers=max(1, parallel),
-                                thread_name_prefix="upload") as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="upload")
+        try:
             for _ in pool.map(self.one, items):
                 pass
+        except KeyboardInterrupt:
+            # Start no other file; those being sent finish (their state is kept either way).
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
         return self.summary
 
 
@@ -435,7 +440,7 @@ def upload(client: Client, paths: list[Path], collection_id: str, *, base_path: 
                    multipart_below=multipart_below)
     try:
         summary = job.run(items, parallel)
-    except APIError:
+    except (APIError, KeyboardInterrupt):
         report.end(job.summary, time.monotonic() - started)
         raise
     report.end(summary, time.monotonic() - started)
