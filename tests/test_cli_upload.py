@@ -175,6 +175,12 @@ def test_failures_are_reported_and_exit_5_the_rest_goes(
     assert "FAILED" in done.stdout and "notes.txt" in done.stdout
     assert "uploaded 1, skipped 0, failed 1" in done.stdout
     assert _images(user, col.id) == 1
+    named = _events(cli("media", "upload", str(home / "good.jpg"), col.id, "--folder", "N",
+                        "--name", "Cover", "--json", env=env).stdout)
+    assert user.get_media(named[-2]["mediaId"]).name == "Cover"
+    two = cli("media", "upload", str(good), str(bad), col.id, "--name", "X", check=False,
+              env=env)
+    assert two.returncode == 2 and "--name" in two.stderr
     missing = cli("media", "upload", str(home / "nope.jpg"), col.id, check=False, env=env)
     assert missing.returncode == 2 and "no such file" in missing.stderr
     wrong = cli("media", "upload", str(good), "00000000-0000-0000-0000-000000000000",

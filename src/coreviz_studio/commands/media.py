@@ -39,6 +39,8 @@ def upload_command(
     folder: Annotated[str | None, typer.Option(
         "--folder", help="Folders by name under the destination, A/B (made if missing).")
     ] = None,
+    name: Annotated[str | None, typer.Option(
+        "--name", help="The name in CoreViz (one file only; the official flag).")] = None,
     parallel: Annotated[int, typer.Option(
         "--parallel", "-j", min=1, max=32, help="Files sent at the same time.")] = 4,
     chunk_size: Annotated[int, typer.Option(
@@ -57,7 +59,7 @@ def upload_command(
     sha256). Exit 5 when some files failed."""
     with common.connect(server, api_key) as client, _interrupted():
         summary = uploading.upload(client, paths, collection_id, base_path=path,
-                                   folder=folder, parallel=parallel,
+                                   folder=folder, parallel=parallel, name=name,
                                    as_json=as_json or quiet, chunk_size=chunk_size,
                                    multipart_below=multipart_below)
     if summary.failed:

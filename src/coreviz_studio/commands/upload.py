@@ -33,6 +33,7 @@ class Item:
     size: int
     key: str  # the file's absolute path: its name in the state file
     dest: str | None = None  # the folder's path (ltree) once known
+    name: str = ""  # the name in CoreViz (default: the file's)
     sha256: str = ""
 
 
@@ -384,7 +385,7 @@ class Uploader:
                 url = None
         self.report.file_started(item, resumed_at)
         result = self.client.upload(
-            item.file, self.collection_id, path=item.dest, name=item.file.name,
+            item.file, self.collection_id, path=item.dest, name=item.name or item.file.name,
             chunk_size=self.chunk_size, multipart_below=self.multipart_below, resume_url=url,
             on_created=lambda u: self.state.started(item, u),
             on_progress=lambda sent, _total: self.report.progress(item, sent))
@@ -425,13 +426,17 @@ class Uploader:
 
 def upload(client: Client, paths: list[Path], collection_id: str, *, base_path: str | None,
            folder: str | None, parallel: int, as_json: bool, chunk_size: int,
-           multipart_below: int = MULTIPART_BELOW) -> Summary:
+           multipart_below: int = MULTIPART_BELOW, name: str | None = None) -> Summary:
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         common.fail(f"no such file or directory: {', '.join(missing)}", profile.USAGE)
     client.get_collection(collection_id)  # a wrong id or credential fails before any work
     base_folders = tuple(p for p in (folder or "").split("/") if p)
     items = plan(paths, base_folders)
+    if name is not None:
+        if len(items) != 1:
+            common.fail("--name names one file: give a single file", profile.USAGE)
+        items[0].name = name
     state = State.for_job(collection_id, base_path, folder, paths)
     report = reporter(as_json)
     started = time.monotonic()
