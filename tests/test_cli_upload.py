@@ -224,3 +224,26 @@ def test_progress_bars_draw_in_a_pseudo_terminal(
     assert "\x1b[" in text  # rich drew (and redrew) on the terminal
     assert "━" in text and "total" in text and "/13 files" in text
     assert "uploaded 13, skipped 0, failed 0" in text
+
+
+def test_ctrl_c_stops_with_130_and_a_rerun_goes_on(
+        server: Server, user: Client, home: Path) -> None:
+    col = user.create_collection("Interrupted")
+    tree = _tree(home, 120)
+    env = _env(server, user, home)
+    out, err = home / "int.out", home / "int.err"
+    out.touch()
+    first = Command(["media", "upload", str(tree), col.id, "--json", "-j", "1"], env, out, err)
+    try:
+        poll(lambda: sum(e["event"] == "uploaded" for e in _events(out.read_text())) >= 10,
+             120, "10 files uploaded", every=0.01)
+        first.send_signal(signal.SIGINT)
+        assert first.wait(60) == 130
+    finally:
+        first.send_signal(signal.SIGKILL)
+    assert "run the same command again" in err.read_text()
+    stopped = _events(out.read_text())[-1]
+    assert stopped["event"] == "summary" and stopped["uploaded"] < 120
+    rest = _events(cli("media", "upload", str(tree), col.id, "--json", env=env).stdout)[-1]
+    assert rest["uploaded"] + rest["skipped"] == 120 and rest["skipped"] >= stopped["uploaded"]
+    assert _images(user, col.id) == 120
