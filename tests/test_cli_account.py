@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from coreviz_studio.client import Client
+from coreviz_studio.client import Client, Unauthorized
 from tests.processes import Command, Server, cli, free_port, poll, server_on
 
 pytestmark = pytest.mark.slow
@@ -66,7 +66,10 @@ def test_login_through_the_device_flow_then_whoami_and_logout(  # type: ignore[n
     me = json.loads(cli("whoami", "--json", env=_env(home)).stdout)
     assert (me["email"], me["credential"], me["server"]) == (person.email, "config", server.url)
 
+    assert Client(server.url, token=saved["token"]).me().email == person.email
     assert "Logged out" in cli("logout", env=_env(home)).stdout
+    with pytest.raises(Unauthorized):  # the session ended on the server too
+        Client(server.url, token=saved["token"]).me()
     assert "token" not in json.loads(config.read_text())  # the server address stays
     gone = cli("whoami", check=False, env=_env(home))
     assert gone.returncode == 3 and "not logged in" in gone.stderr

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from coreviz_studio.client import Client
+from coreviz_studio.client import Client, CoreVizError
 from coreviz_studio.client.models import DeviceCode
 from coreviz_studio.commands import common, profile
 
@@ -61,7 +61,15 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def logout() -> None:
-        """Forget the saved token (keeps the server address)."""
+        """End the saved session on its server (when it can be reached) and forget the token
+        (the server address stays)."""
+        saved = profile.read_config()
+        if saved.get("token") and saved.get("server"):
+            try:
+                with Client(saved["server"], token=saved["token"]) as c:
+                    c.sign_out()
+            except CoreVizError:
+                pass  # gone already, or the server is away: the token is forgotten anyway
         had = profile.forget_credential()
         typer.echo("Logged out." if had else "Not logged in.")
 
