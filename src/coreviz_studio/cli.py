@@ -18,6 +18,8 @@ from coreviz_studio.accounts import members
 from coreviz_studio.accounts import service as accounts
 from coreviz_studio.auth import keys as auth_keys
 from coreviz_studio.auth import service as auth
+from coreviz_studio.commands import account, library
+from coreviz_studio.commands.media import media_app
 from coreviz_studio.config import Settings
 from coreviz_studio.db.embedded import EmbeddedPostgresError
 from coreviz_studio.db.migrate import current_revision, upgrade
@@ -35,6 +37,9 @@ app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(members_app, name="members")
 app.add_typer(models_app, name="models")
+account.register(app)  # login, logout, whoami: the commands for people (commands/)
+app.add_typer(media_app, name="media")
+library.register(app)  # collections, ls, search, rm, restore
 
 T = TypeVar("T")
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory "
