@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -186,6 +187,10 @@ def sign_in(page: Any, email: str, password: str, path: str = "/") -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+    # The page's script then goes to `path`: wait for that navigation, or a goto right after
+    # this would be aborted by it (net::ERR_ABORTED, seen in CI).
+    page.wait_for_url(lambda url: urlsplit(url).path != "/sign-in")
+    page.wait_for_load_state()
 
 
 @pytest.fixture
