@@ -181,12 +181,16 @@ def shot(page: Any, name: str, full_page: bool = True) -> Path:
     return path
 
 
-def sign_in(page: Any, email: str, password: str, path: str = "/") -> None:
-    """Sign in on the sign-in page a Studio page sends us to, as a person would."""
+def sign_in(page: Any, email: str, password: str, path: str = "/", *,
+            refused: bool = False) -> None:
+    """Sign in on the sign-in page a Studio page sends us to, as a person would (`refused`:
+    a sign-in expected to fail, which stays on the sign-in page)."""
     page.goto(path)
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+    if refused:
+        return
     # The page's script then goes to `path`: wait for that navigation, or a goto right after
     # this would be aborted by it (net::ERR_ABORTED, seen in CI).
     page.wait_for_url(lambda url: urlsplit(url).path != "/sign-in")

@@ -20,7 +20,7 @@ def test_wrong_password_then_right(studio_page, person) -> None:  # type: ignore
     page = studio_page
     page.goto("/")
     expect(page).to_have_url(re.compile(r"/sign-in\?next=%2F$"))
-    sign_in(page, person.email, "not the password", path=page.url)
+    sign_in(page, person.email, "not the password", path=page.url, refused=True)
     expect(page.get_by_role("alert")).to_have_text("Wrong email or password.")
     expect(page).to_have_url(re.compile("/sign-in"))
     shot(page, "wrong-password")
