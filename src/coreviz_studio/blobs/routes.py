@@ -35,6 +35,8 @@ PRIVATE_CACHE = "private, no-cache"
 # a copy already kept outlives a trash (docs/thumbnails.md). The server still answers 404.
 THUMBNAIL_CACHE = "public, max-age=31536000, immutable"
 PRIVATE_THUMBNAIL_CACHE = "private, max-age=31536000, immutable"
+# Thumbnails and frames: answered in one piece (the grid asks for a hundred at a time).
+SMALL = 256 * 1024
 _PRIVATE: dict[int | str, dict[str, Any]] = {
     401: {"description": "Private blobs: neither a valid signature nor a credential"}}
 Expires = Annotated[int | None, Query(ge=0, description="Private blobs: when the signature "
@@ -83,6 +85,9 @@ def get_blob(key: str, request: Request, store: Blobs, db: AppDatabase, urls: Ur
         return Response(status_code=status, headers=headers, media_type=blob.mime)
     try:
         chunks = store.read(key, start, end)
+        if end - start <= SMALL:  # read here, in this thread: a stream costs a hop per chunk
+            return Response(b"".join(chunks), status_code=status, headers=headers,
+                            media_type=blob.mime)
     except NotStored:  # deleted since it was found
         raise NotFound("Blob not found") from None
     return StreamingResponse(chunks, status_code=status, headers=headers, media_type=blob.mime)
