@@ -79,7 +79,7 @@ class LocalAppend:
             raise
         self._state, self._offset, self.size = state, offset, 0
         self._file.seek(offset)
-        self._writeback = Writeback(self._file.fileno())
+        self._writeback = Writeback(self._file, start=offset)  # positions in the file
 
     def stale_tail(self) -> bool:
         return self._stored > self._offset
@@ -93,9 +93,7 @@ class LocalAppend:
             raise ValueError(f"the upload holds {self._stored} bytes, not {self._offset}")
         self._file.write(chunk)
         self.size += len(chunk)
-        if self._writeback.due(self.size):
-            self._file.flush()
-            self._writeback.wrote(self.size)
+        self._writeback.wrote(self._offset + self.size)
 
     def commit(self) -> str:
         self._file.flush()

@@ -28,7 +28,7 @@ class SpooledBlob:
         self.size = 0
         self.sha256 = ""
         self._done = False  # committed or discarded: discard does nothing any more
-        self._writeback = Writeback(self._file.fileno()) if self.durable else None
+        self._writeback = Writeback(self._file) if self.durable else None
 
     def head(self) -> bytes:
         return bytes(self._head)
@@ -39,8 +39,7 @@ class SpooledBlob:
         self.size += len(chunk)
         if len(self._head) < SNIFF_BYTES:
             self._head += chunk[: SNIFF_BYTES - len(self._head)]
-        if self._writeback is not None and self._writeback.due(self.size):
-            self._file.flush()
+        if self._writeback is not None:
             self._writeback.wrote(self.size)
 
     def flush(self) -> None:

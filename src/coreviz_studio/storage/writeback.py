@@ -16,6 +16,7 @@ import ctypes
 import ctypes.util
 import sys
 from collections.abc import Callable
+from typing import BinaryIO
 
 STEP = 16 * 1024 * 1024
 # linux/fs.h
@@ -39,34 +40,26 @@ _sync_file_range = _load()
 
 
 class Writeback:
-    """Follows one file's size as it grows and keeps the disk busy with what is written."""
+    """Follows one file as it grows from `start` (where this writer began) and keeps the disk
+    busy with what is written."""
 
-    def __init__(self, fd: int, step: int = STEP) -> None:
-        self._fd = fd
+    def __init__(self, file: BinaryIO, start: int = 0, step: int = STEP) -> None:
+        self._file = file
         self._step = step
-        self._started = 0  # bytes [0, started) were handed to the disk
+        self._first = self._started = start  # bytes [first, started) were handed to the disk
         self._enabled = _sync_file_range is not None
 
-    def due(self, size: int) -> bool:
-        """Whether a file of `size` bytes has a new step to hand to the disk."""
-        return self._enabled and size - self._started >= self._step
-
-    def wrote(self, size: int) -> None:
-        """`size` bytes of the file are written (and flushed from any user-space buffer)."""
-        if not self.due(size) or _sync_file_range is None:
+    def wrote(self, end: int) -> None:
+        """The file is written up to position `end`: once a step more than was handed to the
+        disk, its buffer is flushed and that step handed over."""
+        if not self._enabled or end - self._started < self._step or _sync_file_range is None:
             return
-        previous = self._started
-        if _sync_file_range(self._fd, previous, size - previous, _WRITE) != 0:
+        self._file.flush()
+        fd, previous = self._file.fileno(), self._started
+        if _sync_file_range(fd, previous, end - previous, _WRITE) != 0:
             self._enabled = False  # a file system that can't: the final fsync does it all
             return
-        if previous:  # the step before this one: on disk before more is accepted
-            _sync_file_range(self._fd, 0, previous, _WAIT_BEFORE | _WRITE | _WAIT_AFTER)
-        self._started = size
-
-    @property
-    def handed_to_disk(self) -> int:
-        return self._started
-
-
-def available() -> bool:
-    return _sync_file_range is not None
+        if previous > self._first:  # the step before this one: on disk before more comes
+            _sync_file_range(fd, self._first, previous - self._first,
+                             _WAIT_BEFORE | _WRITE | _WAIT_AFTER)
+        self._started = end
