@@ -105,6 +105,15 @@ def parse_metadata(header: str | None) -> dict[str, str]:
     return out
 
 
+def _busy() -> Locked:
+    return Locked("Another request is writing to this upload; wait for it to end, then ask "
+                  "for the offset again (HEAD)")
+
+
+def _bytes_gone() -> Gone:
+    return Gone("The upload's bytes are gone; start a new upload")
+
+
 def _expiry(settings: Settings) -> datetime:
     return datetime.now(UTC) + timedelta(hours=settings.tus_expiry_hours)
 
@@ -163,8 +172,7 @@ def _find(session: Session, principal: Principal, upload_id: uuid.UUID, store: B
         row = session.scalars(stmt).one_or_none()
     except OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available
-            raise Locked("Another request is writing to this upload; wait for it to end, then "
-                         "ask for the offset again (HEAD)") from None
+            raise _busy() from None
         raise
     if row is None:
         raise NotFound(_NOT_FOUND)
@@ -201,13 +209,12 @@ def start_append(store: BlobStore, p: Progress) -> ResumableAppend:
     try:
         return store.resumable_appender(p.store_state, p.offset)
     except AppendBusy:
-        raise Locked("Another request is writing to this upload; wait for it to end, then "
-                     "ask for the offset again (HEAD)") from None
+        raise _busy() from None
     except ValueError as exc:
         raise Conflict(f"The stored upload is not at offset {p.offset} ({exc}); ask with "
                        "HEAD") from None
     except NotStored:
-        raise Gone("The upload's bytes are gone; start a new upload") from None
+        raise _bytes_gone() from None
 
 
 def running_hash(store: BlobStore, p: Progress) -> hashlib._Hash | None:
@@ -279,7 +286,7 @@ def finish(session: Session, principal: Principal, store: BlobStore, settings: S
         _commit(session)
         store.resumable_abort(row.store_state)
         if isinstance(exc, NotStored):
-            raise Gone("The upload's bytes are gone; start a new upload") from exc
+            raise _bytes_gone() from exc
         raise
     row.result = result.model_dump(mode="json", by_alias=True)
     row.expires_at = _expiry(settings)  # the answer stays readable this long

@@ -124,6 +124,12 @@ async def _take_body(request: Request, db: Db, principal: Member, store: Blobs,
             await run_in_threadpool(tus.confirm_offset, db, principal, store, p.id, p.offset)
             append.drop_stale_tail()
         whole = tus.running_hash(store, p)
+
+        async def record() -> tus.Progress:
+            """The store commits this request's bytes, then the row's offset advances."""
+            return await run_in_threadpool(tus.append, db, principal, store, settings, p.id,
+                                           p.offset, append, bytes(body.head), whole)
+
         try:
             body = await receive_chunk(request.stream(), room, append,
                                        check=checksum is not None or digest is not None,
@@ -133,8 +139,7 @@ async def _take_body(request: Request, db: Db, principal: Member, store: Blobs,
             raise
         if body.cut is not None:
             if body.checked is None and body.size:
-                await run_in_threadpool(tus.append, db, principal, store, settings, p.id,
-                                        p.offset, append, bytes(body.head), whole)
+                await record()
             else:
                 await run_in_threadpool(append.abort)
             if isinstance(body.cut, ClientDisconnect):  # nobody hears this; no 500 logged
@@ -147,8 +152,7 @@ async def _take_body(request: Request, db: Db, principal: Member, store: Blobs,
             except AppError:
                 await run_in_threadpool(append.abort)
                 raise
-        p = await run_in_threadpool(tus.append, db, principal, store, settings, p.id,
-                                    p.offset, append, bytes(body.head), whole)
+        p = await record()
     if p.offset == p.length:
         p = await run_in_threadpool(tus.finish, db, principal, store, settings, urls, p.id)
     return p
