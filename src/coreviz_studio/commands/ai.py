@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from coreviz_studio.commands import common, profile
 from coreviz_studio.commands.answers import wire
@@ -34,13 +34,21 @@ def data_url(path: Path, box: int) -> str:
     try:
         with Image.open(io.BytesIO(raw)) as image:
             if max(image.size) > box:
-                image.thumbnail((box, box))
+                # turned upright first: the copy sent has no EXIF to say which way is up
+                upright = ImageOps.exif_transpose(image)
+                upright.thumbnail((box, box))
                 out = io.BytesIO()
-                image.convert("RGB").save(out, "JPEG", quality=90)
+                upright.convert("RGB").save(out, "JPEG", quality=90)
                 raw, mime = out.getvalue(), "image/jpeg"
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
         pass
     return f"data:{mime};base64,{base64.b64encode(raw).decode()}"
+
+
+def edited_bytes(result: str) -> bytes:
+    """The image of an edit's `result`: a data URL or bare base64 (the official CLI takes
+    either; an http(s) URL is read as a blob instead)."""
+    return base64.b64decode(result.split(",", 1)[1] if result.startswith("data:") else result)
 
 
 def register(app: typer.Typer) -> None:
@@ -100,8 +108,7 @@ def register(app: typer.Typer) -> None:
         with common.connect(server, api_key) as c:
             result = c.edit(prompt, image).result
             data = (c.read_blob(result) if result.startswith(("http://", "https://"))
-                    else base64.b64decode(result.split(",", 1)[1] if result.startswith("data:")
-                                          else result))
+                    else edited_bytes(result))
         out = Path(f"edited-{int(time.time() * 1000)}-{image_path.name}")
         out.write_bytes(data)
         typer.echo(str(out) if quiet else f"edited image saved as {out}")
