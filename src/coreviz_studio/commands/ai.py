@@ -14,7 +14,7 @@ import typer
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from coreviz_studio.commands import common, profile
-from coreviz_studio.commands.answers import wire
+from coreviz_studio.commands.answers import Quiet, wire
 
 ImagePath = Annotated[Path, typer.Argument(help="An image file.", show_default=False)]
 
@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
     @app.command("describe")
     def describe(image_path: ImagePath,
                  server: common.Server = None, api_key: common.ApiKey = None,
-                 as_json: common.AsJson = False, quiet: common.Quiet = False) -> None:
+                 as_json: common.AsJson = False, quiet: Quiet = False) -> None:
         """Describe an image in a sentence (the server's vision endpoint, or its offline
         models)."""
         image = data_url(image_path, DESCRIBE_BOX)
@@ -78,7 +78,7 @@ def register(app: typer.Typer) -> None:
                 "--mode", "-m", help="api or local (the official flag; here the server runs "
                 "the models either way).")] = "api",
             server: common.Server = None, api_key: common.ApiKey = None,
-            as_json: common.AsJson = False, quiet: common.Quiet = False) -> None:
+            as_json: common.AsJson = False, quiet: Quiet = False) -> None:
         """Tags for an image: free ones, or the best of --choices."""
         if mode not in ("api", "local"):
             common.fail(f"--mode is api or local, not {mode!r}", profile.USAGE)
@@ -101,7 +101,7 @@ def register(app: typer.Typer) -> None:
              prompt: Annotated[str, typer.Argument(help="What to change in the image.",
                                                    show_default=False)],
              server: common.Server = None, api_key: common.ApiKey = None,
-             quiet: common.Quiet = False) -> None:
+             quiet: Quiet = False) -> None:
         """Edit an image as the prompt says; saves edited-<time>-<name> here (a server
         without an image-editing endpoint says so, and the command exits 1)."""
         image = data_url(image_path, EDIT_BOX)

@@ -5,12 +5,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from pydantic import BaseModel
 
 from coreviz_studio.commands import common
+
+Quiet = Annotated[bool, typer.Option("--quiet", help="For scripts: print only what the official "
+                                     "CLI prints with --quiet (JSON on one line, a word, or "
+                                     "the text asked for; docs/cli.md).")]
 
 
 def wire(value: Any) -> Any:

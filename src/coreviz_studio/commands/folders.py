@@ -8,7 +8,7 @@ import typer
 
 from coreviz_studio.client.models import Folder
 from coreviz_studio.commands import common
-from coreviz_studio.commands.answers import done, show, wire
+from coreviz_studio.commands.answers import Quiet, done, show, wire
 
 folders_app = typer.Typer(help="Folders: create, get, update (rename), delete.",
                           no_args_is_help=True)
@@ -30,7 +30,7 @@ def create(
         "--reuse", help="Answer the folder of that name if there is one already (upsert).")
     ] = False,
     server: common.Server = None, api_key: common.ApiKey = None,
-    as_json: common.AsJson = False, quiet: common.Quiet = False,
+    as_json: common.AsJson = False, quiet: Quiet = False,
 ) -> None:
     """Create a folder in a collection (or in a folder, with --path)."""
     with common.connect(server, api_key) as c:
@@ -42,7 +42,7 @@ def create(
 def get(
     folder_id: Annotated[str, typer.Argument(help="The folder's id.", show_default=False)],
     server: common.Server = None, api_key: common.ApiKey = None,
-    as_json: common.AsJson = False, quiet: common.Quiet = False,
+    as_json: common.AsJson = False, quiet: Quiet = False,
 ) -> None:
     """One folder."""
     with common.connect(server, api_key) as c:
@@ -55,7 +55,7 @@ def update(
     folder_id: Annotated[str, typer.Argument(help="The folder's id.", show_default=False)],
     name: Annotated[str | None, typer.Option("--name", help="The new name.")] = None,
     server: common.Server = None, api_key: common.ApiKey = None,
-    as_json: common.AsJson = False, quiet: common.Quiet = False,
+    as_json: common.AsJson = False, quiet: Quiet = False,
 ) -> None:
     """Rename a folder (its path, and what it holds, stay)."""
     with common.connect(server, api_key) as c:
@@ -67,7 +67,7 @@ def update(
 def delete(
     folder_id: Annotated[str, typer.Argument(help="The folder's id.", show_default=False)],
     server: common.Server = None, api_key: common.ApiKey = None,
-    as_json: common.AsJson = False, quiet: common.Quiet = False,
+    as_json: common.AsJson = False, quiet: Quiet = False,
 ) -> None:
     """Delete a folder and everything in it (to the trash: `restore` brings them back)."""
     with common.connect(server, api_key) as c:

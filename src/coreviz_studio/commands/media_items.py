@@ -9,7 +9,7 @@ import typer
 
 from coreviz_studio.client.models import Media, SearchHit
 from coreviz_studio.commands import common
-from coreviz_studio.commands.answers import show, wire
+from coreviz_studio.commands.answers import Quiet, show, wire
 
 MediaId = Annotated[str, typer.Argument(help="The media item's id.", show_default=False)]
 
@@ -35,7 +35,7 @@ def register(media_app: typer.Typer) -> None:
     def rename(media_id: MediaId,
                name: Annotated[str, typer.Argument(help="The new name.", show_default=False)],
                server: common.Server = None, api_key: common.ApiKey = None,
-               as_json: common.AsJson = False, quiet: common.Quiet = False) -> None:
+               as_json: common.AsJson = False, quiet: Quiet = False) -> None:
         """Rename a media item (or a folder)."""
         with common.connect(server, api_key) as c:
             media = c.rename_item(media_id, name)
@@ -48,7 +48,7 @@ def register(media_app: typer.Typer) -> None:
                  help="The destination folder's path (as ls and browse show it; a "
                  "collection's root is its id without dashes).", show_default=False)],
              server: common.Server = None, api_key: common.ApiKey = None,
-             as_json: common.AsJson = False, quiet: common.Quiet = False) -> None:
+             as_json: common.AsJson = False, quiet: Quiet = False) -> None:
         """Move a media item (or a folder, with what it holds) to another folder."""
         with common.connect(server, api_key) as c:
             moved = c.move_item(media_id, destination_path)
@@ -61,7 +61,7 @@ def register(media_app: typer.Typer) -> None:
                limit: Annotated[int, typer.Option("--limit", min=1, help="Max results.")
                                 ] = 10,
                server: common.Server = None, api_key: common.ApiKey = None,
-               as_json: common.AsJson = False, quiet: common.Quiet = False) -> None:
+               as_json: common.AsJson = False, quiet: Quiet = False) -> None:
         """Search every collection of your organization by meaning, best first."""
         with common.connect(server, api_key) as c:
             hits = [official_hit(h) for h in c.search(query, limit=limit)]
@@ -79,7 +79,7 @@ def register(media_app: typer.Typer) -> None:
             "--model", help="Which likeness: faces, objects, shoeprints.")] = None,
         limit: Annotated[int, typer.Option("--limit", min=1, help="Max results.")] = 10,
         server: common.Server = None, api_key: common.ApiKey = None,
-        as_json: common.AsJson = False, quiet: common.Quiet = False,
+        as_json: common.AsJson = False, quiet: Quiet = False,
     ) -> None:
         """Media that look like a detected object, most alike first."""
         with common.connect(server, api_key) as c:

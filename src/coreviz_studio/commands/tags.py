@@ -9,7 +9,7 @@ import typer
 
 from coreviz_studio.client.models import MediaTags
 from coreviz_studio.commands import common
-from coreviz_studio.commands.answers import done, show, wire
+from coreviz_studio.commands.answers import Quiet, done, show, wire
 
 tags_app = typer.Typer(help="A collection's tags.", no_args_is_help=True)
 media_tags_app = typer.Typer(help="One media item's tags: add, remove, remove-group, "
@@ -31,7 +31,7 @@ def tags_list(
     collection_id: Annotated[str, typer.Argument(help="The collection's id.",
                                                  show_default=False)],
     server: common.Server = None, api_key: common.ApiKey = None,
-    as_json: common.AsJson = False, quiet: common.Quiet = False,
+    as_json: common.AsJson = False, quiet: Quiet = False,
 ) -> None:
     """Every tag group of a collection and its values."""
     with common.connect(server, api_key) as c:
@@ -48,7 +48,7 @@ def _after(word: str, answer: MediaTags, quiet: bool, as_json: bool, human: str)
 @media_tags_app.command("add")
 def add(media_id: MediaId, label: Label, value: Value,
         server: common.Server = None, api_key: common.ApiKey = None,
-        as_json: common.AsJson = False, quiet: common.Quiet = False) -> None:
+        as_json: common.AsJson = False, quiet: Quiet = False) -> None:
     """Add a tag (label=value) to a media item."""
     with common.connect(server, api_key) as c:
         answer = c.add_tag(media_id, label, value)
@@ -58,7 +58,7 @@ def add(media_id: MediaId, label: Label, value: Value,
 @media_tags_app.command("remove")
 def remove(media_id: MediaId, label: Label, value: Value,
            server: common.Server = None, api_key: common.ApiKey = None,
-           as_json: common.AsJson = False, quiet: common.Quiet = False) -> None:
+           as_json: common.AsJson = False, quiet: Quiet = False) -> None:
     """Remove one value of a tag group from a media item."""
     with common.connect(server, api_key) as c:
         answer = c.remove_tag(media_id, label, value)
@@ -68,7 +68,7 @@ def remove(media_id: MediaId, label: Label, value: Value,
 @media_tags_app.command("remove-group")
 def remove_group(media_id: MediaId, label: Label,
                  server: common.Server = None, api_key: common.ApiKey = None,
-                 as_json: common.AsJson = False, quiet: common.Quiet = False) -> None:
+                 as_json: common.AsJson = False, quiet: Quiet = False) -> None:
     """Remove a whole tag group (every value of the label) from a media item."""
     with common.connect(server, api_key) as c:
         answer = c.remove_tag_group(media_id, label)
@@ -82,7 +82,7 @@ def rename_group(
                                              show_default=False)],
     new_label: Annotated[str, typer.Argument(help="Its new label.", show_default=False)],
     server: common.Server = None, api_key: common.ApiKey = None,
-    as_json: common.AsJson = False, quiet: common.Quiet = False,
+    as_json: common.AsJson = False, quiet: Quiet = False,
 ) -> None:
     """Rename a tag group of a media item, keeping its values."""
     with common.connect(server, api_key) as c:

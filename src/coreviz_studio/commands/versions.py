@@ -9,7 +9,7 @@ import typer
 
 from coreviz_studio.client.models import Media
 from coreviz_studio.commands import common
-from coreviz_studio.commands.answers import done, show, wire
+from coreviz_studio.commands.answers import Quiet, done, show, wire
 
 versions_app = typer.Typer(help="A media item's versions: list, select, delete.",
                            no_args_is_help=True)
@@ -24,7 +24,7 @@ def _line(v: Media) -> str:
 def versions_list(
     media_id: Annotated[str, typer.Argument(help="Any version's id.", show_default=False)],
     server: common.Server = None, api_key: common.ApiKey = None,
-    as_json: common.AsJson = False, quiet: common.Quiet = False,
+    as_json: common.AsJson = False, quiet: Quiet = False,
 ) -> None:
     """Every version of a media item, oldest first, and which is active."""
     with common.connect(server, api_key) as c:
@@ -38,7 +38,7 @@ def select(
     version_id: Annotated[str, typer.Argument(help="The version to make active.",
                                               show_default=False)],
     server: common.Server = None, api_key: common.ApiKey = None,
-    as_json: common.AsJson = False, quiet: common.Quiet = False,
+    as_json: common.AsJson = False, quiet: Quiet = False,
 ) -> None:
     """Make a version the active one."""
     with common.connect(server, api_key) as c:
@@ -54,7 +54,7 @@ def delete(
     version_id: Annotated[str, typer.Argument(help="The version to delete.",
                                               show_default=False)],
     server: common.Server = None, api_key: common.ApiKey = None,
-    as_json: common.AsJson = False, quiet: common.Quiet = False,
+    as_json: common.AsJson = False, quiet: Quiet = False,
 ) -> None:
     """Delete one version; when it was the active one, another is promoted."""
     with common.connect(server, api_key) as c:
