@@ -128,13 +128,6 @@ def test_bad_images_and_callers(client, member) -> None:  # type: ignore[no-unty
     assert client.post("/api/ai/describe", json={"image": html}).status_code == 401
 
 
-def test_edit_and_generate_say_plainly_they_are_not_available(client, member) -> None:  # type: ignore[no-untyped-def]
-    for path in ("/api/ai/edit", "/api/ai/generate"):
-        r = client.post(path, headers=member.headers, json={"prompt": "a red bicycle"})
-        assert r.status_code == 501
-        assert "generative" in r.json()["message"]
-
-
 @pytest.fixture
 def vision_client(settings, database) -> Iterator[tuple[TestClient, FakeVision]]:  # type: ignore[no-untyped-def]
     with fake_vision() as fake:
