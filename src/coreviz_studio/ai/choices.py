@@ -93,7 +93,7 @@ _COCO_KINDS = {"motorcycle": "motorcycle", "airplane": "airplane", "bus": "bus",
                **dict.fromkeys(("broccoli", "carrot", "sandwich", "hot dog", "pizza", "donut",
                                 "cake"), "food")}
 _ARTICLES = re.compile(r"^(?:(?:a|an|the|some|photo|picture|image)\s+(?:of\s+)?)+")
-MULTIPLE_MIN = 0.25  # score from which an option is among several chosen (multiple=true)
+MULTIPLE_MIN = 0.35  # score from which an option is among several chosen (multiple=true)
 
 
 @dataclass(frozen=True)
