@@ -2,8 +2,8 @@
 /v1/images/edits), on 127.0.0.1, that records every request and answers a real picture.
 
 `answer` picks the answer: "b64" (the picture as b64_json), "url" (a URL to fetch it from),
-"error" (HTTP 500 with a body that echoes the Authorization header, as some servers do), or
-"huge" (more bytes than any cap allows).
+"error" (HTTP 500 with a body that echoes the Authorization header, as some servers do),
+"huge" (more bytes than any cap allows), or "hang" (no answer until the fake is closed).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ class FakeImages:
     url_answer: str = ""  # what a "url" answer points at
     seen: list[Seen] = field(default_factory=list)
     url: str = ""
+    closing: threading.Event = field(default_factory=threading.Event)
 
     def picture(self) -> bytes:
         """An orange picture with a blue band: something that decodes and is easy to check."""
@@ -78,6 +79,9 @@ def fake_images(**kwargs: Any) -> Iterator[FakeImages]:
                 seen.json = json.loads(body)
             fake.seen.append(seen)
             status, answer = 200, b""
+            if fake.answer == "hang":
+                fake.closing.wait()
+                return
             if fake.answer == "b64":
                 answer = json.dumps({"created": 1, "data": [
                     {"b64_json": base64.b64encode(fake.picture()).decode()}]}).encode()
@@ -104,5 +108,6 @@ def fake_images(**kwargs: Any) -> Iterator[FakeImages]:
     try:
         yield fake
     finally:
+        fake.closing.set()
         server.shutdown()
         server.server_close()

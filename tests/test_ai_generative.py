@@ -216,14 +216,15 @@ def test_the_ssrf_rules_hold_for_inputs_and_for_the_endpoints_url_answers(settin
             assert [s.path for s in fake.seen] == ["/v1/images/generations"]  # never fetched
 
 
-@pytest.mark.parametrize("answer", ["error", "huge"])
+@pytest.mark.parametrize("answer", ["error", "huge", "hang"])
 def test_a_failing_endpoint_is_a_502_that_keeps_the_key_and_changes_nothing(  # type: ignore[no-untyped-def]
         settings, database, member, coffee, answer: str,
         caplog: pytest.LogCaptureFixture) -> None:
     with fake_images(answer=answer) as fake:
         custom = settings.model_copy(update={"image_api_base": fake.url,
                                              "image_api_key": "sk-image-secret",
-                                             "image_api_max_bytes": 100_000})
+                                             "image_api_max_bytes": 100_000,
+                                             "image_api_timeout_seconds": 1})
         with TestClient(create_app(custom, database), raise_server_exceptions=False) as c:
             lib = Library(c, member)
             original = lib.upload(coffee, "coffee.jpg")
@@ -235,4 +236,5 @@ def test_a_failing_endpoint_is_a_502_that_keeps_the_key_and_changes_nothing(  # 
             assert lib.names() == ["coffee.jpg"]
     logged = " ".join(rec.getMessage() for rec in caplog.records)
     assert "sk-image-secret" not in logged
-    assert ("HTTP 500" if answer == "error" else "COREVIZ_IMAGE_API_MAX_BYTES") in logged
+    assert {"error": "HTTP 500", "huge": "COREVIZ_IMAGE_API_MAX_BYTES",
+            "hang": "did not answer within 1 s"}[answer] in logged

@@ -16,6 +16,7 @@ Every failure is an ImagesApiError whose message is safe to log; the key is neve
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -92,11 +93,14 @@ class ImagesApi:
 
     async def _post(self, endpoint: str, **request: Any) -> Picture:
         try:
-            async with httpx.AsyncClient(timeout=self.timeout_s) as client, client.stream(
-                    "POST", self._url(endpoint), headers=self._headers(), **request) as answer:
+            # httpx's timeout bounds each wait; this bounds the whole call (a slow drip too).
+            async with asyncio.timeout(self.timeout_s), \
+                    httpx.AsyncClient(timeout=self.timeout_s) as client, \
+                    client.stream("POST", self._url(endpoint), headers=self._headers(),
+                                  **request) as answer:
                 body = await self._read(answer)
                 status, redirect = answer.status_code, answer.is_redirect
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, TimeoutError):
             raise ImagesApiError(f"{self._where()} did not answer within "
                                  f"{self.timeout_s:g} s") from None
         except httpx.HTTPError as exc:
