@@ -196,6 +196,7 @@ def test_bad_bodies_are_clear_422s(images, member, astronaut) -> None:  # type: 
             ("/api/ai/edit", sdk_edit(astronaut, "x", aspectRatio="7:5"), "aspectRatio"),
             ("/api/ai/edit", sdk_edit(astronaut, "x", outputFormat="gif"), "outputFormat"),
             ("/api/ai/generate", sdk_generate(""), "prompt"),
+            ("/api/ai/generate", sdk_generate("x", name="Bicycle"), "datasetId"),
             ("/api/ai/generate", {**sdk_generate("x"), "style": "y"}, "style")):
         r = client.post(path, headers=member.headers, json=body)
         assert r.status_code == 422, (body, r.text)

@@ -94,7 +94,7 @@ class GenerateBody(InputModel):
     name: Annotated[str, Field(min_length=1, max_length=255)] | None = None
 
 
-class Made(WireModel):
+class Generated(WireModel):
     result: str = Field(description="The picture, as a data URL (what the official SDK and "
                                     "CLI read)")
     model: str = Field(description="The model that made it (COREVIZ_IMAGE_API_MODEL)")
@@ -188,10 +188,10 @@ async def _pictures(settings: Config, own: OwnBlobs, sources: list[str]) -> list
     return [await service.load(settings, s, await own.bytes_of(s)) for s in sources]
 
 
-@router.post("/edit", response_model=Made, responses=_MADE_ANSWERS,
+@router.post("/edit", response_model=Generated, responses=_MADE_ANSWERS,
              response_model_exclude_none=True)
 async def edit(body: EditBody, settings: Config, principal: ViewerNoDb, own: Own,
-               db: AppDatabase, store: Blobs, urls: Urls) -> Made:
+               db: AppDatabase, store: Blobs, urls: Urls) -> Generated:
     """The image changed as `prompt` says, by the configured images endpoint (POST
     {COREVIZ_IMAGE_API_BASE}/images/edits); 501 where none is configured. With `mediaId`,
     the result becomes that item's new active version (`metadata.ai` says how it was made)."""
@@ -215,14 +215,16 @@ async def edit(body: EditBody, settings: Config, principal: ViewerNoDb, own: Own
                          principal, db, store, settings, urls)
 
 
-@router.post("/generate", response_model=Made, responses=_MADE_ANSWERS,
+@router.post("/generate", response_model=Generated, responses=_MADE_ANSWERS,
              response_model_exclude_none=True)
 async def generate(body: GenerateBody, settings: Config, principal: ViewerNoDb, own: Own,
-                   db: AppDatabase, store: Blobs, urls: Urls) -> Made:
+                   db: AppDatabase, store: Blobs, urls: Urls) -> Generated:
     """A new picture as `prompt` says, by the configured images endpoint (POST
     {COREVIZ_IMAGE_API_BASE}/images/generations, or /images/edits with the reference
     `image`s); 501 where none is configured. With `datasetId`, it is kept as a new item."""
     target = None
+    if body.dataset_id is None and (body.path or body.name):
+        raise Invalid("path and name say where to keep the picture: give datasetId too")
     if body.dataset_id is not None:
         target = saving.Target(dataset_id=str(body.dataset_id), path=body.path,
                                name=body.name)
@@ -239,8 +241,8 @@ async def generate(body: GenerateBody, settings: Config, principal: ViewerNoDb, 
 async def _answer(made: generative.Made, target: saving.Target | None, asked: str | None,
                   prompt: str, aspect_ratio: str | None, operation: str,
                   principal: Principal, db: AppDatabase, store: Blobs, settings: Config,
-                  urls: Urls) -> Made:
-    answer = Made(result=made.data_url(), model=made.model)
+                  urls: Urls) -> Generated:
+    answer = Generated(result=made.data_url(), model=made.model)
     if target is not None:
         how = {"operation": operation, "model": made.model, "prompt": prompt,
                "requestedModel": asked, "aspectRatio": aspect_ratio}
