@@ -99,6 +99,15 @@ def fake_images(**kwargs: Any) -> Iterator[FakeImages]:
             self.end_headers()
             self.wfile.write(answer)
 
+        def do_GET(self) -> None:  # where a "url" answer on the fake's own origin points
+            fake.seen.append(Seen(self.path, dict(self.headers.items())))
+            data = fake.picture()
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
         def log_message(self, *args: object) -> None:
             pass
 

@@ -205,16 +205,24 @@ def test_bad_bodies_are_clear_422s(images, member, astronaut) -> None:  # type: 
 
 def test_the_ssrf_rules_hold_for_inputs_and_for_the_endpoints_url_answers(settings, database,  # type: ignore[no-untyped-def]
                                                                          member) -> None:
+    """A URL answer on the endpoint's own origin is the operator's choice (LocalAI serves its
+    pictures there); any other address goes through /api/ai's SSRF rules, as inputs do."""
     with fake_images(answer="url") as fake:
-        fake.url_answer = fake.url.replace("/v1", "/picture.png")  # loopback: refused
         custom = settings.model_copy(update={"image_api_base": fake.url})
         with TestClient(create_app(custom, database), raise_server_exceptions=False) as c:
-            r = c.post("/api/ai/edit", headers=member.headers,
-                       json=sdk_edit(fake.url_answer, "x"))
-            assert r.status_code == 400 and not fake.seen, r.text  # the input URL: refused
+            own = fake.url.replace("/v1", "/generated/picture.png")
+            r = c.post("/api/ai/edit", headers=member.headers, json=sdk_edit(own, "x"))
+            assert r.status_code == 400 and not fake.seen, r.text  # an input URL: refused
+            fake.url_answer = own
+            r = c.post("/api/ai/generate", headers=member.headers, json=sdk_generate("x"))
+            assert r.status_code == 200, r.text
+            assert picture(r.json()["result"]).size == (1024, 1024)
+            assert [s.path for s in fake.seen] == ["/v1/images/generations",
+                                                   "/generated/picture.png"]
+            fake.url_answer = "http://127.0.0.1:9/picture.png"  # another loopback service
             r = c.post("/api/ai/generate", headers=member.headers, json=sdk_generate("x"))
             assert r.status_code == 502, r.text
-            assert [s.path for s in fake.seen] == ["/v1/images/generations"]  # never fetched
+            assert [s.path for s in fake.seen][2:] == ["/v1/images/generations"]
 
 
 @pytest.mark.parametrize("answer", ["error", "huge", "hang"])

@@ -84,18 +84,20 @@ async def make(settings: Settings, prompt: str, inputs: list[Image.Image],
             picture = await api.edit([_png(i) for i in inputs], prompt, size_for(ratio))
         else:
             picture = await api.generate(prompt, size_for(ratio))
+        image = await _decoded(settings, api, picture)
     except ImagesApiError as exc:
         log.warning("image endpoint: %s", exc)  # its address is the operator's, not callers'
         raise BadGateway("the image endpoint configured on this server failed; the server "
                          "log has the details") from exc
-    image = await _decoded(settings, picture)
     return _encoded(_fitted(image, ratio), output_format, api.model)
 
 
-async def _decoded(settings: Settings, picture: Picture) -> Image.Image:
+async def _decoded(settings: Settings, api: ImagesApi, picture: Picture) -> Image.Image:
     try:
         data = picture.data
-        if data is None:
+        if data is None and picture.url is not None and api.is_own(picture.url):
+            data = await api.download(picture.url)
+        elif data is None:
             assert picture.url is not None
             data = await load_image_bytes(picture.url, max_bytes=settings.fetch_max_bytes,
                                           timeout_s=settings.fetch_timeout_seconds)

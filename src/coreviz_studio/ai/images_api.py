@@ -7,8 +7,10 @@ OpenAI itself, LocalAI, and most self-hosted gateways (LiteLLM, vLLM-omni, ...) 
                                          as `image` (one) or `image[]` (several, gpt-image-1)
 
 and answer {"data": [{"b64_json": ...}]} or {"data": [{"url": ...}]}. `base_url` includes the
-`/v1`. A `url` answer is fetched by the caller (ai/fetch.py, with the SSRF rules of /api/ai):
-the endpoint is trusted with the prompt, not with choosing what this server connects to.
+`/v1`. A `url` answer on the endpoint's own origin (LocalAI serves its pictures there) is
+downloaded here, as the operator chose that host; any other is fetched by the caller with the
+SSRF rules of /api/ai (ai/fetch.py): the endpoint is trusted with the prompt, not with choosing
+what else this server connects to.
 
 The answer is read with a byte cap (a runaway answer never fills memory) and a time limit.
 Every failure is an ImagesApiError whose message is safe to log; the key is never in it.
@@ -91,12 +93,26 @@ class ImagesApi:
         files = [(name, (f"image{i}.png", png, "image/png")) for i, png in enumerate(pngs)]
         return await self._post("edits", data=fields, files=files)
 
+    def is_own(self, url: str) -> bool:
+        """Whether `url` is on the endpoint's own origin (scheme, host and port)."""
+        parts, base = urlsplit(url), urlsplit(urlunsplit((*self._base[:2], "", "", "")))
+        return (parts.scheme, parts.hostname, parts.port) == (base.scheme, base.hostname,
+                                                              base.port)
+
+    async def download(self, url: str) -> bytes:
+        """A picture the endpoint answered as a URL on its own origin (is_own), with the
+        same time limit and byte cap as its answers."""
+        return await self._call("GET", url, "its picture")
+
     async def _post(self, endpoint: str, **request: Any) -> Picture:
+        return self._picture(await self._call("POST", self._url(endpoint), endpoint, **request))
+
+    async def _call(self, method: str, url: str, what: str, **request: Any) -> bytes:
         try:
             # httpx's timeout bounds each wait; this bounds the whole call (a slow drip too).
             async with asyncio.timeout(self.timeout_s), \
                     httpx.AsyncClient(timeout=self.timeout_s) as client, \
-                    client.stream("POST", self._url(endpoint), headers=self._headers(),
+                    client.stream(method, url, headers=self._headers(),
                                   **request) as answer:
                 body = await self._read(answer)
                 status, redirect = answer.status_code, answer.is_redirect
@@ -112,9 +128,9 @@ class ImagesApi:
             hint = " (a redirect: configure the URL it points to)" if redirect \
                 else _HINTS.get(status, "")
             text = self._snippet(body.decode("utf-8", "replace"))
-            raise ImagesApiError(f"{self._where()} answered HTTP {status}{hint}"
+            raise ImagesApiError(f"{self._where()} answered HTTP {status}{hint} for {what}"
                                  + (f": {text}" if text else ""))
-        return self._picture(body)
+        return body
 
     async def _read(self, answer: httpx.Response) -> bytes:
         chunks, size = [], 0
