@@ -33,7 +33,8 @@ from coreviz_studio.uploads.receive import Received
 from coreviz_studio.uploads.schemas import UploadResult
 
 MAX_NAME = 255
-_SUPPORTED = "JPEG, PNG, WebP, GIF, HEIC/HEIF, TIFF, BMP, MP4, MOV, WebM, MKV or PDF"
+_SUPPORTED = ("JPEG, PNG, WebP, GIF, HEIC/HEIF, TIFF, BMP, a camera RAW (DNG, CR2, NEF, ARW), "
+              "MP4, M4V, 3GP, MOV, WebM, MKV, AVI, MPEG (.mpg, .vob) or PDF")
 
 
 def unsupported_message() -> str:
