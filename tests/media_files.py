@@ -70,8 +70,8 @@ def more_video(path: Path, kind: str, seconds: float = 2.0) -> bytes:
 
 def animation(fmt: str = "GIF", cut_at: float = 2.0, seconds: float = 4.0,
               size: tuple[int, int] = (160, 120), delay_ms: int = 100) -> bytes:
-    """An animated GIF or WebP (Pillow) made as video_with_cut's video: a drifting red shot,
-    then from `cut_at` a hard cut to a blue one with a white square."""
+    """An animated GIF, WebP or PNG (APNG), by Pillow, made as video_with_cut's video: a
+    drifting red shot, then from `cut_at` a hard cut to a blue one with a white square."""
     count = int(seconds * 1000 / delay_ms)
     frames = [Image.new("RGB", size, (200, 40 + i % 10, 30)) if i * delay_ms / 1000 < cut_at
               else _blue_scene(size) for i in range(count)]
@@ -204,6 +204,19 @@ def video_with_cut(path: Path, cut_at: float = 2.0, seconds: float = 4.0,
     different one (blue, with a white square)."""
     return _h264(path, size, fps, (
         Image.new("RGB", size, (200, 40 + i % 10, 30)) if i / fps < cut_at else _blue_scene(size)
+        for i in range(int(seconds * fps))))
+
+
+def photo_video(path: Path, photo: str, size: tuple[int, int] = (160, 120),
+                black_seconds: float = 1.0, seconds: float = 2.0, fps: int = 10) -> bytes:
+    """A video that opens on black and cuts to one of scikit-image's photos (see photo())."""
+    import numpy as np
+    import skimage.data
+
+    scene = Image.fromarray(np.asarray(getattr(skimage.data, photo)())).convert("RGB")
+    scene = scene.resize(size)
+    return _h264(path, size, fps, (
+        Image.new("RGB", size, "black") if i / fps < black_seconds else scene
         for i in range(int(seconds * fps))))
 
 

@@ -97,6 +97,17 @@ def test_a_resized_copy_groups_with_its_original_and_another_photo_does_not(  # 
     assert other not in group["mediaIds"] and lone not in group["mediaIds"]
 
 
+def test_videos_that_open_on_black_group_by_what_follows(lib: Library, settings,  # type: ignore[no-untyped-def]
+                                                        database, tmp_path) -> None:
+    ids = [lib.upload(media_files.photo_video(tmp_path / f"{i}.mp4", photo, size), f"{i}.mp4")["id"]
+           for i, (photo, size) in enumerate([("astronaut", (320, 240)),
+                                              ("astronaut", (160, 120)),
+                                              ("coffee", (320, 240))])]
+    drain(pipeline(settings, database, models="none"), ids)
+    [group] = _groups(lib)["groups"]
+    assert group["mediaIds"] == ids[:2]  # the astronaut at two sizes; not the coffee
+
+
 def test_the_embedding_confirms_a_near_duplicate(lib: Library, settings, database) -> None:  # type: ignore[no-untyped-def]
     astronaut = media_files.photo("astronaut")
     original = lib.upload(astronaut, "astronaut.jpg")["id"]

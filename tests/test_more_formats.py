@@ -49,7 +49,7 @@ def test_more_video_containers_are_processed(lib: Library, settings, database,  
     assert all(f["width"] == size[0] and f["thumbnailBlob"] for f in frames)
 
 
-@pytest.mark.parametrize("fmt", ["GIF", "WEBP"])
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP", "PNG"])  # PNG: an APNG
 def test_an_animation_is_an_image_with_frames_at_its_cuts(lib: Library, settings, database,  # type: ignore[no-untyped-def]
                                                          fmt: str) -> None:
     data = media_files.animation(fmt, cut_at=2.0, seconds=4.0)

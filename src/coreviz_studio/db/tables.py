@@ -304,7 +304,7 @@ class Media(Base):
     height: Mapped[int | None] = mapped_column(Integer)
     duration: Mapped[float | None] = mapped_column(Float)
     page_count: Mapped[int | None] = mapped_column(Integer)
-    # The first frame's pHash (docs/duplicates.md); NULL until processed, and for folders.
+    # The shown frame's pHash (docs/duplicates.md); NULL until processed, and for folders.
     perceptual_hash: Mapped[int | None] = mapped_column(BigInteger)
     # What text search reads (search/document.py keeps it current; migration 0003 indexes it).
     search_text: Mapped[str] = mapped_column(Text, nullable=False, server_default="")

@@ -25,7 +25,7 @@ from typing import Any
 from PIL import Image, ImageOps
 
 from coreviz_studio.diskspace import is_out_of_space
-from coreviz_studio.pipeline import fingerprint, raw
+from coreviz_studio.pipeline import fingerprint, raw, thumbnail
 
 JPEG_QUALITY = 88
 # Mean absolute difference (0-255) between two tiny grayscale frames that counts as a cut.
@@ -76,7 +76,7 @@ class Decoded:
     duration: float | None = None
     page_count: int | None = None
     notes: list[str] = field(default_factory=list)  # limits that cut the file short
-    perceptual_hash: int | None = None  # of the first frame (fingerprint.py); None: none made
+    perceptual_hash: int | None = None  # of the shown frame (fingerprint.py); None: none made
 
 
 def decode(kind: str, src: Path, out: Path, limits: Limits) -> Decoded:
@@ -88,7 +88,10 @@ def decode(kind: str, src: Path, out: Path, limits: Limits) -> Decoded:
         decoded = _decode_pdf(src, out, limits)
     else:
         raise BadMedia(f"nothing to decode for a {kind}")
-    decoded.perceptual_hash = fingerprint.of_file(out / decoded.frames[0].thumbnail)
+    # The frame the item's thumbnail shows (a video's first that is not black), so that videos
+    # which open on black are not all alike.
+    decoded.perceptual_hash = fingerprint.of_file(thumbnail.choose(
+        kind, [out / f.thumbnail for f in decoded.frames]))
     return decoded
 
 

@@ -1,5 +1,5 @@
-"""Duplicates (docs/duplicates.md): `media.perceptual_hash`, the 64-bit pHash of the item's first
-frame that processing computes (pipeline/fingerprint.py), as a signed BIGINT. NULL until the
+"""Duplicates (docs/duplicates.md): `media.perceptual_hash`, the 64-bit pHash of the frame the
+item's thumbnail shows, computed by processing (pipeline/fingerprint.py), as a signed BIGINT. NULL until the
 item is processed (or reprocessed, or `coreviz-studio fingerprints` fills it in from the stored
 thumbnail), and for folders. Indexed with the collection for the duplicates grouping, which
 reads every hashed item of one collection.
