@@ -183,6 +183,8 @@ def test_every_route_through_the_client(server: Server, make_member, person,  # 
     assert c.remove_tag(media.id, "color", "blue").tags == {"color": ["red"]}
     assert c.rename_tag_group(media.id, "color", "colour").tags == {"colour": ["red"]}
     assert c.get_tags(col.id) == {"colour": ["red"]}
+    duplicates = c.list_duplicates(col.id, limit=5)
+    assert duplicates.pagination.limit == 5 and duplicates.pagination.offset == 0
     assert c.remove_tag_group(media.id, "colour").tags == {}
     assert c.reprocess_media(media.id).media_id == media.id
     assert c.reprocess_collection(col.id).queued >= 0

@@ -216,6 +216,29 @@ def thumbnails(
     typer.echo(f"queued thumbnails for {queued} media")
 
 
+@app.command()
+def fingerprints(
+    collection: Annotated[str | None, typer.Option(
+        "--collection", help="Only this collection (dataset id).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Compute the perceptual hash (near-duplicate grouping, docs/duplicates.md) of processed
+    items that have none, from their stored thumbnails, here and now."""
+    from coreviz_studio.ids import parse_id
+    from coreviz_studio.pipeline import missing_fingerprints
+    from coreviz_studio.storage.factory import build_store
+
+    settings = _settings(data_dir)
+    try:
+        dataset = parse_id(collection, "dataset") if collection else None
+    except AppError as exc:
+        _fail(exc.message)
+        raise  # unreachable: _fail exits
+    with _database(settings) as db:
+        done = missing_fingerprints.fill_missing(db, build_store(settings), dataset)
+    typer.echo(f"hashed {done} media")
+
+
 @models_app.command("list")
 def models_list(data_dir: DataDir = None) -> None:
     """The models this data dir's settings enable, and where hub-kind models are looked for."""

@@ -305,6 +305,11 @@ class AsyncClient:
                    offset: int | None = None) -> m.MediaPage:
         return await self.run(calls.list_trash(collection_id, limit, offset))
 
+    async def list_duplicates(self, collection_id: str, *, limit: int | None = None,
+                              offset: int | None = None) -> m.DuplicatesPage:
+        """Groups of exact and near duplicates in a collection (docs/duplicates.md)."""
+        return await self.run(calls.list_duplicates(collection_id, limit, offset))
+
     async def reprocess_collection(self, collection_id: str, *,
                              failed_only: bool | None = None) -> m.CollectionRequeued:
         return await self.run(calls.reprocess_collection(collection_id, failed_only))

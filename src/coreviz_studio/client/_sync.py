@@ -296,6 +296,11 @@ class Client:
                    offset: int | None = None) -> m.MediaPage:
         return self.run(calls.list_trash(collection_id, limit, offset))
 
+    def list_duplicates(self, collection_id: str, *, limit: int | None = None,
+                        offset: int | None = None) -> m.DuplicatesPage:
+        """Groups of exact and near duplicates in a collection (docs/duplicates.md)."""
+        return self.run(calls.list_duplicates(collection_id, limit, offset))
+
     def reprocess_collection(self, collection_id: str, *,
                              failed_only: bool | None = None) -> m.CollectionRequeued:
         return self.run(calls.reprocess_collection(collection_id, failed_only))

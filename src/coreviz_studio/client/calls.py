@@ -282,6 +282,12 @@ def list_trash(collection_id: str, limit: int | None = None,
                 params=_clean({"limit": limit, "offset": offset}))
 
 
+def list_duplicates(collection_id: str, limit: int | None = None,
+                    offset: int | None = None) -> Call[m.DuplicatesPage]:
+    return Call("GET", f"/api/dataset/{_seg(collection_id)}/duplicates",
+                _model(m.DuplicatesPage), params=_clean({"limit": limit, "offset": offset}))
+
+
 def reprocess_collection(collection_id: str,
                          failed_only: bool | None = None) -> Call[m.CollectionRequeued]:
     return Call("POST", f"/api/dataset/{_seg(collection_id)}/reprocess",

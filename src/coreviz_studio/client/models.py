@@ -292,6 +292,17 @@ class MediaPage(Model):
     pagination: Pagination
 
 
+class DuplicateGroup(Model):
+    media_ids: list[str]
+    similarity: float
+    kind: str  # exact | near
+
+
+class DuplicatesPage(Model):
+    groups: list[DuplicateGroup]
+    pagination: Pagination
+
+
 class Deleted(Model):
     id: str
     deleted: bool = True
@@ -335,6 +346,7 @@ class UploadResult(Model):
     media_id: str
     url: str
     message: str = ""
+    duplicate_of: str | None = None  # an item of the collection with the same bytes
 
 
 # --- AI, search, clusters -----------------------------------------------------------------------

@@ -38,6 +38,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/dataset/{dataset_id}/media"): "browse_media",
     ("GET", "/api/dataset/{dataset_id}/trash"): "list_trash",
     ("GET", "/api/dataset/{dataset_id}/tags"): "get_tags",
+    ("GET", "/api/dataset/{dataset_id}/duplicates"): "list_duplicates",
     ("POST", "/api/dataset/{dataset_id}/reprocess"): "reprocess_collection",
     ("GET", "/api/media/{media_id}"): "get_media",
     ("PATCH", "/api/media/{media_id}"): "update_media",
