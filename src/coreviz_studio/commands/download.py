@@ -30,7 +30,8 @@ MAX_NAME_BYTES = 200  # below every common file system's 255, leaving room for a
 def safe_name(name: str) -> str:
     """A name that stays one entry of the directory it is written in."""
     kept = "".join("_" if ch in "/\\" else ch for ch in name
-                   if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Zl", "Zp"))
+                   if unicodedata.category(ch) not in ("Cc", "Cs", "Zl", "Zp")
+                   and not ("\u202a" <= ch <= "\u202e" or "\u2066" <= ch <= "\u2069"))
     kept = kept.strip()
     if kept.strip(".") == "":  # "", ".", "..": not a name of its own
         kept = "_" * max(1, len(kept))
