@@ -20,7 +20,8 @@ def operator_mode(*, data_dir: object, email: object = None, org: object = None,
 
 
 def _row(k: ApiKey) -> dict[str, Any]:
-    return {"id": k.id, "prefix": k.prefix or k.start, "name": k.name,
+    # the wire's `prefix` is the kind's (cvz_), `start` the key's own visible beginning
+    return {"id": k.id, "prefix": k.start, "name": k.name,
             "createdAt": k.created_at.isoformat() if k.created_at else None,
             "lastUsedAt": k.last_used_at.isoformat() if k.last_used_at else None,
             "expiresAt": k.expires_at.isoformat() if k.expires_at else None,
@@ -36,7 +37,7 @@ def create(server: str | None, api_key: str | None, *, name: str, read_only: boo
     if as_json:
         common.emit({**_row(made), "apiKey": made.key})
     else:
-        typer.echo(f"API key {made.id} (prefix {made.prefix or made.start}), shown only now:\n"
+        typer.echo(f"API key {made.id} (prefix {made.start}), shown only now:\n"
                    f"{made.key}")
 
 
@@ -54,7 +55,7 @@ def list_keys(server: str | None, api_key: str | None, *, as_json: bool) -> None
 
 def _find(c: Client, key: str) -> ApiKey | None:
     for k in c.list_api_keys():
-        if key in (k.id, k.prefix, k.start):
+        if key in (k.id, k.start):
             return k
     return None
 
@@ -66,4 +67,4 @@ def revoke(server: str | None, api_key: str | None, key: str) -> None:
             common.fail(f"none of your API keys has the id or prefix {key!r}")
             return
         c.delete_api_key(found.id)
-    typer.echo(f"revoked {found.id} ({found.prefix or found.start}…)")
+    typer.echo(f"revoked {found.id} ({found.start}…)")
