@@ -86,6 +86,10 @@ class SyncUploader(Uploader):
             return self.run(items, parallel)
         finally:
             self.report.end(self.summary, time.monotonic() - started)
+            if self.summary.failed:
+                self.state.flush()  # what went stays known to a rerun
+            else:
+                self.state.remove()
 
 
 def _items(root: Path, files: list[Path], base_folders: tuple[str, ...]) -> list[Item]:
@@ -210,10 +214,7 @@ def sync(client: Client, directory: Path, collection_id: str, *, base_path: str 
     state = State.for_job(collection_id, base_path, folder, [root], kind="sync")
     job = SyncUploader(client, collection_id, base_path, state, reporter(as_json),
                        chunk_size=chunk_size, multipart_below=multipart_below)
-    summary = job.batch(items, parallel, as_json)
-    failed = int(summary.failed > 0)
-    if not failed:
-        state.remove()
+    failed = int(job.batch(items, parallel, as_json).failed > 0)
     if delete:
         trash_missing(client, job, root, base_folders, as_json)
     if keep_watching:

@@ -80,11 +80,19 @@ def sha256_of(path: Path) -> str:
 
 class State:
     """The resume file: {"uploads": {file: {"url", "size"}}, "done": {file: {"mediaId",
-    "size", "sha256"}}}, rewritten (atomically) as it changes."""
+    "size", "sha256"}}}, rewritten (atomically) as it changes. An upload's URL is written at
+    once (it is what a rerun resumes from); files done at most every SAVE_EVERY seconds and at
+    the end: the whole file is rewritten each time, so writing it per file made a run of
+    thousands of small files quadratic, and a `done` entry lost in a kill only costs the rerun
+    hashing that file again (it is skipped all the same: its sha256 is in its folder)."""
+
+    SAVE_EVERY = 1.0
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._saved_at = 0.0
+        self._dirty = False
         try:
             data = json.loads(path.read_text())
         except (FileNotFoundError, ValueError):
@@ -103,6 +111,13 @@ class State:
     def _save(self) -> None:
         profile.write_private(self.path, json.dumps({"uploads": self.uploads,
                                                      "done": self.done}))
+        self._saved_at = time.monotonic()
+        self._dirty = False
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._dirty:
+                self._save()
 
     def started(self, item: Item, url: str) -> None:
         with self._lock:
@@ -114,7 +129,9 @@ class State:
             self.uploads.pop(item.key, None)
             self.done[item.key] = {"mediaId": media_id, "size": item.size,
                                    "sha256": item.sha256}
-            self._save()
+            self._dirty = True
+            if time.monotonic() - self._saved_at >= self.SAVE_EVERY:
+                self._save()
 
     def forget_url(self, item: Item) -> None:
         with self._lock:
@@ -126,7 +143,9 @@ class State:
         return saved["url"] if saved and saved.get("size") == item.size else None
 
     def remove(self) -> None:
-        self.path.unlink(missing_ok=True)
+        with self._lock:
+            self._dirty = False
+            self.path.unlink(missing_ok=True)
 
 
 # --- reporting ------------------------------------------------------------------------------
@@ -455,10 +474,13 @@ def upload(client: Client, paths: list[Path], collection_id: str, *, base_path: 
     try:
         summary = job.run(items, parallel)
     except (APIError, KeyboardInterrupt):
+        state.flush()
         report.end(job.summary, time.monotonic() - started)
         raise
     report.end(summary, time.monotonic() - started)
     if summary.failed == 0:
         state.remove()
+    else:
+        state.flush()
     return summary
 
