@@ -10,7 +10,7 @@ figures are the upload path alone. Each sender gets a collection of its own (not
 skipped as already there). The CLI runs with -j 1 (one file at a time, like the loop) and with
 -j --parallel; its time is the process's whole life (start-up and imports included) and, from
 its own summary, the upload alone. Its peak memory is the RSS of its process tree, sampled
-every 20 ms with psutil.
+every 50 ms with psutil.
 
 Prints figures only; timings are never asserted. Run from the repository root:
     .venv/bin/python -m bench.cli_upload [--photos 1000] [--parallel 4] [--max-side 480]
@@ -139,7 +139,7 @@ def cli_upload(b: Bench, tree: Path, parallel: int, key: str, home: Path) -> dic
                 watched_cpu[0] = t.user + t.system
             except psutil.Error:
                 pass
-            done.wait(0.02)
+            done.wait(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
