@@ -18,7 +18,18 @@ from coreviz_studio.accounts import members
 from coreviz_studio.accounts import service as accounts
 from coreviz_studio.auth import keys as auth_keys
 from coreviz_studio.auth import service as auth
-from coreviz_studio.commands import account, common, items, library, transfer
+from coreviz_studio.commands import (
+    account,
+    ai,
+    common,
+    folders,
+    items,
+    library,
+    media_items,
+    tags,
+    transfer,
+    versions,
+)
 from coreviz_studio.commands import keys as http_keys
 from coreviz_studio.commands.media import media_app
 from coreviz_studio.config import Settings
@@ -42,6 +53,13 @@ app.add_typer(models_app, name="models")
 account.register(app)  # login, logout, whoami: the commands for people (commands/)
 app.add_typer(media_app, name="media")
 library.register(app)  # collections, ls, search, rm, restore
+# the rest of the official CLI's tree: folders, tags, media tags|versions|rename|move|search|
+# find-similar, describe, tag, edit
+folders.register(app)
+tags.register(app, media_app)
+versions.register(media_app)
+media_items.register(media_app)
+ai.register(app)
 transfer.register(app)  # sync, download
 items.register(app)  # similar, mv
 

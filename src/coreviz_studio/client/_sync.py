@@ -374,11 +374,22 @@ class Client:
     def embed(self, *, image: str | None = None, text: str | None = None) -> m.Embedding:
         return self.run(calls.embed(image, text))
 
-    def edit(self, prompt: str, image: str | None = None) -> m.Generated:
-        return self.run(calls.edit(prompt, image))
+    def edit(self, prompt: str, image: str | list[str] | None = None, *,
+             media_id: str | None = None, aspect_ratio: str | None = None,
+             output_format: str | None = None) -> m.Generated:
+        """`result`: the picture as a data URL; with `media_id`, kept as that item's new
+        active version (`media_id` of the answer)."""
+        return self.run(calls.edit(prompt, image, media_id=media_id, aspect_ratio=aspect_ratio,
+                                    output_format=output_format))
 
-    def generate(self, prompt: str, image: str | None = None) -> m.Generated:
-        return self.run(calls.generate(prompt, image))
+    def generate(self, prompt: str, image: str | list[str] | None = None, *,
+                 dataset_id: str | None = None, path: str | None = None,
+                 name: str | None = None, aspect_ratio: str | None = None,
+                 output_format: str | None = None) -> m.Generated:
+        """`result`: the picture as a data URL; with `dataset_id`, kept as a new item."""
+        return self.run(calls.generate(prompt, image, dataset_id=dataset_id, path=path,
+                                        name=name, aspect_ratio=aspect_ratio,
+                                        output_format=output_format))
 
     def search(self, q: str, *, organization_id: str | None = None,
                limit: int | None = None) -> list[m.SearchHit]:

@@ -391,13 +391,20 @@ def embed(image: str | None = None, text: str | None = None) -> Call[m.Embedding
                 idempotent=True)
 
 
-def edit(prompt: str, image: str | None = None) -> Call[m.Generated]:
-    return Call("POST", "/api/ai/edit", _model(m.Generated), json=_body(image=image, prompt=prompt))
+def edit(prompt: str, image: str | list[str] | None = None, *, media_id: str | None = None,
+         aspect_ratio: str | None = None, output_format: str | None = None) -> Call[m.Generated]:
+    return Call("POST", "/api/ai/edit", _model(m.Generated), json=_body(
+        image=image, prompt=prompt, mediaId=media_id, aspectRatio=aspect_ratio,
+        outputFormat=output_format))
 
 
-def generate(prompt: str, image: str | None = None) -> Call[m.Generated]:
-    return Call("POST", "/api/ai/generate", _model(m.Generated),
-                json=_body(image=image, prompt=prompt))
+def generate(prompt: str, image: str | list[str] | None = None, *,
+             dataset_id: str | None = None, path: str | None = None, name: str | None = None,
+             aspect_ratio: str | None = None,
+             output_format: str | None = None) -> Call[m.Generated]:
+    return Call("POST", "/api/ai/generate", _model(m.Generated), json=_body(
+        image=image, prompt=prompt, datasetId=dataset_id, path=path, name=name,
+        aspectRatio=aspect_ratio, outputFormat=output_format))
 
 
 def search(q: str, organization_id: str | None = None,

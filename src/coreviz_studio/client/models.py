@@ -342,11 +342,14 @@ class UploadResult(Model):
 class Description(Model):
     description: str
     model: str | None = None
+    note: str | None = None  # a prompt the offline models could not answer: why
 
 
 class Tagging(Model):
     tags: list[str]
     model: str | None = None
+    confidence: float | None = None  # options chosen offline: how sure, 0..1
+    evidence: str | None = None
 
 
 class Embedding(Model):
@@ -357,6 +360,9 @@ class Embedding(Model):
 
 class Generated(Model):
     result: str
+    model: str | None = None
+    media_id: str | None = None  # the item it was kept as
+    url: str | None = None
 
 
 class SearchMedia(Model):
