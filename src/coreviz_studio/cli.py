@@ -19,6 +19,7 @@ from coreviz_studio.accounts import service as accounts
 from coreviz_studio.auth import keys as auth_keys
 from coreviz_studio.auth import service as auth
 from coreviz_studio.commands import account, library
+from coreviz_studio.commands import queue as queue_command
 from coreviz_studio.commands.media import media_app
 from coreviz_studio.config import Settings
 from coreviz_studio.db.embedded import EmbeddedPostgresError
@@ -40,6 +41,7 @@ app.add_typer(models_app, name="models")
 account.register(app)  # login, logout, whoami: the commands for people (commands/)
 app.add_typer(media_app, name="media")
 library.register(app)  # collections, ls, search, rm, restore
+queue_command.register(app)  # queue: processing counts
 
 T = TypeVar("T")
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory "

@@ -115,6 +115,6 @@ def store_upload(session: Session, principal: Principal, received: Received, sto
         make_active(session, principal, row)
     document.refresh(session, [row.id])  # findable by name before processing ends
     # In this transaction: the upload and its processing job commit together or not at all.
-    enqueue(session, row, reason="upload")
+    enqueue(session, row, reason="upload", by=principal.credential_id)
     return UploadResult(media_id=media_id, url=urls.of(key) or "",
                         message=f"Uploaded {name} ({fmt.kind}); processing is queued")
