@@ -110,7 +110,7 @@ def _measure(bench: Bench, photos: list[bytes], single: bytes, timeout: float) -
                       timeout=120) as client:
         before, queue_seconds = _queue(client)
         media_id = _post(client, bench.dataset_id, single, "mine.jpg")
-        uploaded = time.monotonic()
+        uploaded, imported_then = time.monotonic(), len(imported)
         state = "queued"
         while state != "ready" and time.monotonic() - uploaded < timeout and not errors:
             time.sleep(0.1)
@@ -125,7 +125,7 @@ def _measure(bench: Bench, photos: list[bytes], single: bytes, timeout: float) -
         "single_state": state,
         "waiting_ahead": before["queued"], "processing_then": before["processing"],
         "queue_call_ms": round(queue_seconds * 1000, 1),
-        "imported_by_then": len(imported),
+        "imported_before_it": imported_then, "imported": len(imported),
         "import_per_s": round(len(imported) / max(imported[-1] - began, 1e-9), 2)
         if imported else 0.0,
         "processed_per_s": round(processed / max(ready - began, 1e-9), 2),

@@ -100,6 +100,20 @@ def test_a_persons_upload_goes_before_a_bulk_backlog_and_bulk_reprocessing(  # t
     assert sorted(order[5:]) == sorted(done)
 
 
+def test_a_person_asking_for_an_item_moves_its_bulk_job_into_their_line(  # type: ignore[no-untyped-def]
+        client, make_member, settings, database, fetcher) -> None:
+    (admin, person), lib = _people(make_member, client, 2)
+    items = _upload(lib, 3)
+    drain(pipeline(settings, database, models="none"), items)
+    assert client.post(f"/api/dataset/{lib.id}/reprocess",
+                       headers=admin.headers).json()["queued"] == 3
+    # bulk reprocessing queues in id order: the person asks for the one that would go last
+    last = max(items, key=uuid.UUID)
+    r = client.post(f"/api/media/{last}/reprocess", headers=person.headers)
+    assert r.status_code == 202 and r.json()["queued"] is False  # the same job, moved
+    assert fetcher.order(items) == [last, *sorted(set(items) - {last}, key=uuid.UUID)]
+
+
 def test_two_bulk_importers_take_turns(client, make_member, fetcher) -> None:  # type: ignore[no-untyped-def]
     (first, second), lib = _people(make_member, client, 2)
     a = _upload(lib, 3, first.headers)

@@ -10,7 +10,8 @@ equals. We give jobs two bands:
   isn't bulk-importing waits for at most one job per other active uploader, not for a backlog
   of 1,000; two bulk importers share the workers evenly from the moment the second one starts.
 - background work (reprocessing a collection or everything, thumbnail backfill, purges): far
-  below every person's job, in arrival order.
+  below every person's job, in arrival order. A person who asks for an item whose job waits
+  there (reprocessing it) moves that job into their line.
 
 Computing a priority costs two index probes (coreviz_jobs_uploader_idx, and procrastinate's own
 priority index), whatever the backlog. `queue_priorities=false` puts every job at 0: FIFO.
@@ -65,3 +66,18 @@ def for_person(session: Session, uploader: str, queue: str) -> int:
 def background() -> int:
     """The priority of bulk work: after every person's job."""
     return BACKGROUND if enabled() else 0
+
+
+def is_background(rank: int) -> bool:
+    return rank < FLOOR
+
+
+_PROMOTE = text("UPDATE procrastinate_jobs SET priority = :priority,"
+                " args = args || jsonb_build_object('uploader', CAST(:uploader AS text))"
+                " WHERE id = :id AND status = 'todo'")
+
+
+def promote(session: Session, job_id: int, uploader: str, queue: str) -> None:
+    """A person asks for an item whose job waits as bulk work: it joins their line."""
+    session.execute(_PROMOTE, {"priority": for_person(session, uploader, queue),
+                               "uploader": uploader, "id": job_id})

@@ -40,19 +40,22 @@ def enqueue(session: Session, media: Media, reason: str = "upload", *,
     line (priority.py), and without one the organization's jobs share a line. `bulk`: work no
     one waits for (reprocessing a collection), after every person's job.
     False when a job for it is already waiting (the waiting one will see the latest file and
-    models, so a second is pointless)."""
+    models, so a second is pointless; a person asking for one that waits as bulk work moves it
+    into their line)."""
+    line = None if bulk else str(by) if by else f"org:{media.organization_id}"
     waiting = session.execute(
-        text("SELECT 1 FROM procrastinate_jobs WHERE queueing_lock = :lock AND status = 'todo'"),
+        text("SELECT id, priority FROM procrastinate_jobs "
+             "WHERE queueing_lock = :lock AND status = 'todo'"),
         {"lock": lock_name(media.id)},
     ).first()
     if waiting:
+        if line and priority.is_background(waiting.priority):
+            priority.promote(session, waiting.id, line, QUEUE)
         return False
     args = {"media_id": str(media.id), "organization_id": str(media.organization_id)}
-    if bulk:
-        rank = priority.background()
-    else:
-        args[priority.UPLOADER] = str(by) if by else f"org:{media.organization_id}"
-        rank = priority.for_person(session, args[priority.UPLOADER], QUEUE)
+    if line:
+        args[priority.UPLOADER] = line
+    rank = priority.for_person(session, line, QUEUE) if line else priority.background()
     # A savepoint: two racing enqueues hit the queueing lock's unique index; the loser's
     # transaction (an upload, a reprocess call) must survive that.
     with session.begin_nested() as nested:
