@@ -33,7 +33,7 @@ _LAST = text("SELECT min(priority) FROM procrastinate_jobs "
              "WHERE status = 'todo' AND args->>'uploader' = :uploader")
 # The head of the people's band: the first entries of procrastinate's (priority desc, id) index.
 _HEAD = text("SELECT max(priority) FROM procrastinate_jobs "
-             "WHERE status = 'todo' AND queue_name = :queue AND priority > :floor")
+             "WHERE status = 'todo' AND queue_name = :queue AND priority >= :floor")
 
 _enabled: bool | None = None
 
