@@ -190,3 +190,19 @@ def test_an_empty_queue_has_no_oldest(client, make_member) -> None:  # type: ign
     member = make_member()
     assert _queue(client, member.headers) == {"queued": 0, "processing": 0, "failed": 0,
                                               "ready": 0, "oldestWaiting": None}
+
+
+def test_a_collection_scoped_key_counts_only_its_collections(client, make_member) -> None:  # type: ignore[no-untyped-def]
+    owner = make_member()
+    first, second = Library(client, owner, "First"), Library(client, owner, "Second")
+    mine = _upload(first, 1)
+    _upload(second, 2)
+    r = client.post("/api/auth/api-key/create", headers=owner.headers,
+                    json={"name": "scoped", "collections": [first.id]})
+    assert r.status_code == 200, r.text
+    scoped = {"x-api-key": r.json()["key"]}
+    assert _queue(client, owner.headers)["queued"] == 3
+    seen = _queue(client, scoped)
+    assert seen["queued"] == 1 and seen["oldestWaiting"]["id"] == mine[0]
+    r = client.get("/api/queue", headers=scoped, params={"datasetId": second.id})
+    assert r.status_code == 404, r.text
