@@ -19,13 +19,11 @@ from tests import media_files
 from tests.jobs import drain, pipeline
 from tests.library import Library
 
-_COLOURS = ["red", "green", "blue", "yellow", "purple", "orange", "white", "black", "gray"]
-
 
 def _upload(lib: Library, n: int, headers: dict[str, str] | None = None) -> list[str]:
     ids = []
     for i in range(n):
-        colour = _COLOURS[(len(ids) + i * 3) % len(_COLOURS)]
+        colour = f"#{uuid.uuid4().hex[:6]}"  # every file its own (no duplicates)
         r = lib.client.post("/api/upload/multipart", headers=headers or lib.headers,
                             data={"datasetId": lib.id},
                             files={"file": (f"p{uuid.uuid4().hex[:6]}.png",
