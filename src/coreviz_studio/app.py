@@ -40,7 +40,7 @@ from coreviz_studio.folders.routes import router as folders_router
 from coreviz_studio.health.routes import router as health_router
 from coreviz_studio.mcp_server.http import Endpoint, McpHttp
 from coreviz_studio.media.routes import router as media_router
-from coreviz_studio.pipeline import worker
+from coreviz_studio.pipeline import priority, worker
 from coreviz_studio.pipeline.process import Pipeline
 from coreviz_studio.pipeline.routes import router as processing_router
 from coreviz_studio.search.routes import router as search_router
@@ -228,6 +228,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         docs_url=None, redoc_url=None,  # served offline instead: web/docs.py
     )
     app.state.settings = settings
+    priority.configure(settings.queue_priorities)  # who goes first in the queue
     app.state.blobs = build_store(settings)
     app.state.blob_urls = BlobUrls(settings.effective_public_url())
     install_error_handlers(app)

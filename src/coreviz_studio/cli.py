@@ -31,6 +31,7 @@ from coreviz_studio.commands import (
     versions,
 )
 from coreviz_studio.commands import keys as http_keys
+from coreviz_studio.commands import queue as queue_command
 from coreviz_studio.commands.media import media_app
 from coreviz_studio.config import Settings
 from coreviz_studio.db.embedded import EmbeddedPostgresError
@@ -62,6 +63,7 @@ media_items.register(media_app)
 ai.register(app)
 transfer.register(app)  # sync, download
 items.register(app)  # similar, mv
+queue_command.register(app)  # queue: processing counts
 
 T = TypeVar("T")
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory "

@@ -126,6 +126,10 @@ class Settings(BaseSettings):
     job_attempts: int = Field(
         3, ge=1, description="Tries of a processing job before it is marked failed."
     )
+    queue_priorities: bool = Field(
+        True, description="A person's uploads go before bulk work, and uploaders take turns "
+        "(docs/queue.md); false: every job in arrival order (FIFO)."
+    )
     job_retry_backoff_seconds: int = Field(
         4, ge=1, description="Wait before retry n of a failed job: this to the power n (4: "
         "4 s, 16 s, 64 s ...)."

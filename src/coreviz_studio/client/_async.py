@@ -314,6 +314,10 @@ class AsyncClient:
                              failed_only: bool | None = None) -> m.CollectionRequeued:
         return await self.run(calls.reprocess_collection(collection_id, failed_only))
 
+    async def queue_status(self, collection_id: str | None = None) -> m.QueueStatus:
+        """The organization's items by processing state (of one collection, when given)."""
+        return await self.run(calls.queue_status(collection_id))
+
     # --- media ------------------------------------------------------------------------------
 
     async def get_media(self, media_id: str) -> m.Media:

@@ -305,6 +305,10 @@ class Client:
                              failed_only: bool | None = None) -> m.CollectionRequeued:
         return self.run(calls.reprocess_collection(collection_id, failed_only))
 
+    def queue_status(self, collection_id: str | None = None) -> m.QueueStatus:
+        """The organization's items by processing state (of one collection, when given)."""
+        return self.run(calls.queue_status(collection_id))
+
     # --- media ------------------------------------------------------------------------------
 
     def get_media(self, media_id: str) -> m.Media:

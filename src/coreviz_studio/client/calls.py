@@ -294,6 +294,11 @@ def reprocess_collection(collection_id: str,
                 _model(m.CollectionRequeued), params=_clean({"failedOnly": failed_only}))
 
 
+def queue_status(collection_id: str | None = None) -> Call[m.QueueStatus]:
+    return Call("GET", "/api/queue", _model(m.QueueStatus),
+                params=_clean({"datasetId": collection_id}))
+
+
 # --- media --------------------------------------------------------------------------------------
 
 def get_media(media_id: str) -> Call[m.Media]:

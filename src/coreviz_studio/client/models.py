@@ -342,6 +342,23 @@ class CollectionRequeued(Model):
     already_queued: int
 
 
+class OldestWaiting(Model):
+    id: str
+    name: str = ""
+    queued_at: str | None = None
+    dataset_id: str = ""
+
+
+class QueueStatus(Model):
+    """Items by processing state, and the one that has waited longest (GET /api/queue)."""
+
+    queued: int = 0
+    processing: int = 0
+    failed: int = 0
+    ready: int = 0
+    oldest_waiting: OldestWaiting | None = None
+
+
 class UploadResult(Model):
     media_id: str
     url: str

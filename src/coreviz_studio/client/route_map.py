@@ -40,6 +40,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/dataset/{dataset_id}/tags"): "get_tags",
     ("GET", "/api/dataset/{dataset_id}/duplicates"): "list_duplicates",
     ("POST", "/api/dataset/{dataset_id}/reprocess"): "reprocess_collection",
+    ("GET", "/api/queue"): "queue_status",
     ("GET", "/api/media/{media_id}"): "get_media",
     ("PATCH", "/api/media/{media_id}"): "update_media",
     ("DELETE", "/api/media/{media_id}"): "delete_media",

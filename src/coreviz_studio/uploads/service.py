@@ -118,7 +118,7 @@ def store_upload(session: Session, principal: Principal, received: Received, sto
         make_active(session, principal, row)
     document.refresh(session, [row.id])  # findable by name before processing ends
     # In this transaction: the upload and its processing job commit together or not at all.
-    enqueue(session, row, reason="upload")
+    enqueue(session, row, reason="upload", by=principal.credential_id)
     message = f"Uploaded {name} ({fmt.kind}); processing is queued"
     if duplicate_of is not None:
         message += f"; the collection already holds this file ({duplicate_of})"
