@@ -247,3 +247,26 @@ def test_ctrl_c_stops_with_130_and_a_rerun_goes_on(
     rest = _events(cli("media", "upload", str(tree), col.id, "--json", env=env).stdout)[-1]
     assert rest["uploaded"] + rest["skipped"] == 120 and rest["skipped"] >= stopped["uploaded"]
     assert _images(user, col.id) == 120
+
+
+def test_quiet_prints_only_each_files_result_as_the_official_cli(
+        server: Server, user: Client, home: Path) -> None:
+    """`--quiet | jq -r .mediaId`, a habit from the official CLI, carries over: stdout holds
+    one JSON object per file and nothing else; a failure goes to stderr."""
+    col = user.create_collection("Quiet")
+    photo = home / "one.jpg"
+    photo.write_bytes(media_files.image(noise=True))
+    env = _env(server, user, home)
+    done = cli("media", "upload", str(photo), col.id, "--quiet", env=env)
+    [line] = done.stdout.splitlines()
+    result = json.loads(line)
+    assert user.get_media(result["mediaId"]).name == "one.jpg"
+    assert result["file"] == str(photo)
+    bad = home / "notes.txt"
+    bad.write_text("not a picture\n")
+    again = cli("media", "upload", str(photo), str(bad), col.id, "--quiet", check=False,
+                env=env)
+    assert again.returncode == 5
+    [skipped] = [json.loads(x) for x in again.stdout.splitlines()]
+    assert skipped["mediaId"] == result["mediaId"] and skipped["skipped"]
+    assert "notes.txt" in again.stderr

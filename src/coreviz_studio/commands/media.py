@@ -61,8 +61,8 @@ def upload_command(
     with common.connect(server, api_key) as client, _interrupted():
         summary = uploading.upload(client, paths, collection_id, base_path=path,
                                    folder=folder, parallel=parallel, name=name,
-                                   as_json=as_json or quiet, chunk_size=chunk_size,
-                                   multipart_below=multipart_below)
+                                   as_json=as_json, chunk_size=chunk_size,
+                                   multipart_below=multipart_below, quiet=quiet)
     if summary.failed:
         raise typer.Exit(profile.PARTIAL)
 

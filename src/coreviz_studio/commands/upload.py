@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import typer
+
 from coreviz_studio.client import APIError, Client, CoreVizError, Gone, NotFound
 from coreviz_studio.client.tus import MULTIPART_BELOW
 from coreviz_studio.commands import common, profile
@@ -213,6 +215,23 @@ class JsonReporter:
                    failures=[{"file": f, "error": e} for f, e in summary.failures])
 
 
+class QuietReporter(JsonReporter):
+    """`--quiet`, as the official CLI's: only each file's result, one JSON object a line
+    (`{"mediaId": ...}` first, so `... --quiet | jq -r .mediaId` carries over); failures on
+    stderr, nothing else."""
+
+    def _emit(self, event: str, **data: Any) -> None:
+        if event == "failed":
+            with self._lock:
+                typer.echo(f"error: {data['file']}: {data['error']}", err=True)
+        elif event in (self.verb, "skipped") and data.get("mediaId"):
+            result = {"mediaId": data["mediaId"], "file": data["file"]}
+            if event == "skipped":
+                result["skipped"] = data["reason"]
+            with self._lock:
+                common.emit(result)
+
+
 class PlainReporter:
     """A line per file, for logs and pipes (no terminal)."""
 
@@ -334,7 +353,9 @@ class RichReporter:
             self.console.print(f"  failed: {f}: {e}", markup=False, highlight=False)
 
 
-def reporter(as_json: bool, verb: str = "uploaded") -> Reporter:
+def reporter(as_json: bool, verb: str = "uploaded", quiet: bool = False) -> Reporter:
+    if quiet:
+        return QuietReporter(verb)
     if as_json:
         return JsonReporter(verb)
     return RichReporter(verb) if sys.stdout.isatty() else PlainReporter(verb)
@@ -454,7 +475,8 @@ class Uploader:
 
 def upload(client: Client, paths: list[Path], collection_id: str, *, base_path: str | None,
            folder: str | None, parallel: int, as_json: bool, chunk_size: int,
-           multipart_below: int = MULTIPART_BELOW, name: str | None = None) -> Summary:
+           multipart_below: int = MULTIPART_BELOW, name: str | None = None,
+           quiet: bool = False) -> Summary:
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         common.fail(f"no such file or directory: {', '.join(missing)}", profile.USAGE)
@@ -466,7 +488,7 @@ def upload(client: Client, paths: list[Path], collection_id: str, *, base_path: 
             common.fail("--name names one file: give a single file", profile.USAGE)
         items[0].name = name
     state = State.for_job(collection_id, base_path, folder, paths)
-    report = reporter(as_json)
+    report = reporter(as_json, quiet=quiet)
     started = time.monotonic()
     report.begin(items)
     job = Uploader(client, collection_id, base_path, state, report, chunk_size=chunk_size,
