@@ -40,15 +40,15 @@ class SyncUploader(Uploader):
         super().__init__(*args, **kw)
         self._named: dict[str | None, dict[str, tuple[str, str | None]]] = {}
 
-    def present(self, path: str | None) -> set[str]:
+    def present(self, path: str | None) -> dict[str, str]:
         if path not in self._present:
             named: dict[str, tuple[str, str | None]] = {}
-            shas: set[str] = set()
+            shas: dict[str, str] = {}
             for m in self.client.iter_media(self.collection_id, path=path, page_size=500):
                 if m.type != "folder":
                     named.setdefault(m.name, (m.id, m.sha256))
                     if m.sha256:
-                        shas.add(m.sha256)
+                        shas.setdefault(m.sha256, m.id)
             self._named[path] = named
             self._present[path] = shas
         return self._present[path]

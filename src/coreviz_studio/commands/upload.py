@@ -377,7 +377,7 @@ class Uploader:
         self.summary = Summary()
         self._lock = threading.Lock()
         self._folders: dict[tuple[str, ...], str | None] = {(): base_path}
-        self._present: dict[str | None, set[str]] = {}
+        self._present: dict[str | None, dict[str, str]] = {}  # folder -> sha256 -> id
 
     def folder(self, names: tuple[str, ...]) -> str | None:
         """The path of the folder these names lead to under the destination (made if
@@ -389,10 +389,10 @@ class Uploader:
         self._folders[names] = made.path
         return made.path
 
-    def present(self, path: str | None) -> set[str]:
-        """The sha256 of every item already in that folder."""
+    def present(self, path: str | None) -> dict[str, str]:
+        """The sha256 of every item already in that folder, and each one's id."""
         if path not in self._present:
-            self._present[path] = {m.sha256 for m in self.client.iter_media(
+            self._present[path] = {m.sha256: m.id for m in self.client.iter_media(
                 self.collection_id, path=path, page_size=500) if m.sha256}
         return self._present[path]
 
@@ -412,9 +412,10 @@ class Uploader:
                 self.report.skipped(item, "uploaded before", done.get("mediaId"))
                 return False
         item.sha256 = item.sha256 or sha256_of(item.file)
-        if self.state.resume_url(item) is None and item.sha256 in self.present(item.dest):
+        there = self.present(item.dest).get(item.sha256)
+        if self.state.resume_url(item) is None and there is not None:
             self._count(skipped=1)
-            self.report.skipped(item, "already there (same sha256)", None)
+            self.report.skipped(item, "already there (same sha256)", there)
             return False
         return True
 
