@@ -250,6 +250,9 @@ class Dataset(Base):
     )
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
+    # Migration 0013: moved by the database at the commit of any change of this collection's
+    # media (media/offsets.py); never written by the application.
+    browse_generation: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
 
 
 class Media(Base):
