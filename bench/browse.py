@@ -31,6 +31,7 @@ import random
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -131,6 +132,14 @@ def generate(b: Bench, count: int) -> uuid.UUID:
         return uuid.UUID(str(folder_ids[0]))
     finally:
         pg.release()
+
+
+def known_folder(b: Bench) -> uuid.UUID:
+    """The first of the folders `generate` wrote (a kept library, reused)."""
+    r = b.client.get(f"/api/dataset/{b.dataset_id}/media",
+                     params={"type": "folder", "limit": "1", "sortBy": "name"})
+    r.raise_for_status()
+    return uuid.UUID(r.json()["media"][0]["id"])
 
 
 @dataclass
@@ -264,9 +273,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=50, help="timed requests per shape")
     parser.add_argument("--rls", choices=("both", "on", "off"), default="both",
                         help="measure with row-level security, without, or both (default)")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="a directory to keep the generated library in and reuse on the next"
+                             " run with the same --keep (writing a million items takes minutes)")
     args = parser.parse_args()
-    with running("cvs-bench-browse-") as b:
-        folder = generate(b, args.media)
+    with running("cvs-bench-browse-", keep=args.keep) as b:
+        folder = known_folder(b) if b.reused else generate(b, args.media)
         table = shapes(b, folder)
         modes = {"both": (True, False), "on": (True,), "off": (False,)}[args.rls]
         results: dict[bool, list[Result]] = {rls: [] for rls in modes}
