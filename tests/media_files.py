@@ -33,13 +33,13 @@ def image(fmt: str = "JPEG", size: tuple[int, int] = (64, 48), orientation: int 
 
 
 def video(path: Path, container: str = "mp4", codec: str = "libx264", seconds: float = 1.0,
-          size: tuple[int, int] = (64, 48), fps: int = 10) -> bytes:
+          size: tuple[int, int] = (64, 48), fps: int = 10, pix_fmt: str = "yuv420p") -> bytes:
     import av
 
     with av.open(str(path), "w", format=container) as out:
         stream = out.add_stream(codec, rate=fps)
         stream.width, stream.height = size
-        stream.pix_fmt = "yuv420p"
+        stream.pix_fmt = pix_fmt
         for i in range(int(seconds * fps)):
             frame = av.VideoFrame.from_image(Image.new("RGB", size, (i * 20 % 255, 0, 0)))
             for packet in stream.encode(frame):
@@ -47,6 +47,75 @@ def video(path: Path, container: str = "mp4", codec: str = "libx264", seconds: f
         for packet in stream.encode():
             out.mux(packet)
     return path.read_bytes()
+
+
+# Containers beyond MP4/MOV/WebM/MKV, each with an encoder PyAV's wheel ships: (muxer, codec,
+# extension, frame size, frames per second, pixel format). MPEG-1/2 take only their standard
+# rates; H.263 only its standard sizes (176 x 144 is QCIF); MJPEG wants full-range YUV.
+MORE_VIDEOS = {
+    "avi": ("avi", "mpeg4", "avi", (64, 48), 10, "yuv420p"),
+    "avi-mjpeg": ("avi", "mjpeg", "avi", (64, 48), 10, "yuvj420p"),
+    "mpeg-ps": ("mpeg", "mpeg1video", "mpg", (64, 48), 25, "yuv420p"),
+    "vob": ("vob", "mpeg2video", "vob", (64, 48), 25, "yuv420p"),
+    "3gp": ("3gp", "h263", "3gp", (176, 144), 10, "yuv420p"),
+    "m4v": ("ipod", "libx264", "m4v", (64, 48), 10, "yuv420p"),
+}
+
+
+def more_video(path: Path, kind: str, seconds: float = 2.0) -> bytes:
+    """A real file of one of MORE_VIDEOS' kinds."""
+    container, codec, _, size, fps, pix_fmt = MORE_VIDEOS[kind]
+    return video(path, container, codec, seconds=seconds, size=size, fps=fps, pix_fmt=pix_fmt)
+
+
+def animation(fmt: str = "GIF", cut_at: float = 2.0, seconds: float = 4.0,
+              size: tuple[int, int] = (160, 120), delay_ms: int = 100) -> bytes:
+    """An animated GIF, WebP or PNG (APNG), by Pillow, made as video_with_cut's video: a
+    drifting red shot, then from `cut_at` a hard cut to a blue one with a white square."""
+    count = int(seconds * 1000 / delay_ms)
+    frames = [Image.new("RGB", size, (200, 40 + i % 10, 30)) if i * delay_ms / 1000 < cut_at
+              else _blue_scene(size) for i in range(count)]
+    out = io.BytesIO()
+    frames[0].save(out, fmt, save_all=True, append_images=frames[1:], duration=delay_ms,
+                   loop=0, **({"lossless": True} if fmt == "WEBP" else {}))
+    return out.getvalue()
+
+
+def dng(picture: Image.Image) -> bytes:
+    """A real DNG (Adobe's open RAW format) of `picture`: its pixels as the 12-bit RGGB Bayer
+    mosaic a camera's sensor records, with the tags LibRaw needs to develop it (version, CFA
+    layout, levels, a colour matrix: sRGB's), written by tifffile."""
+    import numpy as np
+    import tifffile
+
+    rgb = np.asarray(picture.convert("RGB")).astype(np.uint16)
+    height, width = (rgb.shape[0] // 2) * 2, (rgb.shape[1] // 2) * 2
+    mosaic = np.zeros((height, width), np.uint16)
+    mosaic[0::2, 0::2] = rgb[0:height:2, 0:width:2, 0]  # R
+    mosaic[0::2, 1::2] = rgb[0:height:2, 1:width:2, 1]  # G
+    mosaic[1::2, 0::2] = rgb[1:height:2, 0:width:2, 1]  # G
+    mosaic[1::2, 1::2] = rgb[1:height:2, 1:width:2, 2]  # B
+    xyz_to_srgb = (3.2404542, -1.5371385, -0.4985314, -0.9692660, 1.8760108, 0.0415560,
+                   0.0556434, -0.2040259, 1.0572252)
+    matrix = [v for x in xyz_to_srgb for v in (round(x * 10000), 10000)]
+    tags = [
+        (50706, "B", 4, (1, 4, 0, 0), True),  # DNGVersion
+        (50707, "B", 4, (1, 1, 0, 0), True),  # DNGBackwardVersion
+        (50708, "s", 0, "CoreViz Test Camera", True),  # UniqueCameraModel
+        (33421, "H", 2, (2, 2), True),  # CFARepeatPatternDim
+        (33422, "B", 4, (0, 1, 1, 2), True),  # CFAPattern: R G / G B
+        (50714, "I", 1, 0, True),  # BlackLevel
+        (50717, "I", 1, 4095, True),  # WhiteLevel
+        (50721, "2i", 9, matrix, True),  # ColorMatrix1
+        (50778, "H", 1, 21, True),  # CalibrationIlluminant1: D65
+        (50728, "2I", 3, (1, 1, 1, 1, 1, 1), True),  # AsShotNeutral
+        (271, "s", 0, "CoreViz", True),  # Make
+        (272, "s", 0, "Test Camera", True),  # Model
+    ]
+    out = io.BytesIO()
+    tifffile.imwrite(out, mosaic * 16, photometric=32803, extratags=tags, subfiletype=0,
+                     metadata=None)
+    return out.getvalue()
 
 
 def pdf(pages: int = 2, size: tuple[float, float] = (612, 792)) -> bytes:
@@ -135,6 +204,19 @@ def video_with_cut(path: Path, cut_at: float = 2.0, seconds: float = 4.0,
     different one (blue, with a white square)."""
     return _h264(path, size, fps, (
         Image.new("RGB", size, (200, 40 + i % 10, 30)) if i / fps < cut_at else _blue_scene(size)
+        for i in range(int(seconds * fps))))
+
+
+def photo_video(path: Path, photo: str, size: tuple[int, int] = (160, 120),
+                black_seconds: float = 1.0, seconds: float = 2.0, fps: int = 10) -> bytes:
+    """A video that opens on black and cuts to one of scikit-image's photos (see photo())."""
+    import numpy as np
+    import skimage.data
+
+    scene = Image.fromarray(np.asarray(getattr(skimage.data, photo)())).convert("RGB")
+    scene = scene.resize(size)
+    return _h264(path, size, fps, (
+        Image.new("RGB", size, "black") if i / fps < black_seconds else scene
         for i in range(int(seconds * fps))))
 
 

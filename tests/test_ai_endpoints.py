@@ -49,6 +49,53 @@ def test_tag_picks_the_option_that_fits(client, member, cat) -> None:  # type: i
     assert free and any("cat" in t or t == "tabby" for t in free), free
 
 
+def sdk_tag(image: str, prompt: str, options: list[str], **more: object) -> dict[str, object]:
+    """coreviz.tag(image, {prompt, options}) as @coreviz/sdk 1.1.7 sends it (multiple: true
+    unless told otherwise)."""
+    return {"image": image, "prompt": prompt, "options": options, "multiple": True, **more}
+
+
+CHOICES = ["cat", "dog", "person", "car"]
+
+
+@pytest.mark.parametrize(("photo", "options", "chosen", "because"), [
+    ("astronaut", CHOICES, ["person"], "1 face found"),  # the issue's example
+    ("astronaut", ["an animal", "a vehicle", "people"], ["people"], "face"),
+    ("chelsea", ["dog", "a kitten", "car"], ["a kitten"], "tabby"),
+    ("chelsea", CHOICES, ["cat"], "Egyptian cat"),
+])
+def test_tag_chooses_options_by_what_the_offline_models_found(client, member, photo, options,  # type: ignore[no-untyped-def]
+                                                              chosen, because) -> None:
+    image = data_url(media_files.photo(photo))
+    for multiple in (True, False):
+        r = client.post("/api/ai/tag", headers=member.headers,
+                        json=sdk_tag(image, "what is in it?", options, multiple=multiple))
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["tags"] == chosen, body
+        assert body["confidence"] >= 0.5 and because in body["evidence"], body
+
+
+def test_tag_says_when_its_choice_is_a_guess(client, member) -> None:  # type: ignore[no-untyped-def]
+    r = client.post("/api/ai/tag", headers=member.headers,
+                    json=sdk_tag(data_url(media_files.photo("coffee")), "", CHOICES))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert len(body["tags"]) == 1 and body["tags"][0] in CHOICES
+    assert body["confidence"] <= 0.2 and body["evidence"].startswith("a guess"), body
+
+
+def test_describe_says_what_the_offline_models_cannot_answer(client, member, cat) -> None:  # type: ignore[no-untyped-def]
+    plain = client.post("/api/ai/describe", headers=member.headers, json={"image": cat}).json()
+    assert "note" not in plain
+    r = client.post("/api/ai/describe", headers=member.headers,
+                    json={"image": cat, "prompt": "How many cats are there?"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["description"] == plain["description"]  # the caption, not a made-up answer
+    assert "prompt was not read" in body["note"] and "COREVIZ_VISION_API_BASE" in body["note"]
+
+
 def test_embed_puts_images_and_texts_in_one_space(client, member, cat) -> None:  # type: ignore[no-untyped-def]
     def vector(body: dict[str, str]) -> np.ndarray:
         r = client.post("/api/ai/embed", headers=member.headers, json=body)
@@ -128,13 +175,6 @@ def test_bad_images_and_callers(client, member) -> None:  # type: ignore[no-unty
     assert client.post("/api/ai/describe", json={"image": html}).status_code == 401
 
 
-def test_edit_and_generate_say_plainly_they_are_not_available(client, member) -> None:  # type: ignore[no-untyped-def]
-    for path in ("/api/ai/edit", "/api/ai/generate"):
-        r = client.post(path, headers=member.headers, json={"prompt": "a red bicycle"})
-        assert r.status_code == 501
-        assert "generative" in r.json()["message"]
-
-
 @pytest.fixture
 def vision_client(settings, database) -> Iterator[tuple[TestClient, FakeVision]]:  # type: ignore[no-untyped-def]
     with fake_vision() as fake:
@@ -150,6 +190,15 @@ def test_a_configured_vision_endpoint_describes(vision_client, member, cat) -> N
     assert r.status_code == 200, r.text
     assert r.json() == {"description": "A tabby cat resting on a rug.", "model": "tiny-vlm"}
     assert fake.seen[-1]["model"] == "tiny-vlm"
+
+
+def test_describe_passes_the_prompt_to_the_vision_endpoint(vision_client, member, cat) -> None:  # type: ignore[no-untyped-def]
+    client, fake = vision_client
+    r = client.post("/api/ai/describe", headers=member.headers,
+                    json={"image": cat, "prompt": "How many cats are there?"})
+    assert r.status_code == 200 and "note" not in r.json(), r.text
+    [part] = [p for p in fake.seen[-1]["messages"][0]["content"] if p["type"] == "text"]
+    assert part["text"] == "How many cats are there?"
 
 
 def test_a_failing_vision_endpoint_is_a_502(settings, database, member, cat) -> None:  # type: ignore[no-untyped-def]

@@ -82,3 +82,24 @@ def test_collections_ls_search_rm_restore(server: Server, make_member) -> None: 
 
         missing = cli("rm", "00000000-0000-0000-0000-000000000000", check=False, env=env)
         assert missing.returncode == 1 and "(404" in missing.stderr
+
+
+def test_queue_counts_by_state(server: Server, make_member) -> None:  # type: ignore[no-untyped-def]
+    """`queue [COLLECTION_ID] [--json]` (docs/queue.md); the server runs no worker here, so
+    uploads stay queued."""
+    member = make_member()
+    user = Client(server.url, api_key=member.key)
+    first, second = user.create_collection("One"), user.create_collection("Two")
+    made = [user.upload(media_files.image(color=c), first.id, name=f"{c}.jpg").media_id
+            for c in ("red", "blue")]
+    user.upload(media_files.image(color="green"), second.id, name="green.jpg")
+    with tempfile.TemporaryDirectory(prefix="cvs-cli-queue-") as tmp:
+        env = {"COREVIZ_CONFIG_DIR": f"{tmp}/config", "COREVIZ_API_URL": server.url,
+               "COREVIZ_API_KEY": member.key}
+        [whole] = _lines(cli("queue", "--json", env=env).stdout)
+        assert (whole["queued"], whole["processing"], whole["ready"]) == (3, 0, 0)
+        assert whole["oldestWaiting"]["id"] == made[0]
+        [one] = _lines(cli("queue", second.id, "--json", env=env).stdout)
+        assert one["queued"] == 1 and one["oldestWaiting"]["name"] == "green.jpg"
+        shown = cli("queue", first.id, env=env).stdout
+        assert "queued      2" in shown and "oldest waiting: red.jpg" in shown

@@ -183,9 +183,15 @@ def test_every_route_through_the_client(server: Server, make_member, person,  # 
     assert c.remove_tag(media.id, "color", "blue").tags == {"color": ["red"]}
     assert c.rename_tag_group(media.id, "color", "colour").tags == {"colour": ["red"]}
     assert c.get_tags(col.id) == {"colour": ["red"]}
+    duplicates = c.list_duplicates(col.id, limit=5)
+    assert duplicates.pagination.limit == 5 and duplicates.pagination.offset == 0
     assert c.remove_tag_group(media.id, "colour").tags == {}
     assert c.reprocess_media(media.id).media_id == media.id
     assert c.reprocess_collection(col.id).queued >= 0
+    here = c.queue_status(col.id)  # both items are in one state or another
+    assert here.queued + here.processing + here.ready + here.failed >= 2
+    whole = c.queue_status()
+    assert whole.queued + whole.processing + whole.ready + whole.failed >= 2
 
     # versions
     v2 = c.upload(_jpeg(6), col.id, version_of=second.media_id)

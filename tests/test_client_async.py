@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 from collections.abc import Iterator
 
 import pytest
@@ -48,6 +49,15 @@ def test_the_async_client_end_to_end(server: Server, make_member, tmp_path) -> N
                 result = await again.upload(video, resume_url=url, chunk_size=len(video) // 6 + 1)
                 media = await again.get_media(result.media_id)
             assert media.sha256 == hashlib.sha256(video).hexdigest()
+            # Streamed to a file, and resumed from where a first part stopped (Range).
+            assert media.blob
+            whole = io.BytesIO()
+            assert await c.download_blob(media.blob, whole) == len(video)
+            assert whole.getvalue() == video
+            rest = io.BytesIO(video[:1000])
+            rest.seek(1000)
+            assert await c.download_blob(media.blob, rest, offset=1000) == len(video)
+            assert rest.getvalue() == video
             assert progress and progress[-1] < len(video)
             names = [m.name async for m in c.iter_media(col.id, path=folder.path, page_size=2)]
             assert sorted(names) == [f"{i}.jpg" for i in range(5)]

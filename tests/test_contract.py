@@ -46,7 +46,7 @@ BROWSE_EXTREMES = [
     ({"similarToObjectId": str(_NOBODY)}, 404),
     *[({"similarToObjectId": str(_NOBODY), "similarToObjectModel": v}, 404)
       for v in ("objects", "faces", "image")],
-    ({"similarToObjectId": str(_NOBODY), "similarToObjectModel": "cats"}, 400),
+    ({"similarToObjectId": str(_NOBODY), "similarToObjectModel": "cats"}, 422),  # names ours
     ({"similarToObjectModel": "faces"}, 200),  # nothing to compare with: ignored
     ({"similarToObjectId": "not-an-id"}, 400), ({"clusterId": "1" * 33}, 400),
     ({"mediaId": str(_NOBODY).replace("-", "")}, 200),

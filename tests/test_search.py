@@ -180,11 +180,37 @@ def test_similar_refusals(world) -> None:  # type: ignore[no-untyped-def]
     r = lib.client.get(f"/api/dataset/{lib.id}/media", headers=lib.headers,
                        params={"similarToObjectId": text_line["id"]})
     assert r.status_code == 422 and "no embedding" in r.json()["message"]
-    r = lib.client.get(f"/api/dataset/{lib.id}/media", headers=lib.headers,
-                       params={"similarToObjectId": text_line["id"], "similarToObjectModel": "x"})
-    assert r.status_code == 400
+    assert "similarToObjectModel=image" in r.json()["message"]  # what to do instead
     image_like = _search(lib, similarToObjectId=text_line["id"], similarToObjectModel="image")
     assert image_like["pagination"]["total"] >= 1
+
+
+def test_every_similarity_model_the_sdk_names_gets_a_clear_answer(world) -> None:  # type: ignore[no-untyped-def]
+    """The official SDK documents faces, objects and shoeprints (README, findSimilar)."""
+    lib, ids, _, _ = world
+    objects = lib.media(ids["astronaut"])["frames"][0]["objects"]
+    face = next(o for o in objects if o["type"] == "face")
+    assert _search(lib, similarToObjectId=face["id"], similarToObjectModel="faces")["media"]
+    for url, params in ((f"/api/dataset/{lib.id}/media", {}),
+                        ("/api/search", {"organizationId": str(lib.member.org_id)})):
+        r = lib.client.get(url, headers=lib.headers, params={
+            **params, "similarToObjectId": face["id"], "similarToObjectModel": "shoeprints"})
+        assert r.status_code == 422, r.text
+        message = r.json()["message"]
+        assert "'shoeprints' is not a similarity model" in message
+        assert all(name in message for name in ("objects (", "faces (", "image ("))
+        assert "This install produces: faces, image" in message, message
+    r = lib.client.get(f"/api/dataset/{lib.id}/media", headers=lib.headers, params={
+        "similarToObjectId": face["id"], "similarToObjectModel": "objects"})
+    assert r.status_code == 422, r.text
+    assert "this id is a face: use similarToObjectModel=faces" in r.json()["message"]
+    thing = next((o for m in ids.values() for f in lib.media(m)["frames"]
+                  for o in f["objects"] if o["type"] == "object"), None)
+    if thing is not None:  # with the object detector installed (tests/test_ai_detector.py)
+        r = lib.client.get(f"/api/dataset/{lib.id}/media", headers=lib.headers, params={
+            "similarToObjectId": thing["id"], "similarToObjectModel": "faces"})
+        assert r.status_code == 422, r.text
+        assert "use similarToObjectModel=objects" in r.json()["message"]
 
 
 @pytest.mark.parametrize("query", ["' OR 1=1--", "%", "_", "\\", "\"\"\"", "a:*|!(b", "x" * 4000,

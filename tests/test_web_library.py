@@ -122,6 +122,7 @@ def test_open_a_collection_folders_breadcrumbs_and_badges(studio_page, studio, w
     expect(page).to_have_url(re.compile(f"/c/{world.dataset_id}$"))
     expect(page.get_by_test_id("tile")).to_have_count(6)  # a folder and five items
     expect(page.get_by_test_id("total")).to_have_text("6 items")
+    expect(page.get_by_test_id("waiting")).to_have_text("· 1 waiting")  # GET /api/queue
     # Newest first by default: the queued upload leads, the folder (made first) is last.
     assert _tile_names(page)[0] == "later.png" and _tile_names(page)[-1] == "Day 1"
     for photo in PHOTOS:
@@ -171,6 +172,7 @@ def test_open_a_collection_folders_breadcrumbs_and_badges(studio_page, studio, w
     expect(later.get_by_test_id("badge")).to_have_text("Queued")
     _drain(studio, settings, database, [world.ids["later.png"]])
     expect(later.get_by_test_id("badge")).to_have_count(0)
+    expect(page.get_by_test_id("waiting")).to_be_hidden()  # nothing waits any more
     thumbnail = world.media("later.png")["thumbnail"]
     expect(later.locator("img.thumb")).to_have_attribute("src", thumbnail)
 

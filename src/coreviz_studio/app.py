@@ -34,12 +34,13 @@ from coreviz_studio.db.migrate import upgrade
 from coreviz_studio.db.session import Database, open_database
 from coreviz_studio.deps import check_declared
 from coreviz_studio.diskspace import is_out_of_space
+from coreviz_studio.duplicates.routes import router as duplicates_router
 from coreviz_studio.errors import AppError, InsufficientStorage, Unavailable, phrase
 from coreviz_studio.folders.routes import router as folders_router
 from coreviz_studio.health.routes import router as health_router
 from coreviz_studio.mcp_server.http import Endpoint, McpHttp
 from coreviz_studio.media.routes import router as media_router
-from coreviz_studio.pipeline import worker
+from coreviz_studio.pipeline import priority, worker
 from coreviz_studio.pipeline.process import Pipeline
 from coreviz_studio.pipeline.routes import router as processing_router
 from coreviz_studio.search.routes import router as search_router
@@ -227,6 +228,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         docs_url=None, redoc_url=None,  # served offline instead: web/docs.py
     )
     app.state.settings = settings
+    priority.configure(settings.queue_priorities)  # who goes first in the queue
     app.state.blobs = build_store(settings)
     app.state.blob_urls = BlobUrls(settings.effective_public_url())
     install_error_handlers(app)
@@ -237,6 +239,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                    blobs_router,
                    processing_router, ai_router, search_router, studio_pages):
         app.include_router(router)
+    app.include_router(duplicates_router)  # GET /api/dataset/{id}/duplicates
     # MCP over streamable HTTP (docs/mcp.md): not an APIRoute, so the walls, the contract and
     # the client's route map leave it alone; it authenticates each request itself.
     mcp_http = McpHttp(app, [Path(p) for p in settings.mcp_upload_dirs.split(os.pathsep) if p])

@@ -18,7 +18,20 @@ from coreviz_studio.accounts import members
 from coreviz_studio.accounts import service as accounts
 from coreviz_studio.auth import keys as auth_keys
 from coreviz_studio.auth import service as auth
-from coreviz_studio.commands import account, library
+from coreviz_studio.commands import (
+    account,
+    ai,
+    common,
+    folders,
+    items,
+    library,
+    media_items,
+    tags,
+    transfer,
+    versions,
+)
+from coreviz_studio.commands import keys as http_keys
+from coreviz_studio.commands import queue as queue_command
 from coreviz_studio.commands.media import media_app
 from coreviz_studio.config import Settings
 from coreviz_studio.db.embedded import EmbeddedPostgresError
@@ -29,7 +42,8 @@ from coreviz_studio.errors import AppError, Invalid, NotFound
 app = typer.Typer(help="CoreViz Studio: a self-hosted visual library server.",
                   no_args_is_help=True, add_completion=False)
 users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
-keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys: your own over HTTP; any user's as the operator "
+                       "(--data-dir, --email, --org or --operator).", no_args_is_help=True)
 members_app = typer.Typer(help="Organization members, as the operator (over HTTP people join "
                           "by invitation).", no_args_is_help=True)
 models_app = typer.Typer(help="The models processing and search use.", no_args_is_help=True)
@@ -40,11 +54,24 @@ app.add_typer(models_app, name="models")
 account.register(app)  # login, logout, whoami: the commands for people (commands/)
 app.add_typer(media_app, name="media")
 library.register(app)  # collections, ls, search, rm, restore
+# the rest of the official CLI's tree: folders, tags, media tags|versions|rename|move|search|
+# find-similar, describe, tag, edit
+folders.register(app)
+tags.register(app, media_app)
+versions.register(media_app)
+media_items.register(media_app)
+ai.register(app)
+transfer.register(app)  # sync, download
+items.register(app)  # similar, mv
+queue_command.register(app)  # queue: processing counts
 
 T = TypeVar("T")
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory "
                                                "(default: $COREVIZ_DATA_DIR or the platform's)")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON line.")]
+Operator = Annotated[bool, typer.Option(
+    "--operator", help="The operator's mode on the data dir (also implied by --data-dir, "
+    "--email, --org); without it `keys` manages your own keys over HTTP.")]
 
 
 def _settings(data_dir: Path | None = None, **overrides: Any) -> Settings:
@@ -209,6 +236,29 @@ def thumbnails(
     typer.echo(f"queued thumbnails for {queued} media")
 
 
+@app.command()
+def fingerprints(
+    collection: Annotated[str | None, typer.Option(
+        "--collection", help="Only this collection (dataset id).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Compute the perceptual hash (near-duplicate grouping, docs/duplicates.md) of processed
+    items that have none, from their stored thumbnails, here and now."""
+    from coreviz_studio.ids import parse_id
+    from coreviz_studio.pipeline import missing_fingerprints
+    from coreviz_studio.storage.factory import build_store
+
+    settings = _settings(data_dir)
+    try:
+        dataset = parse_id(collection, "dataset") if collection else None
+    except AppError as exc:
+        _fail(exc.message)
+        raise  # unreachable: _fail exits
+    with _database(settings) as db:
+        done = missing_fingerprints.fill_missing(db, build_store(settings), dataset)
+    typer.echo(f"hashed {done} media")
+
+
 @models_app.command("list")
 def models_list(data_dir: DataDir = None) -> None:
     """The models this data dir's settings enable, and where hub-kind models are looked for."""
@@ -324,7 +374,8 @@ def _member_org(session: Session, email: str, org_name: str | None) -> tuple[Any
 
 @keys_app.command("create")
 def keys_create(
-    email: Annotated[str, typer.Option(help="The key acts as this user.")],
+    email: Annotated[str | None, typer.Option(
+        help="Operator: the key acts as this user.")] = None,
     org: Annotated[str | None, typer.Option(help="Organization (default: the user's active).")
                    ] = None,
     name: Annotated[str, typer.Option(help="A label to recognise the key by.")] = "",
@@ -332,12 +383,27 @@ def keys_create(
     collection: Annotated[list[str] | None, typer.Option(
         "--collection", help="Limit the key to this collection (id); repeat for several.")
     ] = None,
+    expires_in: Annotated[int | None, typer.Option(
+        "--expires-in", help="Over HTTP: seconds until the key expires.")] = None,
     data_dir: DataDir = None,
+    operator: Operator = False,
+    server: common.Server = None,
+    api_key: common.ApiKey = None,
     as_json: AsJson = False,
 ) -> None:
-    """Create an API key; its secret is shown only now."""
+    """Create an API key (yours over HTTP; as the operator, any user's with --email); its
+    secret is shown only now."""
+    if not http_keys.operator_mode(data_dir=data_dir, email=email, org=org,
+                                   operator=operator):
+        http_keys.create(server, api_key, name=name, read_only=read_only,
+                         collections=collection or None, expires_in=expires_in,
+                         as_json=as_json)
+        return
+    if email is None:
+        _fail("the operator's `keys create` needs --email (the user the key acts as)", 2)
+
     def work(session: Session) -> tuple[Any, str]:
-        user, organization = _member_org(session, email, org)
+        user, organization = _member_org(session, email or "", org)
         acting = auth_keys.operator_principal(session, user.id, organization.id)
         tenancy.bind(session, acting)  # the collections it names are looked up as that member
         return auth_keys.create(session, acting, name, None, read_only, collection or None)
@@ -362,9 +428,18 @@ def keys_list(
     org: Annotated[str | None, typer.Option(help="Organization (default: the user's active).")
                    ] = None,
     data_dir: DataDir = None,
+    operator: Operator = False,
+    server: common.Server = None,
+    api_key: common.ApiKey = None,
     as_json: AsJson = False,
 ) -> None:
-    """List API keys (never their secrets)."""
+    """List API keys, never their secrets (yours over HTTP; as the operator, a user's or an
+    organization's)."""
+    if not http_keys.operator_mode(data_dir=data_dir, email=email, org=org,
+                                   operator=operator):
+        http_keys.list_keys(server, api_key, as_json=as_json)
+        return
+
     def work(session: Session) -> list[Any]:
         if email is None and org is None:
             raise Invalid("give --email, --org or both")
@@ -392,8 +467,15 @@ def keys_list(
 def keys_revoke(
     key: Annotated[str, typer.Argument(help="The key's id or its visible prefix.")],
     data_dir: DataDir = None,
+    operator: Operator = False,
+    server: common.Server = None,
+    api_key: common.ApiKey = None,
 ) -> None:
-    """Revoke an API key; it is refused from the next request on."""
+    """Revoke an API key (yours over HTTP; any, as the operator); it is refused from the next
+    request on."""
+    if not http_keys.operator_mode(data_dir=data_dir, operator=operator):
+        http_keys.revoke(server, api_key, key)
+        return
     row = _in_transaction(data_dir, lambda s: auth.revoke_api_key(s, None, key))
     typer.echo(f"revoked {row.id} ({row.prefix}…)")
 

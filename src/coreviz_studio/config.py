@@ -126,6 +126,10 @@ class Settings(BaseSettings):
     job_attempts: int = Field(
         3, ge=1, description="Tries of a processing job before it is marked failed."
     )
+    queue_priorities: bool = Field(
+        True, description="A person's uploads go before bulk work, and uploaders take turns "
+        "(docs/queue.md); false: every job in arrival order (FIFO)."
+    )
     job_retry_backoff_seconds: int = Field(
         4, ge=1, description="Wait before retry n of a failed job: this to the power n (4: "
         "4 s, 16 s, 64 s ...)."
@@ -206,6 +210,21 @@ class Settings(BaseSettings):
     vision_api_model: str = Field("llava", description="Model name sent to vision_api_base.")
     vision_api_timeout_seconds: float = Field(
         60.0, gt=0, description="Time limit of one call to vision_api_base."
+    )
+    image_api_base: str | None = Field(
+        None, description="An OpenAI-compatible images endpoint (for example "
+        "https://api.openai.com/v1) for /api/ai/edit (POST {base}/images/edits) and "
+        "/api/ai/generate (POST {base}/images/generations); unset = both answer 501."
+    )
+    image_api_key: str | None = Field(None, description="Bearer key for image_api_base.")
+    image_api_model: str = Field("gpt-image-1", description="Model name sent to "
+                                 "image_api_base (whatever model a client names).")
+    image_api_timeout_seconds: float = Field(
+        120.0, gt=0, description="Time limit of one call to image_api_base."
+    )
+    image_api_max_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="Largest answer read from image_api_base "
+        "(bytes of JSON, base64 image included); a bigger one is a 502."
     )
     fetch_max_bytes: int = Field(
         20 * 1024 * 1024, ge=1, description="Largest image /api/ai/* fetches from a URL (bytes)."

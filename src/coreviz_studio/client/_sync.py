@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import httpx
 
@@ -296,9 +296,18 @@ class Client:
                    offset: int | None = None) -> m.MediaPage:
         return self.run(calls.list_trash(collection_id, limit, offset))
 
+    def list_duplicates(self, collection_id: str, *, limit: int | None = None,
+                        offset: int | None = None) -> m.DuplicatesPage:
+        """Groups of exact and near duplicates in a collection (docs/duplicates.md)."""
+        return self.run(calls.list_duplicates(collection_id, limit, offset))
+
     def reprocess_collection(self, collection_id: str, *,
                              failed_only: bool | None = None) -> m.CollectionRequeued:
         return self.run(calls.reprocess_collection(collection_id, failed_only))
+
+    def queue_status(self, collection_id: str | None = None) -> m.QueueStatus:
+        """The organization's items by processing state (of one collection, when given)."""
+        return self.run(calls.queue_status(collection_id))
 
     # --- media ------------------------------------------------------------------------------
 
@@ -374,11 +383,22 @@ class Client:
     def embed(self, *, image: str | None = None, text: str | None = None) -> m.Embedding:
         return self.run(calls.embed(image, text))
 
-    def edit(self, prompt: str, image: str | None = None) -> m.Generated:
-        return self.run(calls.edit(prompt, image))
+    def edit(self, prompt: str, image: str | list[str] | None = None, *,
+             media_id: str | None = None, aspect_ratio: str | None = None,
+             output_format: str | None = None) -> m.Generated:
+        """`result`: the picture as a data URL; with `media_id`, kept as that item's new
+        active version (`media_id` of the answer)."""
+        return self.run(calls.edit(prompt, image, media_id=media_id, aspect_ratio=aspect_ratio,
+                                    output_format=output_format))
 
-    def generate(self, prompt: str, image: str | None = None) -> m.Generated:
-        return self.run(calls.generate(prompt, image))
+    def generate(self, prompt: str, image: str | list[str] | None = None, *,
+                 dataset_id: str | None = None, path: str | None = None,
+                 name: str | None = None, aspect_ratio: str | None = None,
+                 output_format: str | None = None) -> m.Generated:
+        """`result`: the picture as a data URL; with `dataset_id`, kept as a new item."""
+        return self.run(calls.generate(prompt, image, dataset_id=dataset_id, path=path,
+                                        name=name, aspect_ratio=aspect_ratio,
+                                        output_format=output_format))
 
     def search(self, q: str, *, organization_id: str | None = None,
                limit: int | None = None) -> list[m.SearchHit]:
@@ -403,6 +423,49 @@ class Client:
         """The bytes of a media's or frame's `blob` (or thumbnail) URL."""
         r = self.request("GET", url, credentials=False)
         return r.content
+
+    def download_blob(self, url: str, out: BinaryIO, *, offset: int = 0,
+                      on_progress: Progress | None = None,
+                      chunk_size: int = 1 << 20) -> int:
+        """Stream a blob into `out` (never the whole file in memory); the file's size at the
+        end. With `offset` > 0 only the rest is asked (Range); a server that answers the whole
+        blob instead has `out` rewritten from its start. `on_progress(done, total)` per chunk."""
+        headers = {**self._headers, **({"Range": f"bytes={offset}-"} if offset else {})}
+        for name in ("x-api-key", "authorization"):  # public URLs: our key never leaves
+            headers.pop(name, None)
+        headers.pop("Accept", None)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                with self._http.stream("GET", url, headers=headers,
+                                       follow_redirects=True) as r:
+                    if r.status_code == 416 and offset:  # nothing left to send
+                        return offset
+                    if not r.is_success:
+                        r.read()
+                        raise from_response(r)
+                    if r.status_code != 206:
+                        out.seek(0)
+                        out.truncate()
+                        offset = 0
+                    total = offset + int(r.headers.get("content-length") or 0)
+                    done = offset
+                    for chunk in r.iter_bytes(chunk_size):
+                        out.write(chunk)
+                        done += len(chunk)
+                        if on_progress is not None:
+                            on_progress(done, total)
+                    return done
+            except httpx.TransportError as exc:
+                delay = self.retry.delay(attempt, None)
+                if delay is None:
+                    raise ConnectionFailed(f"GET {url}: {exc!r}") from exc
+                self.retries += 1
+                self._sleep(delay)
+                offset = out.tell()  # what arrived stays: ask only for the rest
+                if offset:
+                    headers["Range"] = f"bytes={offset}-"
 
     def blob_info(self, url: str) -> m.BlobInfo:
         """Size and type of a blob, without its bytes (HEAD)."""

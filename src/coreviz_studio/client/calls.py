@@ -282,10 +282,21 @@ def list_trash(collection_id: str, limit: int | None = None,
                 params=_clean({"limit": limit, "offset": offset}))
 
 
+def list_duplicates(collection_id: str, limit: int | None = None,
+                    offset: int | None = None) -> Call[m.DuplicatesPage]:
+    return Call("GET", f"/api/dataset/{_seg(collection_id)}/duplicates",
+                _model(m.DuplicatesPage), params=_clean({"limit": limit, "offset": offset}))
+
+
 def reprocess_collection(collection_id: str,
                          failed_only: bool | None = None) -> Call[m.CollectionRequeued]:
     return Call("POST", f"/api/dataset/{_seg(collection_id)}/reprocess",
                 _model(m.CollectionRequeued), params=_clean({"failedOnly": failed_only}))
+
+
+def queue_status(collection_id: str | None = None) -> Call[m.QueueStatus]:
+    return Call("GET", "/api/queue", _model(m.QueueStatus),
+                params=_clean({"datasetId": collection_id}))
 
 
 # --- media --------------------------------------------------------------------------------------
@@ -391,13 +402,20 @@ def embed(image: str | None = None, text: str | None = None) -> Call[m.Embedding
                 idempotent=True)
 
 
-def edit(prompt: str, image: str | None = None) -> Call[m.Generated]:
-    return Call("POST", "/api/ai/edit", _model(m.Generated), json=_body(image=image, prompt=prompt))
+def edit(prompt: str, image: str | list[str] | None = None, *, media_id: str | None = None,
+         aspect_ratio: str | None = None, output_format: str | None = None) -> Call[m.Generated]:
+    return Call("POST", "/api/ai/edit", _model(m.Generated), json=_body(
+        image=image, prompt=prompt, mediaId=media_id, aspectRatio=aspect_ratio,
+        outputFormat=output_format))
 
 
-def generate(prompt: str, image: str | None = None) -> Call[m.Generated]:
-    return Call("POST", "/api/ai/generate", _model(m.Generated),
-                json=_body(image=image, prompt=prompt))
+def generate(prompt: str, image: str | list[str] | None = None, *,
+             dataset_id: str | None = None, path: str | None = None, name: str | None = None,
+             aspect_ratio: str | None = None,
+             output_format: str | None = None) -> Call[m.Generated]:
+    return Call("POST", "/api/ai/generate", _model(m.Generated), json=_body(
+        image=image, prompt=prompt, datasetId=dataset_id, path=path, name=name,
+        aspectRatio=aspect_ratio, outputFormat=output_format))
 
 
 def search(q: str, organization_id: str | None = None,

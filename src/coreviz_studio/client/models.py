@@ -292,6 +292,17 @@ class MediaPage(Model):
     pagination: Pagination
 
 
+class DuplicateGroup(Model):
+    media_ids: list[str]
+    similarity: float
+    kind: str  # exact | near
+
+
+class DuplicatesPage(Model):
+    groups: list[DuplicateGroup]
+    pagination: Pagination
+
+
 class Deleted(Model):
     id: str
     deleted: bool = True
@@ -331,10 +342,28 @@ class CollectionRequeued(Model):
     already_queued: int
 
 
+class OldestWaiting(Model):
+    id: str
+    name: str = ""
+    queued_at: str | None = None
+    dataset_id: str = ""
+
+
+class QueueStatus(Model):
+    """Items by processing state, and the one that has waited longest (GET /api/queue)."""
+
+    queued: int = 0
+    processing: int = 0
+    failed: int = 0
+    ready: int = 0
+    oldest_waiting: OldestWaiting | None = None
+
+
 class UploadResult(Model):
     media_id: str
     url: str
     message: str = ""
+    duplicate_of: str | None = None  # an item of the collection with the same bytes
 
 
 # --- AI, search, clusters -----------------------------------------------------------------------
@@ -342,11 +371,14 @@ class UploadResult(Model):
 class Description(Model):
     description: str
     model: str | None = None
+    note: str | None = None  # a prompt the offline models could not answer: why
 
 
 class Tagging(Model):
     tags: list[str]
     model: str | None = None
+    confidence: float | None = None  # options chosen offline: how sure, 0..1
+    evidence: str | None = None
 
 
 class Embedding(Model):
@@ -357,6 +389,9 @@ class Embedding(Model):
 
 class Generated(Model):
     result: str
+    model: str | None = None
+    media_id: str | None = None  # the item it was kept as
+    url: str | None = None
 
 
 class SearchMedia(Model):

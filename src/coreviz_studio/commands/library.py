@@ -11,7 +11,7 @@ import typer
 from coreviz_studio.client.models import Media
 from coreviz_studio.commands import common
 
-collections_app = typer.Typer(help="Collections: list, get, create.", no_args_is_help=True)
+collections_app = typer.Typer(help="Collections: list, get, create, update.", no_args_is_help=True)
 
 
 def _out(items: list[dict[str, Any]], as_json: bool, quiet: bool, line: Any) -> None:
@@ -38,10 +38,30 @@ def collections_list(server: common.Server = None, api_key: common.ApiKey = None
 
 @collections_app.command("get")
 def collections_get(collection_id: str, server: common.Server = None,
-                    api_key: common.ApiKey = None) -> None:
-    """One collection, as JSON."""
+                    api_key: common.ApiKey = None, quiet: common.Quiet = False) -> None:
+    """One collection, as JSON (--quiet: the official flag, the same one line)."""
     with common.connect(server, api_key) as c:
         common.emit(c.get_collection(collection_id).model_dump(by_alias=True, mode="json"))
+
+
+@collections_app.command("update")
+def collections_update(
+    collection_id: str,
+    name: Annotated[str | None, typer.Option("--name", help="The new name.")] = None,
+    icon: Annotated[str | None, typer.Option("--icon", help="The new icon (an emoji or icon "
+                                             "name).")] = None,
+    server: common.Server = None, api_key: common.ApiKey = None,
+    as_json: common.AsJson = False, quiet: common.Quiet = False,
+) -> None:
+    """Rename a collection or change its icon (the official command)."""
+    with common.connect(server, api_key) as c:
+        made = (c.update_collection(collection_id, name) if icon is None
+                else c.update_collection(collection_id, name, icon))
+    if as_json or quiet:
+        common.emit(made.model_dump(by_alias=True, mode="json"))
+    else:
+        typer.echo(f"updated collection {made.id}  {made.name}"
+                   + (f"  {made.icon}" if made.icon else ""))
 
 
 @collections_app.command("create")

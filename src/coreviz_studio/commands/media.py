@@ -12,7 +12,8 @@ import typer
 from coreviz_studio.commands import common, profile
 from coreviz_studio.commands import upload as uploading
 
-media_app = typer.Typer(help="Media items: upload (files and trees), browse, get, delete.",
+media_app = typer.Typer(help="Media items: upload (files and trees), browse, get, delete, rename, "
+                        "move, search, find-similar, tags, versions.",
                         no_args_is_help=True)
 
 
@@ -102,7 +103,7 @@ def delete(media_id: str, server: common.Server = None, api_key: common.ApiKey =
     with common.connect(server, api_key) as c:
         done = c.delete_media(media_id)
     if quiet:
-        common.emit(done.model_dump(by_alias=True, mode="json"))
+        typer.echo("deleted")  # what the official CLI prints with --quiet
     else:
         typer.echo(f"moved to the trash: {media_id} ({done.deleted_count} items)")
 

@@ -24,7 +24,7 @@ FAILED = 1  # the server refused (its message is printed), or another error
 USAGE = 2  # bad arguments (Typer's own code for them too)
 UNAUTHENTICATED = 3  # no credential, or the server does not accept it
 UNREACHABLE = 4  # the server could not be reached
-PARTIAL = 5  # an upload ended with some files failed (the others went)
+PARTIAL = 5  # an upload, sync or download ended with some files failed (the others went)
 INTERRUPTED = 130  # Ctrl-C (an upload: run it again to go on)
 
 

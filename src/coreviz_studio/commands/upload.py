@@ -35,6 +35,7 @@ class Item:
     dest: str | None = None  # the folder's path (ltree) once known
     name: str = ""  # the name in CoreViz (default: the file's)
     sha256: str = ""
+    version_of: str | None = None  # sync: a changed file becomes a new version of this item
 
 
 @dataclass
@@ -79,11 +80,19 @@ def sha256_of(path: Path) -> str:
 
 class State:
     """The resume file: {"uploads": {file: {"url", "size"}}, "done": {file: {"mediaId",
-    "size", "sha256"}}}, rewritten (atomically) as it changes."""
+    "size", "sha256"}}}, rewritten (atomically) as it changes. An upload's URL is written at
+    once (it is what a rerun resumes from); files done at most every SAVE_EVERY seconds and at
+    the end: the whole file is rewritten each time, so writing it per file made a run of
+    thousands of small files quadratic, and a `done` entry lost in a kill only costs the rerun
+    hashing that file again (it is skipped all the same: its sha256 is in its folder)."""
+
+    SAVE_EVERY = 1.0
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._saved_at = 0.0
+        self._dirty = False
         try:
             data = json.loads(path.read_text())
         except (FileNotFoundError, ValueError):
@@ -93,14 +102,22 @@ class State:
 
     @staticmethod
     def for_job(collection_id: str, base: str | None, folder: str | None,
-                paths: list[Path]) -> State:
-        key = json.dumps([collection_id, base, folder, sorted(str(p.resolve()) for p in paths)])
+                paths: list[Path], kind: str | None = None) -> State:
+        key = json.dumps([collection_id, base, folder, sorted(str(p.resolve()) for p in paths)]
+                         + ([kind] if kind else []))  # `sync` keeps its own files
         name = hashlib.sha256(key.encode()).hexdigest()[:24]
         return State(profile.config_dir() / "uploads" / f"{name}.json")
 
     def _save(self) -> None:
         profile.write_private(self.path, json.dumps({"uploads": self.uploads,
                                                      "done": self.done}))
+        self._saved_at = time.monotonic()
+        self._dirty = False
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._dirty:
+                self._save()
 
     def started(self, item: Item, url: str) -> None:
         with self._lock:
@@ -112,7 +129,9 @@ class State:
             self.uploads.pop(item.key, None)
             self.done[item.key] = {"mediaId": media_id, "size": item.size,
                                    "sha256": item.sha256}
-            self._save()
+            self._dirty = True
+            if time.monotonic() - self._saved_at >= self.SAVE_EVERY:
+                self._save()
 
     def forget_url(self, item: Item) -> None:
         with self._lock:
@@ -124,7 +143,9 @@ class State:
         return saved["url"] if saved and saved.get("size") == item.size else None
 
     def remove(self) -> None:
-        self.path.unlink(missing_ok=True)
+        with self._lock:
+            self._dirty = False
+            self.path.unlink(missing_ok=True)
 
 
 # --- reporting ------------------------------------------------------------------------------
@@ -147,18 +168,20 @@ def _human(n: float) -> str:
     return f"{n:.1f} GB"
 
 
-def _summary_line(s: Summary, seconds: float) -> str:
+def _summary_line(s: Summary, seconds: float, verb: str = "uploaded") -> str:
     rate = s.bytes_sent / seconds if seconds > 0 else 0
-    return (f"uploaded {s.uploaded}, skipped {s.skipped}, failed {s.failed}"
+    return (f"{verb} {s.uploaded}, skipped {s.skipped}, failed {s.failed}"
             + (f" ({s.resumed} resumed)" if s.resumed else "")
             + f": {_human(s.bytes_sent)} in {seconds:.1f} s ({_human(rate)}/s)")
 
 
 class JsonReporter:
-    """One JSON line per event, for scripts."""
+    """One JSON line per event, for scripts. `verb` names what was done to a file
+    (`uploaded`; `download` says `downloaded`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, verb: str = "uploaded") -> None:
         self._lock = threading.Lock()
+        self.verb = verb
 
     def _emit(self, event: str, **data: Any) -> None:
         with self._lock:
@@ -177,14 +200,14 @@ class JsonReporter:
         self._emit("skipped", file=item.key, reason=why, mediaId=media_id)
 
     def uploaded(self, item: Item, media_id: str, resumed: bool) -> None:
-        self._emit("uploaded", file=item.key, mediaId=media_id, size=item.size,
-                   resumed=resumed)
+        self._emit(self.verb, file=item.key, mediaId=media_id, size=item.size,
+                   resumed=resumed, **({"version": True} if item.version_of else {}))
 
     def failed(self, item: Item, error: str) -> None:
         self._emit("failed", file=item.key, error=error)
 
     def end(self, summary: Summary, seconds: float) -> None:
-        self._emit("summary", uploaded=summary.uploaded, skipped=summary.skipped,
+        self._emit("summary", **{self.verb: summary.uploaded}, skipped=summary.skipped,
                    failed=summary.failed, resumed=summary.resumed, bytes=summary.bytes_sent,
                    seconds=round(seconds, 3),
                    failures=[{"file": f, "error": e} for f, e in summary.failures])
@@ -193,8 +216,9 @@ class JsonReporter:
 class PlainReporter:
     """A line per file, for logs and pipes (no terminal)."""
 
-    def __init__(self) -> None:
+    def __init__(self, verb: str = "uploaded") -> None:
         self._lock = threading.Lock()
+        self.verb = verb
 
     def _say(self, line: str) -> None:
         with self._lock:
@@ -215,13 +239,14 @@ class PlainReporter:
         self._say(f"skipped {item.file} ({why})")
 
     def uploaded(self, item: Item, media_id: str, resumed: bool) -> None:
-        self._say(f"uploaded {item.file} ({_human(item.size)}) -> {media_id}")
+        self._say(f"{self.verb} {item.file} ({_human(item.size)}) -> {media_id}"
+                  + (" (a new version)" if item.version_of else ""))
 
     def failed(self, item: Item, error: str) -> None:
         self._say(f"FAILED {item.file}: {error}")
 
     def end(self, summary: Summary, seconds: float) -> None:
-        self._say(_summary_line(summary, seconds))
+        self._say(_summary_line(summary, seconds, self.verb))
         for f, e in summary.failures:
             self._say(f"  failed: {f}: {e}")
 
@@ -230,7 +255,7 @@ class RichReporter:
     """Progress bars on a terminal: the total (files and bytes, rate, ETA) and one per file
     being sent."""
 
-    def __init__(self) -> None:
+    def __init__(self, verb: str = "uploaded") -> None:
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -251,6 +276,7 @@ class RichReporter:
         self._files = 0
         self._count = 0
         self._lock = threading.Lock()
+        self.verb = verb
 
     def _describe_total(self) -> str:
         return f"total {self._count}/{self._files} files"
@@ -302,15 +328,16 @@ class RichReporter:
 
     def end(self, summary: Summary, seconds: float) -> None:
         self.bars.stop()
-        self.console.print(_summary_line(summary, seconds), markup=False, highlight=False)
+        self.console.print(_summary_line(summary, seconds, self.verb), markup=False,
+                           highlight=False)
         for f, e in summary.failures:
             self.console.print(f"  failed: {f}: {e}", markup=False, highlight=False)
 
 
-def reporter(as_json: bool) -> Reporter:
+def reporter(as_json: bool, verb: str = "uploaded") -> Reporter:
     if as_json:
-        return JsonReporter()
-    return RichReporter() if sys.stdout.isatty() else PlainReporter()
+        return JsonReporter(verb)
+    return RichReporter(verb) if sys.stdout.isatty() else PlainReporter(verb)
 
 
 # --- the upload -----------------------------------------------------------------------------
@@ -386,7 +413,8 @@ class Uploader:
         self.report.file_started(item, resumed_at)
         result = self.client.upload(
             item.file, self.collection_id, path=item.dest, name=item.name or item.file.name,
-            chunk_size=self.chunk_size, multipart_below=self.multipart_below, resume_url=url,
+            version_of=item.version_of, chunk_size=self.chunk_size,
+            multipart_below=self.multipart_below, resume_url=url,
             on_created=lambda u: self.state.started(item, u),
             on_progress=lambda sent, _total: self.report.progress(item, sent))
         self._finished(item, result.media_id, resumed=url is not None,
@@ -446,10 +474,13 @@ def upload(client: Client, paths: list[Path], collection_id: str, *, base_path: 
     try:
         summary = job.run(items, parallel)
     except (APIError, KeyboardInterrupt):
+        state.flush()
         report.end(job.summary, time.monotonic() - started)
         raise
     report.end(summary, time.monotonic() - started)
     if summary.failed == 0:
         state.remove()
+    else:
+        state.flush()
     return summary
 

@@ -285,6 +285,9 @@ class Media(Base):
         # Migration 0010: the item's thumbnail is a blob key like the others.
         Index("media_thumbnail_key_idx", "thumbnail_key",
               postgresql_where=sql("thumbnail_key IS NOT NULL")),
+        # Migration 0011: near-duplicates are looked for within a collection.
+        Index("media_perceptual_hash_idx", "dataset_id", "perceptual_hash",
+              postgresql_where=sql("perceptual_hash IS NOT NULL")),
     )
     id: Mapped[uuid.UUID] = _id()
     organization_id: Mapped[uuid.UUID] = _org()
@@ -304,6 +307,8 @@ class Media(Base):
     height: Mapped[int | None] = mapped_column(Integer)
     duration: Mapped[float | None] = mapped_column(Float)
     page_count: Mapped[int | None] = mapped_column(Integer)
+    # The shown frame's pHash (docs/duplicates.md); NULL until processed, and for folders.
+    perceptual_hash: Mapped[int | None] = mapped_column(BigInteger)
     # What text search reads (search/document.py keeps it current; migration 0003 indexes it).
     search_text: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     search_vector = mapped_column(TSVECTOR, Computed("to_tsvector('english', search_text)",

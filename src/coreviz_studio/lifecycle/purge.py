@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from coreviz_studio.blobs import refs
 from coreviz_studio.db.tables import DetectedObject, Frame, Media, TusUpload
+from coreviz_studio.pipeline import priority
 from coreviz_studio.pipeline.process import Pipeline
 from coreviz_studio.pipeline.queue import QUEUE
 from coreviz_studio.search.clusters import recount
@@ -38,11 +39,12 @@ def enqueue_purge(session: Session, organization_id: uuid.UUID, trash_id: uuid.U
     with session.begin_nested() as nested:
         try:
             session.execute(
-                text("SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, NULL, "
+                text("SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, :priority, NULL, "
                      ":lock, CAST(:args AS jsonb), NULL)::procrastinate_job_to_defer_v1]) "
                      "WHERE NOT EXISTS (SELECT 1 FROM procrastinate_jobs "
                      "WHERE queueing_lock = :lock AND status = 'todo')"),
-                {"queue": QUEUE, "task": TASK, "lock": f"purge:{trash_id}",
+                {"queue": QUEUE, "task": TASK, "priority": priority.background(),
+                 "lock": f"purge:{trash_id}",
                  "args": json.dumps({"media_id": str(trash_id),
                                      "organization_id": str(organization_id)})})
         except IntegrityError as exc:

@@ -114,7 +114,7 @@ def restore(session: Session, principal: Principal, media_id: IdRef) -> Restored
     result = session.execute(_RESTORE[how], params)
     for media in unprocessed:
         session.refresh(media)
-        enqueue(session, media, reason="restore")
+        enqueue(session, media, reason="restore", by=principal.credential_id)
     return Restored(id=row.id, new_path=new,
                     restored_count=int(result.rowcount or 0))  # type: ignore[attr-defined]
 

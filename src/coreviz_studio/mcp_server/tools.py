@@ -331,7 +331,9 @@ def build_server(connect: Connector, *, upload_dirs: list[Path] | None = None,
     ) -> Any:
         async with connect(ctx) as c:
             d = await c.describe(imageUrl, prompt)
-            return _drop_empty({"description": d.description, "model": d.model})
+            # note: set when no vision endpoint could read the prompt (say so to the agent)
+            return _drop_empty({"description": d.description, "model": d.model,
+                                "note": d.note})
 
     # --- folders (official) ---
 

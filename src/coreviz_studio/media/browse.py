@@ -39,6 +39,12 @@ MAX_QUERY_PARAM = 4000
 # faces / objects: that object's kind; image: whole frames like the object's frame.
 SimilarModel = Literal["objects", "faces", "image"]
 SIMILAR_MODELS = get_args(SimilarModel)
+# Any name is taken and checked when used (search/similar_models.py): one this server does not
+# have is a 422 that lists those it has, not a bare validation error.
+SimilarModelField = Field(
+    max_length=200, json_schema_extra={"enum": list(SIMILAR_MODELS)},
+    description="What to compare with similarToObjectId: the objects of its kind, faces, or "
+                "whole frames; another name is a 422 that lists this server's models")
 MAX_OFFSET = 10_000_000
 _SORTS = {"createdAt": "created_at", "updatedAt": "updated_at", "name": "name", "type": "type",
           "sizeBytes": "size_bytes"}
@@ -143,9 +149,7 @@ class BrowseParams(BaseModel):
     similar_to_object_id: Annotated[Id | None, Field(
         description="Media whose objects look like this object, best first; q is ignored "
                     "when this is given")] = None
-    similar_to_object_model: Annotated[SimilarModel | None, Field(
-        description="What to compare with similarToObjectId: the objects of its kind, faces, "
-                    "or whole frames")] = None
+    similar_to_object_model: Annotated[str | None, SimilarModelField] = None
 
     @model_validator(mode="before")
     @classmethod

@@ -4,10 +4,13 @@ It runs in a child process (`sandbox.py`) with capped memory and time, so a host
 file can at worst kill that child. What it writes is plain: one normalized JPEG and one
 thumbnail per frame, in a directory the caller owns. The models only ever see those JPEGs.
 
-- image: one frame, EXIF orientation applied, alpha flattened on white, first frame of an
-  animation;
+- image: one frame, EXIF orientation applied, alpha flattened on white;
+- animated image (GIF, WebP, APNG): frames chosen as for a video, on the animation's own timeline
+  (each frame's display time), so the item stays an `image` with several frames;
 - video: the first frame, a frame at each scene cut, and one at least every
   `interval` seconds (spread out when the cap on frames would be passed);
+- RAW photo (DNG, CR2, NEF, ARW ...): developed by LibRaw (rawpy) with the camera's white
+  balance, then as an image;
 - pdf: one frame per page, rendered by PDFium, with the page's text layer.
 """
 
@@ -17,10 +20,12 @@ import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageOps
 
 from coreviz_studio.diskspace import is_out_of_space
+from coreviz_studio.pipeline import fingerprint, raw, thumbnail
 
 JPEG_QUALITY = 88
 # Mean absolute difference (0-255) between two tiny grayscale frames that counts as a cut.
@@ -28,6 +33,7 @@ SCENE_CUT = 28.0
 _SMALL = (64, 36)  # the size frames are compared at: cheap, and blind to noise
 _MIN_GAP = 0.5  # seconds: flashes closer than this to the last kept frame make no new frame
 _TRUNCATED_SLACK = 1.0  # seconds between the last decoded frame and the stated duration
+_ANIMATED = {"GIF", "WEBP", "PNG"}  # Pillow formats whose extra frames are an animation
 
 
 class BadMedia(Exception):
@@ -70,16 +76,53 @@ class Decoded:
     duration: float | None = None
     page_count: int | None = None
     notes: list[str] = field(default_factory=list)  # limits that cut the file short
+    perceptual_hash: int | None = None  # of the shown frame (fingerprint.py); None: none made
 
 
 def decode(kind: str, src: Path, out: Path, limits: Limits) -> Decoded:
     if kind == "image":
-        return _decode_image(src, out, limits)
-    if kind == "video":
-        return _decode_video(src, out, limits)
-    if kind == "pdf":
-        return _decode_pdf(src, out, limits)
-    raise BadMedia(f"nothing to decode for a {kind}")
+        decoded = _decode_image(src, out, limits)
+    elif kind == "video":
+        decoded = _decode_video(src, out, limits)
+    elif kind == "pdf":
+        decoded = _decode_pdf(src, out, limits)
+    else:
+        raise BadMedia(f"nothing to decode for a {kind}")
+    # The frame the item's thumbnail shows (a video's first that is not black), so that videos
+    # which open on black are not all alike.
+    decoded.perceptual_hash = fingerprint.of_file(thumbnail.choose(
+        kind, [out / f.thumbnail for f in decoded.frames]))
+    return decoded
+
+
+class _Chooser:
+    """Which frames of a timeline to keep: the first, each scene cut (not closer than _MIN_GAP
+    to the last kept one), and one at least every `interval` seconds."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.previous: Any = None
+        self.last_kept = -math.inf
+        self.kept = 0
+
+    def consider(self, t: float, small: Any) -> tuple[bool, bool]:
+        """(keep, is a cut) for the frame at `t` seconds, given as a tiny int16 grey array."""
+        cut = self.previous is not None and float(abs(small - self.previous).mean()) > SCENE_CUT
+        self.previous = small
+        keep = not self.kept or (cut and t - self.last_kept >= _MIN_GAP) or \
+            t - self.last_kept >= self.interval
+        return keep, cut
+
+    def took(self, t: float) -> None:
+        self.last_kept = t
+        self.kept += 1
+
+
+def _end_timestamps(frames: list[DecodedFrame], end: float) -> None:
+    """Each frame lasts until the next kept one; the last until `end`."""
+    for current, following in zip(frames, [*frames[1:], None], strict=True):
+        current.end_timestamp = round(following.timestamp if following else max(
+            end, current.timestamp), 3)
 
 
 def _save(img: Image.Image, out: Path, index: int, limits: Limits, **extra: object) -> DecodedFrame:
@@ -125,10 +168,14 @@ def _decode_image(src: Path, out: Path, limits: Limits) -> Decoded:
 
     pillow_heif.register_heif_opener()
     Image.MAX_IMAGE_PIXELS = limits.max_pixels
+    if raw.is_raw(src):
+        return _decode_raw(src, out, limits)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(src) as img:
+                if img.format in _ANIMATED and getattr(img, "is_animated", False):
+                    return _decode_animation(img, out, limits)
                 # JPEG can decode straight at a fraction of its size (never below the frame
                 # size): far less memory and time.
                 img.draft("RGB", (limits.frame_max_side, limits.frame_max_side))
@@ -144,6 +191,58 @@ def _decode_image(src: Path, out: Path, limits: Limits) -> Decoded:
             raise
         raise BadMedia(f"the image cannot be decoded ({_short(exc)})") from exc
     return Decoded([frame])
+
+
+def _decode_raw(src: Path, out: Path, limits: Limits) -> Decoded:
+    try:
+        picture = raw.develop(src, limits.frame_max_side, limits.max_pixels)
+    except ValueError as exc:
+        raise TooManyPixels(str(exc)) from exc
+    except raw.RawFailed as exc:
+        raise BadMedia(f"the RAW photo cannot be developed ({exc})") from exc
+    return Decoded([_save(picture, out, 0, limits)])
+
+
+def _decode_animation(img: Image.Image, out: Path, limits: Limits) -> Decoded:
+    """An animated GIF, WebP or PNG: its frames on their display timeline, chosen as a video's
+    (first, cuts, interval). Frame delays under 20 ms are shown as 100 ms by browsers, and
+    taken as such here."""
+    import numpy as np
+
+    notes: list[str] = []
+    frames: list[DecodedFrame] = []
+    chooser = _Chooser(limits.video_interval)
+    t = 0.0
+    count = getattr(img, "n_frames", 1)
+    if count > 1:
+        # Spread the regular frames out, as for a video, once the length is known.
+        total = 0.0
+        for i in range(count):
+            img.seek(i)
+            total += _delay(img)
+        chooser.interval = max(limits.video_interval,
+                               total / max(limits.video_max_frames - 1, 1))
+    for i in range(count):
+        img.seek(i)
+        picture = img.convert("RGBA")
+        small = np.asarray(picture.convert("L").resize(_SMALL)).astype(np.int16)
+        keep, cut = chooser.consider(t, small)
+        if keep:
+            if len(frames) >= limits.video_max_frames:
+                notes.append(f"frames were capped at {limits.video_max_frames}")
+                break
+            frames.append(_save(picture, out, len(frames), limits, timestamp=round(t, 3),
+                                scene_cut=cut))
+            chooser.took(t)
+        t += _delay(img)
+    _end_timestamps(frames, t)
+    return Decoded(frames, duration=round(t, 3) or None, notes=notes)
+
+
+def _delay(img: Image.Image) -> float:
+    """Seconds the current frame of an animation is shown."""
+    ms = img.info.get("duration") or 0
+    return (ms if ms >= 20 else 100) / 1000
 
 
 def _decode_video(src: Path, out: Path, limits: Limits) -> Decoded:
@@ -164,16 +263,19 @@ def _decode_video(src: Path, out: Path, limits: Limits) -> Decoded:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         duration = _duration(container, stream)
-        interval = limits.video_interval
+        chooser = _Chooser(limits.video_interval)
+        origin = float(stream.start_time * stream.time_base) \
+            if stream.start_time is not None and stream.time_base is not None else 0.0
         if duration:
             # Spread the regular frames out so that they alone never pass the cap.
-            interval = max(interval, duration / max(limits.video_max_frames - 1, 1))
-        previous: np.ndarray | None = None
-        last_kept = -math.inf
+            chooser.interval = max(chooser.interval,
+                                   duration / max(limits.video_max_frames - 1, 1))
         last_time = 0.0
         try:
             for frame in container.decode(stream):
-                t = float(frame.time) if frame.time is not None else last_time
+                # On the video's own clock: MPEG program streams start at 0.5 s or so.
+                t = max(0.0, float(frame.time) - origin) if frame.time is not None \
+                    else last_time
                 last_time = t
                 if t > limits.video_max_seconds:
                     notes.append(f"only the first {limits.video_max_seconds:g} s were decoded")
@@ -181,17 +283,14 @@ def _decode_video(src: Path, out: Path, limits: Limits) -> Decoded:
                 if frame.width * frame.height > limits.max_pixels:
                     raise TooManyPixels("the video's frames are larger than the pixel limit")
                 small = frame.to_ndarray(format="gray", width=_SMALL[0], height=_SMALL[1])
-                small = small.astype(np.int16)  # type: ignore[assignment]
-                cut = previous is not None and float(np.abs(small - previous).mean()) > SCENE_CUT
-                previous = small
-                due = t - last_kept >= interval
-                if not frames or (cut and t - last_kept >= _MIN_GAP) or due:
+                keep, cut = chooser.consider(t, small.astype(np.int16))
+                if keep:
                     if len(frames) >= limits.video_max_frames:
                         notes.append(f"frames were capped at {limits.video_max_frames}")
                         break
                     frames.append(_save(frame.to_image(), out, len(frames), limits,
                                         timestamp=round(t, 3), scene_cut=cut))
-                    last_kept = t
+                    chooser.took(t)
         except av.error.FFmpegError as exc:
             if not frames:
                 raise BadMedia(f"the video cannot be decoded ({_short(exc)})") from exc
@@ -205,9 +304,7 @@ def _decode_video(src: Path, out: Path, limits: Limits) -> Decoded:
             notes.append(f"the video stops decoding at {last_time:.1f} s of {duration:.1f} s "
                          "(damaged or cut short); frames up to there were kept")
             end = last_time
-        for current, following in zip(frames, [*frames[1:], None], strict=True):
-            current.end_timestamp = round(following.timestamp if following else max(end,
-                                          current.timestamp), 3)
+        _end_timestamps(frames, end)
         return Decoded(frames, duration=duration or last_time or None, notes=notes)
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import exists, select, text
 from sqlalchemy.orm import Session
 
 from coreviz_studio.db.tables import Frame, Media
-from coreviz_studio.pipeline import thumbnail
+from coreviz_studio.pipeline import priority, thumbnail
 from coreviz_studio.pipeline.process import Pipeline, scratch_folder
 from coreviz_studio.pipeline.queue import QUEUE
 from coreviz_studio.storage.base import NotStored, put_file
@@ -30,7 +30,7 @@ TASK = "coreviz_studio.make_thumbnail"
 # processing's, so tests/jobs.py drain finds it.
 _ENQUEUE = text("""
     SELECT coalesce(array_length(procrastinate_defer_jobs_v1(ARRAY(
-        SELECT ROW(:queue, :task, 0, 'media:' || m.id, 'thumbnail:' || m.id,
+        SELECT ROW(:queue, :task, :priority, 'media:' || m.id, 'thumbnail:' || m.id,
                    jsonb_build_object('media_id', m.id::text,
                                       'organization_id', m.organization_id::text),
                    NULL)::procrastinate_job_to_defer_v1
@@ -48,6 +48,7 @@ def enqueue_missing(session: Session, dataset_id: uuid.UUID | None = None) -> in
     and no thumbnail, in the session's transaction; how many were queued. No organization
     check: the caller is the operator."""
     return int(session.scalar(_ENQUEUE, {"queue": QUEUE, "task": TASK,
+                                         "priority": priority.background(),
                                          "dataset": str(dataset_id) if dataset_id else None})
                or 0)
 

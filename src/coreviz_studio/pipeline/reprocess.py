@@ -21,7 +21,7 @@ def reprocess_media(session: Session, principal: Principal, media_id: IdRef) -> 
     media = get_row(session, principal, media_id, lock=True)
     if media.type == "folder":
         raise Invalid("A folder has nothing to process; reprocess its collection instead")
-    return media, enqueue(session, media, reason="reprocess")
+    return media, enqueue(session, media, reason="reprocess", by=principal.credential_id)
 
 
 def reprocess_collection(session: Session, principal: Principal, dataset_id: IdRef,
@@ -43,7 +43,7 @@ def requeue_where(session: Session, *, media_ids: list[str] | None = None,
         stmt = stmt.where(Media.metadata_["processing"]["status"].astext == "failed")
     queued = waiting = 0
     for media in session.scalars(stmt.order_by(Media.id).execution_options(yield_per=_BATCH)):
-        if enqueue(session, media, reason="reprocess"):
+        if enqueue(session, media, reason="reprocess", bulk=True):
             queued += 1
         else:
             waiting += 1

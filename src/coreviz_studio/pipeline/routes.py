@@ -1,4 +1,4 @@
-"""HTTP for processing: queue a media (or a whole collection) again."""
+"""HTTP for processing: queue a media (or a whole collection) again; where the queue stands."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from coreviz_studio.deps import Admin, Db, Member
+from coreviz_studio.deps import Admin, Db, Member, Viewer
 from coreviz_studio.ids import Id
-from coreviz_studio.pipeline import reprocess
+from coreviz_studio.pipeline import backlog, reprocess
 from coreviz_studio.schemas import WireModel
 
 router = APIRouter(prefix="/api", tags=["processing"])
@@ -23,6 +23,21 @@ class MediaRequeued(WireModel):
 class CollectionRequeued(WireModel):
     queued: int
     alreadyQueued: int
+
+
+class OldestWaiting(WireModel):
+    id: str
+    name: str
+    queuedAt: str | None
+    datasetId: str
+
+
+class QueueStatus(WireModel):
+    queued: int  # waiting for a worker (retries and waits for the server included)
+    processing: int
+    failed: int
+    ready: int
+    oldestWaiting: OldestWaiting | None
 
 
 @router.post("/media/{media_id}/reprocess", status_code=202, response_model=MediaRequeued)
@@ -41,3 +56,15 @@ def reprocess_collection(dataset_id: Id, db: Db, principal: Admin,
     failed ones."""
     queued, waiting = reprocess.reprocess_collection(db, principal, dataset_id, failedOnly)
     return CollectionRequeued(queued=queued, alreadyQueued=waiting)
+
+
+@router.get("/queue", response_model=QueueStatus)
+def queue_status(db: Db, principal: Viewer, datasetId: Id | None = None) -> QueueStatus:
+    """Your organization's items by processing state (of one collection with `datasetId`) and
+    the one that has waited longest."""
+    b = backlog.backlog(db, principal, datasetId)
+    oldest = (OldestWaiting(id=str(b.oldest.id), name=b.oldest.name,
+                            queuedAt=b.oldest.queued_at, datasetId=str(b.oldest.dataset_id))
+              if b.oldest else None)
+    return QueueStatus(queued=b.queued, processing=b.processing, failed=b.failed, ready=b.ready,
+                       oldestWaiting=oldest)

@@ -70,6 +70,7 @@ def replace_frames(session: Session, media: Media, decoded: Decoded,
         media.duration = decoded.duration
     if decoded.page_count is not None:
         media.page_count = decoded.page_count
+    media.perceptual_hash = decoded.perceptual_hash  # for GET /api/dataset/{id}/duplicates
     if moderations:
         media.metadata_ = {**media.metadata_, "moderation": moderation_view(_worst(moderations))}
     session.flush()

@@ -54,7 +54,8 @@ def make_app(pipe: Pipeline) -> procrastinate.App:
 
     @app.task(name=TASK, queue=QUEUE, pass_context=True, retry=_Retries())
     def process_media(context: procrastinate.JobContext, media_id: str,
-                      organization_id: str | None = None) -> str:
+                      organization_id: str | None = None, uploader: str | None = None) -> str:
+        # `uploader` names the job's line in the queue (priority.py); the job needs nothing of it
         return process(pipe, uuid.UUID(media_id), run=context.job.attempts + 1,
                        organization_id=uuid.UUID(organization_id) if organization_id else None)
 

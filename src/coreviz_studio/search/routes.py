@@ -31,9 +31,11 @@ def search(db: Db, principal: Viewer, settings: Config, urls: Urls,
            similarToObjectId: Annotated[Id | None, Query(
                description="Media of every collection whose objects look like this object, "
                            "best first; q is ignored when this is given")] = None,
-           similarToObjectModel: Annotated[browse.SimilarModel | None, Query(
+           similarToObjectModel: Annotated[str | None, Query(
+               max_length=200, json_schema_extra={"enum": list(browse.SIMILAR_MODELS)},
                description="What to compare with similarToObjectId: the objects of its "
-                           "kind, faces, or whole frames")] = None) -> SearchOut:
+                           "kind, faces, or whole frames; another name is a 422 that lists "
+                           "this server's models")] = None) -> SearchOut:
     """Search every collection of your organization: best first, `rank` is the score."""
     return scored.search(db, principal, settings, q, organizationId, limit, urls,
                          similarToObjectId, similarToObjectModel)

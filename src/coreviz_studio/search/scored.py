@@ -28,7 +28,7 @@ from coreviz_studio.media import tree
 from coreviz_studio.media.browse import BrowseQuery, clean_query, conditions
 from coreviz_studio.media.schemas import BrowseOut, Pagination
 from coreviz_studio.media.views import media_list, seconds
-from coreviz_studio.search import scoring
+from coreviz_studio.search import scoring, similar_models
 from coreviz_studio.search.schemas import MatchedFrame, SearchHit, SearchMedia, SearchOut
 from coreviz_studio.storage.urls import BlobUrls
 from coreviz_studio.tenancy import scoped
@@ -84,7 +84,8 @@ def _candidates(session: Session, principal: Principal, settings: Settings,
                                 settings.search_min_similarity)
     else:
         assert q.similar_to is not None
-        clause = _similar(session, principal, q.similar_to, q.similar_model, scope,
+        model = similar_models.checked(q.similar_model, models_for(settings))
+        clause = _similar(session, principal, q.similar_to, model, scope,
                           settings.search_candidates)
     return scoring.found(session, clause)
 
@@ -101,16 +102,16 @@ def _similar(session: Session, principal: Principal, object_id: uuid.UUID, model
             Embedding.frame_id == source.frame_id, Embedding.kind == "image")
             .order_by(Embedding.model)).first()
         if frame is None:
-            raise Invalid("The object's frame has no image embedding (reprocess it)")
+            raise Invalid("The object's frame has no image embedding: reprocess its item (POST "
+                          "/api/media/{mediaId}/reprocess)")
         return scoring.similar(np.asarray(frame.embedding, dtype=np.float32), frame.model,
                                "embeddings", scope, candidates, source.frame_id, None)
-    if model == "faces" and source.type != "face":
-        raise Invalid("similarToObjectModel=faces needs a face object")
-    if model == "objects" and source.type != "object":
-        raise Invalid("similarToObjectModel=objects needs a detected object (type object)")
+    if model in ("faces", "objects") and source.type != model[:-1]:
+        raise similar_models.mismatch(model, source.type)
     if source.embedding is None or source.embedding_model is None:
         raise Invalid(f"This {source.type} object has no embedding to compare (faces and "
-                      "detected objects have one; text lines do not)")
+                      "detected objects have one; text lines do not): use "
+                      "similarToObjectModel=image to compare whole frames")
     return scoring.similar(np.asarray(source.embedding, dtype=np.float32),
                            source.embedding_model, "objects", scope, candidates, source.id,
                            source.type)

@@ -21,6 +21,7 @@ from coreviz_studio.formats import Format
 _QUARTER_TURNS = {5, 6, 7, 8}
 _MAX_EXIF_VALUE = 2048  # longer strings and blobs (maker notes, thumbnails) are left out
 _MAX_EXIF_TAGS = 300
+_RAW_EXIF_BYTES = 1 << 20  # where a RAW file's directories are looked for (they lead the file)
 
 
 @dataclass
@@ -35,6 +36,8 @@ class Probe:
 def probe(data: BinaryIO, fmt: Format, max_pixels: int) -> Probe:
     """What the bytes of `data` hold; Invalid (422) when the decoder cannot read what the bytes
     claim to be, TooLarge (413) when an image declares more than `max_pixels`."""
+    if fmt.raw:
+        return _probe_raw(data, fmt, max_pixels)
     if fmt.kind == "image":
         return _probe_image(data, fmt, max_pixels)
     if fmt.kind == "video":
@@ -70,6 +73,35 @@ def _probe_image(data: BinaryIO, fmt: Format, max_pixels: int) -> Probe:
         raise Invalid("The image has no pixels")
     if orientation in _QUARTER_TURNS:
         width, height = height, width
+    return Probe(width=width, height=height, exif={"tags": tags})
+
+
+def _probe_raw(data: BinaryIO, fmt: Format, max_pixels: int) -> Probe:
+    """A camera RAW photo's size as LibRaw reads it from the metadata (nothing is developed);
+    EXIF by Pillow's TIFF reader where it understands the file's first directory."""
+    import rawpy
+
+    try:
+        with rawpy.imread(data) as photo:
+            sizes = photo.sizes
+            width, height, flip = sizes.width, sizes.height, sizes.flip
+    except (rawpy.LibRawError, OSError, ValueError) as exc:
+        raise Invalid(f"The file looks like {fmt.ext.upper()} but is not a readable RAW photo "
+                      f"({_reason(exc)})") from exc
+    if width <= 0 or height <= 0:
+        raise Invalid("The RAW photo has no pixels")
+    if width * height > max_pixels:
+        raise _too_many_pixels(width, height, max_pixels)
+    if flip in (5, 6):  # LibRaw's flip: 5 and 6 turn the picture a quarter
+        width, height = height, width
+    tags: dict[str, Any] = {}
+    try:  # a RAW file is a TIFF directory: its tags are EXIF (camera, date, GPS ...)
+        data.seek(0)
+        exif = Image.Exif()
+        exif.load(data.read(_RAW_EXIF_BYTES))
+        tags = _exif_tags(exif)
+    except Exception:  # noqa: S110 - EXIF is a bonus; the photo is already known readable
+        pass
     return Probe(width=width, height=height, exif={"tags": tags})
 
 

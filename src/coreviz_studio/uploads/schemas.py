@@ -11,3 +11,6 @@ class UploadResult(WireModel):
     media_id: uuid.UUID
     url: str
     message: str
+    # Additive: the oldest item of the collection with the same bytes (sha256), if any; the
+    # upload is stored all the same (docs/duplicates.md).
+    duplicate_of: uuid.UUID | None = None

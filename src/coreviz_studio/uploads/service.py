@@ -19,6 +19,7 @@ from coreviz_studio.config import Settings
 from coreviz_studio.datasets.service import get_dataset
 from coreviz_studio.db.session import on_rollback
 from coreviz_studio.db.tables import Media
+from coreviz_studio.duplicates.service import exact_duplicate_of
 from coreviz_studio.errors import Invalid, UnsupportedMediaType
 from coreviz_studio.formats import sniff
 from coreviz_studio.media import paths, tree
@@ -33,7 +34,8 @@ from coreviz_studio.uploads.receive import Received
 from coreviz_studio.uploads.schemas import UploadResult
 
 MAX_NAME = 255
-_SUPPORTED = "JPEG, PNG, WebP, GIF, HEIC/HEIF, TIFF, BMP, MP4, MOV, WebM, MKV or PDF"
+_SUPPORTED = ("JPEG, PNG, WebP, GIF, HEIC/HEIF, TIFF, BMP, a camera RAW (DNG, CR2, NEF, ARW), "
+              "MP4, M4V, 3GP, MOV, WebM, MKV, AVI, MPEG (.mpg, .vob) or PDF")
 
 
 def unsupported_message() -> str:
@@ -109,12 +111,16 @@ def store_upload(session: Session, principal: Principal, received: Received, sto
         exif=facts.exif, metadata_=metadata, status="active", root_id=root_id,
         is_active_version=previous is None, version_number=version,
         created_by_id=principal.user_id)
+    duplicate_of = exact_duplicate_of(session, principal, dataset.id, blob.sha256)
     session.add(row)
     session.flush()
     if previous is not None:
         make_active(session, principal, row)
     document.refresh(session, [row.id])  # findable by name before processing ends
     # In this transaction: the upload and its processing job commit together or not at all.
-    enqueue(session, row, reason="upload")
-    return UploadResult(media_id=media_id, url=urls.of(key) or "",
-                        message=f"Uploaded {name} ({fmt.kind}); processing is queued")
+    enqueue(session, row, reason="upload", by=principal.credential_id)
+    message = f"Uploaded {name} ({fmt.kind}); processing is queued"
+    if duplicate_of is not None:
+        message += f"; the collection already holds this file ({duplicate_of})"
+    return UploadResult(media_id=media_id, url=urls.of(key) or "", message=message,
+                        duplicate_of=duplicate_of)

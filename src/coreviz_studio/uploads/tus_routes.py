@@ -91,6 +91,8 @@ def _state(p: tus.Progress) -> dict[str, str]:
     if p.result is not None:  # finished: what the multipart answer says, as headers
         headers["CoreViz-Media-Id"] = str(p.result["mediaId"])
         headers["CoreViz-Media-Url"] = str(p.result["url"])
+        if p.result.get("duplicateOf"):  # docs/duplicates.md
+            headers["CoreViz-Duplicate-Of"] = str(p.result["duplicateOf"])
     return _tus_headers(headers)
 
 

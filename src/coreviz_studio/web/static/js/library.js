@@ -508,6 +508,23 @@ setInterval(() => {
   }
 }, 4000);
 
+// --- "N waiting": the collection's items still queued or being processed (GET /api/queue)
+const waiting = document.getElementById("waiting");
+async function showWaiting() {
+  if (document.hidden || !waiting) return;
+  try {
+    const queue = await api(`/api/queue?datasetId=${info.dataset}`);
+    const count = queue.queued + queue.processing;
+    waiting.textContent = `· ${count} waiting`;
+    waiting.title = `${queue.queued} queued, ${queue.processing} being processed, ${queue.failed} failed`;
+    waiting.hidden = count === 0;
+  } catch {
+    // Only a hint: the page works without it.
+  }
+}
+showWaiting();
+setInterval(showWaiting, 4000);
+
 // --- start: wide screens show the folder tree and the filters open
 if (window.matchMedia("(min-width: 48rem)").matches) {
   document.getElementById("folders").open = true;

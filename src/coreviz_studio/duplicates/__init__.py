@@ -1,0 +1,1 @@
+"""Exact and near duplicates within a collection (docs/duplicates.md)."""
