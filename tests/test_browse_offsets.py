@@ -1,8 +1,9 @@
 """Offset paging from marks (media/offsets.py): every page and total equal the plain walk's,
 and stay exact when the collection changes between two pages.
 
-The marks are made every SPACING rows for listings of MIN_TOTAL rows or more; the tests make
-both small (3 and 6) so that a 40-item collection takes the marked path."""
+The marks are made every SPACING rows (thinned to MAX_MARKS) for listings of MIN_TOTAL rows or
+more; the tests make all three small so that a 40-item collection takes the marked path, with
+marks thinned."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ ITEMS = 40
 
 @pytest.fixture
 def marked(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(offsets, "SPACING", 3)
+    monkeypatch.setattr(offsets, "SPACING", 2)
+    monkeypatch.setattr(offsets, "MAX_MARKS", 4)  # 33 rows: marks every 10 (2, thinned)
     monkeypatch.setattr(offsets, "MIN_TOTAL", 6)
     offsets.forget()
     yield
@@ -170,3 +172,38 @@ def test_the_generation_moves_once_per_committed_change(lib: Library, database) 
         conn.execute(text("DELETE FROM media WHERE dataset_id = :id AND type <> 'folder'"
                           " AND name = 'IMG_000.jpg'"), {"id": lib.id})
     assert generation() == start + 2
+
+
+@pytest.mark.parametrize("by_name", [False, True])
+def test_a_marked_page_seeks_its_index_under_rls(database, by_name: bool) -> None:  # type: ignore[no-untyped-def]
+    """The keyset condition of a marked page is an index condition as the application runs
+    it (its role, under row-level security), not a filter over the whole listing: under RLS
+    only leakproof functions may go into an index condition, and lower(name) is not one, so
+    the name order walks the stored `name_key` (migration 0013)."""
+    from sqlalchemy import select, true, tuple_
+
+    from coreviz_studio.db.rls import scope_session
+    from coreviz_studio.db.tables import Media
+    from coreviz_studio.media import tree
+
+    keys = (Media.name_key, Media.id) if by_name else (Media.created_at, Media.id)
+    from datetime import UTC, datetime
+
+    mark = ("img_5", uuid.uuid4()) if by_name else (datetime(2025, 6, 1, tzinfo=UTC),
+                                                    uuid.uuid4())
+    stmt = (select(Media.id)
+            .where(Media.dataset_id == uuid.uuid4(), Media.status == "active",
+                   Media.is_active_version == true(), tree.parent_path() == "abc",
+                   tuple_(*keys) <= tuple_(*mark))
+            .order_by(*(k.desc() for k in keys)).limit(100).offset(500))
+    with database.sessions() as session:
+        scope_session(session, uuid.uuid4())
+        conn = session.connection()
+        compiled = stmt.compile(conn)
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        conn.exec_driver_sql("SET LOCAL enable_sort = off")
+        plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + str(compiled),
+                                                             compiled.params))
+    cond = next((line for line in plan.splitlines() if "Index Cond" in line), "")
+    column = "name_key" if by_name else "created_at"
+    assert f"ROW({column}, id) <=" in cond, plan

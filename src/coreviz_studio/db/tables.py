@@ -296,6 +296,9 @@ class Media(Base):
     )
     type: Mapped[str] = mapped_column(String(16), nullable=False)
     name: Mapped[str] = mapped_column(Text, nullable=False)
+    # Migration 0013: lower(name), stored by the database, for listings by name (an index
+    # condition on lower(name) itself is refused under row-level security: not leakproof).
+    name_key: Mapped[str] = mapped_column(Text, Computed("lower(name)", persisted=True))
     path: Mapped[str] = mapped_column(Ltree, nullable=False)
     blob_key: Mapped[str | None] = mapped_column(Text)
     # The grid's preview (docs/thumbnails.md); NULL until processing makes it, and for folders.

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
-from sqlalchemy import ColumnElement, exists, false, func, or_, true
+from sqlalchemy import ColumnElement, exists, false, or_, true
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.orm import Session
 
@@ -227,7 +227,7 @@ def browse(session: Session, principal: Principal, dataset_id: IdRef, q: BrowseQ
     base = scoped(Media, principal).where(Media.dataset_id == dataset.id, *where)
     column: Any = getattr(Media, _SORTS[q.sort_by])
     if q.sort_by == "name":
-        column = func.lower(Media.name)
+        column = Media.name_key  # lower(name), stored (migration 0013)
     order = offsets.Order((column, Media.id), q.descending)
     total, rows = offsets.page(session, dataset.id, base, order, q.limit, q.offset,
                                _listing(dataset.id, container, q))

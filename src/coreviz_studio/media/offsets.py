@@ -1,11 +1,11 @@
-"""Offset paging that does not walk the offset: marks every SPACING rows, kept per listing.
+"""Offset paging that does not walk the offset: marks every few rows, kept per listing.
 
 `LIMIT 100 OFFSET 900000` makes PostgreSQL step over 900,000 rows, and the exact `total` the
 contract needs is one more pass: a listing of a million items cost two full scans per page.
 Here the first page of a big listing makes one pass that counts its rows and keeps the sort key
-of every SPACING-th row (the marks). A later page at any offset starts from the mark just
-before it, by keyset (`WHERE (created_at, id) >= mark`, an index seek), and steps over fewer
-than SPACING rows; its total is the marks' count.
+of every n-th row (the marks: n is 100, or total/1000 for listings over 100,000 rows). A later
+page at any offset starts from the mark just before it, by keyset (`WHERE (created_at, id) >=
+mark`, an index seek), and steps over fewer than n rows; its total is the marks' count.
 
 Marks are valid while the collection is unchanged: `datasets.browse_generation` moves at the
 commit of every change of its media (migration 0013). A page reads the generation in the same
@@ -26,14 +26,15 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select, tuple_
+from sqlalchemy import ColumnElement, Select, bindparam, func, select, tuple_
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from coreviz_studio.db.tables import Dataset, Media
 
-SPACING = 1000
-MIN_TOTAL = 4 * SPACING  # smaller listings are counted and walked as they are
+SPACING = 100  # the finest spacing of marks; thinned to MAX_MARKS per listing
+MAX_MARKS = 1000  # so a page walks at most total/MAX_MARKS rows (100 at least) from its mark
+MIN_TOTAL = 2000  # smaller listings are counted and walked as they are
 _CACHED = 128  # listings remembered per process (each ~total/SPACING keys)
 _ATTEMPTS = 2  # rebuilds of stale marks before falling back to a plain count and offset
 
@@ -42,7 +43,8 @@ _ATTEMPTS = 2  # rebuilds of stale marks before falling back to a plain count an
 class Marks:
     generation: int
     total: int
-    keys: tuple[tuple[Any, ...], ...]  # keys[i]: the sort key of the row at offset i*SPACING
+    spacing: int
+    keys: tuple[tuple[Any, ...], ...]  # keys[i]: the sort key of the row at offset i*spacing
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,10 @@ class Order:
 
     def from_mark(self, mark: tuple[Any, ...]) -> ColumnElement[bool]:
         row = tuple_(*self.keys)
-        return row <= tuple_(*mark) if self.descending else row >= tuple_(*mark)
+        # Each value bound as its key's type, so the comparison is the index's own operator.
+        at = tuple_(*(bindparam(None, v, type_=k.type) for k, v in zip(self.keys, mark,
+                                                                         strict=True)))
+        return row <= at if self.descending else row >= at
 
 
 class _Lru:
@@ -104,8 +109,12 @@ def _build(session: Session, dataset_id: uuid.UUID, base: Select[Any], order: Or
               .filter(picked) for i in range(len(order.keys))]
     row = session.execute(select(_generation(dataset_id), func.count(), *arrays)
                           .select_from(ranked)).one()
-    columns = [list(a or []) for a in row[2:]]
-    return Marks(generation=row[0] or 0, total=row[1], keys=tuple(zip(*columns, strict=True)))
+    keys = tuple(zip(*(list(a or []) for a in row[2:]), strict=True))
+    # Thinned to MAX_MARKS: a filtered listing (a tag, a month) keeps fine marks, since its
+    # pages walk the unfiltered index between them; a big one keeps its memory bounded.
+    stride = max(1, -(-len(keys) // MAX_MARKS))
+    return Marks(generation=row[0] or 0, total=row[1], spacing=SPACING * stride,
+                 keys=keys[::stride])
 
 
 def page(session: Session, dataset_id: uuid.UUID, base: Select[Any], order: Order, limit: int,
@@ -129,10 +138,10 @@ def page(session: Session, dataset_id: uuid.UUID, base: Select[Any], order: Orde
                 return marks.total, []
             _marks.drop(listing)
             continue
-        step = offset // SPACING
+        step = offset // marks.spacing
         stmt = (base.add_columns(_generation(dataset_id).label("generation"))
                 .where(order.from_mark(marks.keys[step])).order_by(*order.clauses())
-                .limit(limit).offset(offset - step * SPACING))
+                .limit(limit).offset(offset - step * marks.spacing))
         rows = session.execute(stmt).all()
         if rows and rows[0].generation == marks.generation:
             return marks.total, [r[0] for r in rows]

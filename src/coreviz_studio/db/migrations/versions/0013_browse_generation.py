@@ -1,5 +1,6 @@
 """A collection's browse generation: a counter that moves with every committed change of its
-media, so a listing can reuse what it learnt about an unchanged collection (media/offsets.py).
+media, so a listing can reuse what it learnt about an unchanged collection (media/offsets.py);
+and `media.name_key`, the name in lower case, stored, for listings by name.
 
 A deferred constraint trigger bumps `datasets.browse_generation` once per transaction that
 inserted, updated or deleted media of that collection, at commit. Bumping at commit (under the
@@ -8,8 +9,13 @@ exactly the media changes of the transactions that made 1..g, so equal generatio
 media. (A counter bumped when the row changes, or a sequence, could be overtaken by a later
 transaction that commits first.) The lock is held only from the trigger to the commit's end.
 
+`name_key`: the name order used `lower(name)`, an expression index's column. Under row-level
+security the planner may put into an index condition only leakproof functions, and lower() is
+not one: a page by name at an offset sorted the whole folder. A stored column compared with
+text operators (leakproof) can be walked from an index. Adding it rewrites the table once.
+
 Revision ID: 0013
-Revises: 0010
+Revises: 0012
 Create Date: 2026-12-01 16:40:00
 """
 
@@ -18,7 +24,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = '0013'
-down_revision: str | None = '0010'
+down_revision: str | None = '0012'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -47,7 +53,18 @@ $$
 """
 
 
+_PARENT = "subpath(path, 0, nlevel(path) - 1)"
+_VISIBLE = "status = 'active' AND is_active_version"
+
+
 def upgrade() -> None:
+    op.execute("ALTER TABLE media ADD COLUMN name_key text"
+               " GENERATED ALWAYS AS (lower(name)) STORED")
+    op.execute(f"CREATE INDEX media_children_name_key_idx ON media"
+               f" (dataset_id, ({_PARENT}), name_key, id) WHERE {_VISIBLE}")
+    op.execute(f"CREATE INDEX media_visible_name_key_idx ON media (dataset_id, name_key, id)"
+               f" WHERE {_VISIBLE}")
+    op.execute("DROP INDEX IF EXISTS media_children_name_idx")
     op.execute("ALTER TABLE datasets ADD COLUMN browse_generation bigint NOT NULL DEFAULT 0")
     op.execute(_FUNCTION)
     op.execute("CREATE CONSTRAINT TRIGGER media_browse_generation"
@@ -60,3 +77,8 @@ def downgrade() -> None:
     op.execute("DROP TRIGGER IF EXISTS media_browse_generation ON media")
     op.execute("DROP FUNCTION IF EXISTS media_bump_browse_generation()")
     op.execute("ALTER TABLE datasets DROP COLUMN IF EXISTS browse_generation")
+    op.execute(f"CREATE INDEX IF NOT EXISTS media_children_name_idx ON media"
+               f" (dataset_id, ({_PARENT}), lower(name), id) WHERE {_VISIBLE}")
+    op.execute("DROP INDEX IF EXISTS media_visible_name_key_idx")
+    op.execute("DROP INDEX IF EXISTS media_children_name_key_idx")
+    op.execute("ALTER TABLE media DROP COLUMN IF EXISTS name_key")
