@@ -8,6 +8,7 @@ repository root: `.venv/bin/python -m bench.upload`.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import shutil
@@ -40,6 +41,7 @@ class Bench:
     client: httpx.Client  # base_url and x-api-key already set
     org_id: str
     dataset_id: str
+    reused: bool = False  # a kept data dir from an earlier run (`running(keep=...)`)
 
     @property
     def pid(self) -> int:
@@ -48,13 +50,26 @@ class Bench:
 
 
 @contextmanager
-def running(prefix: str = "cvs-bench-", env: dict[str, str] | None = None) -> Iterator[Bench]:
-    root = Path(tempfile.mkdtemp(prefix=prefix))
+def running(prefix: str = "cvs-bench-", env: dict[str, str] | None = None,
+            keep: Path | None = None) -> Iterator[Bench]:
+    """A server on a throwaway data dir; with `keep`, on that dir instead, kept afterwards and
+    reused by the next run (its user, key and collection are remembered in `bench.json`), so
+    a benchmark can skip writing a big library it wrote before (`Bench.reused`)."""
+    root = keep or Path(tempfile.mkdtemp(prefix=prefix))
+    root.mkdir(parents=True, exist_ok=True)
     root.chmod(0o711)  # as root, the embedded PostgreSQL's user must traverse it
     data_dir = root / "data"
+    remembered = root / "bench.json"
     server: Server | None = None
     try:
         server = Server(data_dir, env=env)
+        if keep is not None and remembered.exists():
+            known = json.loads(remembered.read_text())
+            with httpx.Client(base_url=server.url, headers={"x-api-key": known["key"]},
+                              timeout=900) as client:
+                yield Bench(root, data_dir, server, client, known["org"], known["dataset"],
+                            reused=True)
+            return
         user = cli_json("users", "create", "--email", "bench@example.org", "--name", "Bench",
                         "--org", "Bench", "--data-dir", str(data_dir))
         headers = {"x-api-key": user["apiKey"]}
@@ -63,12 +78,17 @@ def running(prefix: str = "cvs-bench-", env: dict[str, str] | None = None) -> It
             r = client.post(f"/api/organization/{org_id}/datasets", json={"name": "bench"})
             if r.status_code != 201:
                 raise RuntimeError(f"creating the collection: {r.status_code} {r.text[:500]}")
-            yield Bench(root, data_dir, server, client, org_id, r.json()["id"])
+            bench = Bench(root, data_dir, server, client, org_id, r.json()["id"])
+            yield bench
+            if keep is not None:  # only once the benchmark wrote what it needs
+                remembered.write_text(json.dumps({"key": user["apiKey"], "org": org_id,
+                                                  "dataset": bench.dataset_id}))
     finally:
         if server is not None:
             _stop(server)
             print_problems(server, data_dir)
-        shutil.rmtree(root, ignore_errors=True)
+        if keep is None:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def _stop(server: Server) -> None:

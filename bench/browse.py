@@ -5,12 +5,18 @@ PostgreSQL with a few INSERT ... SELECT statements: images with one frame and on
 ~90% at the collection's root and ~10% in a few folders, 2/3 tagged {"Color": [...]}, created over
 the year 2025; then VACUUM (ANALYZE). Each query shape gets 5 warm-up requests and --requests
 timed ones at random offsets across its whole result; p50/p99 are wall times seen by the client.
+The first request of each shape (limit=0, for its total) is reported apart (`first ms`): a big
+listing's first request makes its offset marks (media/offsets.py), one pass over the listing.
 Every page is checked: 100 items, and each image with its one frame and one caption embedded.
 
 Row-level security (the database's wall between organizations) is measured on and off in the
 same run: each shape is timed with the policies applied, then at once with them disabled on the
 library tables (the owner's ALTER TABLE ... DISABLE ROW LEVEL SECURITY), then they are enabled
 again.
+
+The baseline, in the same run: the bare SQL of the same pages at the same offsets (the exact
+count, the page, its frames, captions and objects; psycopg as the database's owner, rows fetched
+but not serialized), with the ratio of end to end to bare SQL at p99 (`<shape>_p99_ratio`).
 
 Prints figures and a last line `RESULT {json}`; timings are never asserted. Run from the
 repository root:
@@ -25,6 +31,7 @@ import random
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -65,7 +72,7 @@ SELECT id, %(org)s::uuid, %(ds)s::uuid, 'image', 'IMG_' || substr(md5(n::text), 
             ELSE jsonb_build_object('tags', jsonb_build_object('Color', jsonb_build_array(
                 (ARRAY['red', 'blue', 'green', 'yellow'])[1 + (n / 3) %% 4])))
        END,
-       'image/jpeg', 200000 + (n * 7919) %% 5000000, 4032, 3024, ts, ts
+       'image/jpeg', 200000 + (n::bigint * 7919) %% 5000000, 4032, 3024, ts, ts
 FROM s
 """
 _FRAMES_SQL = """
@@ -127,6 +134,85 @@ def generate(b: Bench, count: int) -> uuid.UUID:
         pg.release()
 
 
+def known_folder(b: Bench) -> uuid.UUID:
+    """The first of the folders `generate` wrote (a kept library, reused)."""
+    r = b.client.get(f"/api/dataset/{b.dataset_id}/media",
+                     params={"type": "folder", "limit": "1", "sortBy": "name"})
+    r.raise_for_status()
+    return uuid.UUID(r.json()["media"][0]["id"])
+
+
+@dataclass
+class Shape:
+    """One query shape: the API's parameters, and the same page as bare SQL (WHERE, ORDER BY)."""
+    params: dict[str, str]
+    where: str
+    order: str = "created_at, id"
+
+
+def shapes(b: Bench, folder: uuid.UUID) -> dict[str, Shape]:
+    root = uuid.UUID(b.dataset_id).hex
+    children = f"subpath(path, 0, nlevel(path) - 1) = '{root}'::ltree"
+    return {
+        "(a) default sort (createdAt asc)": Shape({}, children),
+        "(b) sortBy=name desc": Shape({"sortBy": "name", "sortDirection": "desc"}, children,
+                                      "lower(name) DESC, id DESC"),
+        "(c) recursive=true": Shape({"recursive": "true"},
+                                    f"path <@ '{root}'::ltree AND path <> '{root}'::ltree"),
+        "(d) tagFilters Color=red": Shape({"tagFilters": json.dumps({"Color": ["red"]})},
+                                          children + " AND metadata -> 'tags' -> 'Color' ?| "
+                                          "ARRAY['red']"),
+        "(e) a folder (path=...)": Shape(
+            {"path": f"{root}.{folder.hex}"},
+            f"subpath(path, 0, nlevel(path) - 1) = '{root}.{folder.hex}'::ltree"),
+        "(f) dateFrom/dateTo, one month": Shape(
+            {"dateFrom": "2025-06-01", "dateTo": "2025-06-30"},
+            children + " AND created_at >= '2025-06-01' AND created_at < '2025-07-01'"),
+    }
+
+
+# The bare SQL of one page, as the server's queries shape it (media/browse.py, media/views.py):
+# the exact count, the page, then its frames, their captions and objects; rows fetched, no JSON.
+_SQL_COMMON = "dataset_id = %(ds)s AND status = 'active' AND is_active_version AND "
+
+
+def bare_page(conn: psycopg.Connection[Any], ds: str, shape: Shape, offset: int) -> int:
+    where = _SQL_COMMON + shape.where
+    total = conn.execute(f"SELECT count(*) FROM media WHERE {where}", {"ds": ds}).fetchone()
+    rows = conn.execute(f"SELECT * FROM media WHERE {where} ORDER BY {shape.order} "
+                        f"LIMIT {LIMIT} OFFSET {offset}", {"ds": ds}).fetchall()
+    ids = [r[0] for r in rows]
+    frames = conn.execute("SELECT * FROM frames WHERE media_id = ANY(%s) "
+                          "ORDER BY media_id, frame_index", (ids,)).fetchall()
+    frame_ids = [f[0] for f in frames]
+    conn.execute("SELECT * FROM captions WHERE frame_id = ANY(%s) ORDER BY created_at, id",
+                 (frame_ids,)).fetchall()
+    conn.execute("SELECT id, label, confidence FROM objects WHERE frame_id = ANY(%s)",
+                 (frame_ids,)).fetchall()
+    return int(total[0]) if total else 0
+
+
+def measure_sql(b: Bench, shape: Shape, total: int, requests: int,
+                rng: random.Random) -> tuple[float, float]:
+    """p50/p99 of the bare SQL of the same pages (the same offsets), as the database's owner."""
+    pg = EmbeddedPostgres(b.data_dir)
+    url = pg.acquire()
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            times: list[float] = []
+            for i in range(WARMUPS + requests):
+                offset = rng.randrange(max(total - LIMIT, 0) + 1)
+                started = time.perf_counter()
+                counted = bare_page(conn, b.dataset_id, shape, offset)
+                if i >= WARMUPS:
+                    times.append((time.perf_counter() - started) * 1000)
+                if counted != total:
+                    raise RuntimeError(f"bare SQL counted {counted}, the API {total}")
+        return percentile(times, 50), percentile(times, 99)
+    finally:
+        pg.release()
+
+
 @dataclass
 class Result:
     shape: str
@@ -136,6 +222,7 @@ class Result:
     kb: float
     pages_ok: int
     errors: list[str]
+    first: float = 0.0  # the first request (limit=0): a big listing makes its marks
 
 
 def _page_ok(body: dict[str, Any], expected: int) -> bool:
@@ -149,10 +236,13 @@ def _page_ok(body: dict[str, Any], expected: int) -> bool:
 def measure(b: Bench, shape: str, params: dict[str, str], requests: int,
             rng: random.Random) -> Result:
     url = f"/api/dataset/{b.dataset_id}/media"
-    first = b.client.get(url, params={**params, "limit": "0"})
-    if first.status_code != 200:
-        return Result(shape, 0, 0, 0, 0, 0, [f"limit=0: {first.status_code} {first.text[:300]}"])
-    total = first.json()["pagination"]["total"]
+    started = time.perf_counter()
+    counted = b.client.get(url, params={**params, "limit": "0"})
+    first = (time.perf_counter() - started) * 1000
+    if counted.status_code != 200:
+        return Result(shape, 0, 0, 0, 0, 0,
+                      [f"limit=0: {counted.status_code} {counted.text[:300]}"])
+    total = counted.json()["pagination"]["total"]
     times: list[float] = []
     sizes: list[int] = []
     ok = 0
@@ -174,7 +264,7 @@ def measure(b: Bench, shape: str, params: dict[str, str], requests: int,
     if not times:
         return Result(shape, total, 0, 0, 0, 0, errors)
     return Result(shape, total, percentile(times, 50), percentile(times, 99),
-                  sum(sizes) / len(sizes) / 1024, ok, errors)
+                  sum(sizes) / len(sizes) / 1024, ok, errors, first)
 
 
 def main() -> None:
@@ -183,38 +273,47 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=50, help="timed requests per shape")
     parser.add_argument("--rls", choices=("both", "on", "off"), default="both",
                         help="measure with row-level security, without, or both (default)")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="a directory to keep the generated library in and reuse on the next"
+                             " run with the same --keep (writing a million items takes minutes)")
     args = parser.parse_args()
-    with running("cvs-bench-browse-") as b:
-        folder = generate(b, args.media)
-        shapes = {
-            "(a) default sort (createdAt asc)": {},
-            "(b) sortBy=name desc": {"sortBy": "name", "sortDirection": "desc"},
-            "(c) recursive=true": {"recursive": "true"},
-            "(d) tagFilters Color=red": {"tagFilters": json.dumps({"Color": ["red"]})},
-            "(e) a folder (path=...)": {"path": f"{uuid.UUID(b.dataset_id).hex}.{folder.hex}"},
-            "(f) dateFrom/dateTo, one month": {"dateFrom": "2025-06-01", "dateTo": "2025-06-30"},
-        }
+    with running("cvs-bench-browse-", keep=args.keep) as b:
+        folder = known_folder(b) if b.reused else generate(b, args.media)
+        table = shapes(b, folder)
         modes = {"both": (True, False), "on": (True,), "off": (False,)}[args.rls]
         results: dict[bool, list[Result]] = {rls: [] for rls in modes}
-        for i, (name, params) in enumerate(shapes.items()):
+        bare: list[tuple[float, float]] = []
+        for i, (name, shape) in enumerate(table.items()):
             for rls in modes:  # side by side per shape, so drift of the machine hits both
                 set_rls(b, rls)
                 rng = random.Random(42 + i)  # the same offsets in each mode
-                results[rls].append(measure(b, name, params, args.requests, rng))
+                results[rls].append(measure(b, name, shape.params, args.requests, rng))
+            bare.append(measure_sql(b, shape, results[modes[0]][-1].total, args.requests,
+                                    random.Random(42 + i)))
         set_rls(b, True)
         print(f"\nGET /api/dataset/{{id}}/media?limit={LIMIT}&offset=<random in range>, "
               f"{args.requests} timed requests per shape after {WARMUPS} warm-ups")
         print(f"{'shape':34} {'rls':>4} {'total':>8} {'p50 ms':>8} {'p99 ms':>8} {'KB/page':>8}"
-              "  pages ok")
+              "  pages ok  first ms")
         figures: dict[str, Any] = {"media": args.media, "requests": args.requests}
-        for i, name in enumerate(shapes):
+        for i, name in enumerate(table):
             for rls, rows in results.items():
                 r = rows[i]
                 print(f"{r.shape:34} {'on' if rls else 'off':>4} {r.total:>8,} {r.p50:>8.1f} "
-                      f"{r.p99:>8.1f} {r.kb:>8.0f}  {r.pages_ok}/{args.requests}")
+                      f"{r.p99:>8.1f} {r.kb:>8.0f}  {r.pages_ok}/{args.requests}"
+                      f"  {r.first:>8.0f}")
                 key = _key(name) + ("" if rls else "_no_rls")
                 figures[f"{key}_p50_ms"] = round(r.p50, 1)
                 figures[f"{key}_p99_ms"] = round(r.p99, 1)
+                figures[f"{key}_first_ms"] = round(r.first, 1)
+            sql_p50, sql_p99 = bare[i]
+            key = _key(name)
+            figures[f"{key}_sql_p50_ms"] = round(sql_p50, 1)
+            figures[f"{key}_sql_p99_ms"] = round(sql_p99, 1)
+            first = results[modes[0]][i]
+            figures[f"{key}_p99_ratio"] = round(first.p99 / max(sql_p99, 1e-9), 2)
+            print(f"{'  bare SQL (owner, no RLS)':34} {'':>4} {'':>8} {sql_p50:>8.1f} "
+                  f"{sql_p99:>8.1f}  end to end / SQL at p99: {figures[f'{key}_p99_ratio']}")
         for rows in results.values():
             for r in rows:
                 for error in r.errors[:5]:

@@ -15,7 +15,8 @@ decoding children) is sampled every 100 ms.
 Then one 60 s 640x360 video (30 fps, a hard cut every 10 s) is processed alone: every frame is
 decoded (to find the cuts), and the kept frames go through the models.
 
-Prints figures only; nothing is asserted. Run from the repository root:
+Prints figures and a last line `RESULT {json}` (images/s and mean ms per stage for each layout,
+the video's frames/s); nothing is asserted. Run from the repository root:
     .venv/bin/python -m bench.pipeline [--images 40]
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import random
 import shutil
 import statistics
@@ -175,11 +177,16 @@ def measure(bench: Bench, label: str, processes: int, concurrency: int,
           f"max {max(per_item) * 1000:.0f} ms")
     print(f"  peak RSS of the workers (with decoding children): {peak:.0f} MB")
     print("  time per stage, mean per image (ms):")
+    figures = {f"{label}_images_per_s": round(len(images) / elapsed, 2),
+               f"{label}_item_p50_ms": round(statistics.median(per_item) * 1000),
+               f"{label}_peak_rss_mb": round(peak), f"{label}_failed": len(failed)}
     for stage, values in sorted(stages.items(), key=lambda kv: -sum(kv[1])):
         print(f"    {stage:<18} {sum(values) / len(media) * 1000:8.1f}")
+        figures[f"{label}_{stage}_ms"] = round(sum(values) / len(media) * 1000, 1)
+    return figures
 
 
-def measure_video(bench: Bench) -> None:
+def measure_video(bench: Bench) -> dict[str, object]:
     path = bench.root / "bench.mp4"
     data = video_with_cuts(path)
     env = {**ENV, "COREVIZ_WORKER_CONCURRENCY": "1"}
@@ -202,6 +209,10 @@ def measure_video(bench: Bench) -> None:
     print(f"  whole job (the models on the kept frames and their loading included): "
           f"{state['seconds']:.2f} s = {frames_in_file / state['seconds']:.0f} video frames/s")
     print(f"  peak RSS: {peak:.0f} MB")
+    return {"video_frames_kept": state.get("frames"),
+            "video_decode_frames_per_s": round(frames_in_file / decode),
+            "video_job_frames_per_s": round(frames_in_file / state["seconds"]),
+            "video_peak_rss_mb": round(peak)}
 
 
 def main() -> None:
@@ -217,9 +228,11 @@ def main() -> None:
             shutil.copy(DETECTOR, target / DETECTOR.name)
         images = photos(args.images)
         print(f"{len(images)} photos, {sum(map(len, images)) / 2**20:.1f} MB of JPEG")
-        measure(bench, "threads", processes=1, concurrency=2, images=images)
-        measure(bench, "processes", processes=2, concurrency=1, images=images)
-        measure_video(bench)
+        figures: dict[str, object] = {"images": len(images), "cores": psutil.cpu_count()}
+        figures.update(measure(bench, "threads", processes=1, concurrency=2, images=images))
+        figures.update(measure(bench, "processes", processes=2, concurrency=1, images=images))
+        figures.update(measure_video(bench))
+    print("RESULT " + json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -14,13 +14,16 @@ Then, for 30 query vectors near the data:
 - the same at several ef_search values;
 - `GET /api/dataset/{id}/media?q=...` end to end (query embedding, SQL, page of 10 items).
 
-Prints figures only; nothing is asserted. Run from the repository root:
+The baseline is the search's own SQL; the end-to-end figures (`<size>_end_to_end_p50_ms`, ...)
+are compared with it at p99 (`<size>_end_to_end_p99_ratio`). Prints figures and a last line
+`RESULT {json}`; nothing is asserted. Run from the repository root:
     .venv/bin/python -m bench.search [--sizes 100000,1000000]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 import uuid
 
@@ -159,7 +162,10 @@ def measure_api(b: Bench, words: list[str]) -> tuple[float, float]:
     return percentile(times, 50), percentile(times, 99)
 
 
-def run(size: int) -> None:
+def run(size: int) -> dict[str, float]:
+    """Figures for one size, keyed `<size>_...`: the search's own SQL (the baseline) per scope
+    and ef_search, and the API end to end, with their ratio at p99."""
+    figures: dict[str, float] = {}
     with running("cvs-bench-search-") as b:
         r = b.client.post(f"/api/organization/{b.org_id}/datasets", json={"name": "small"})
         small = r.json()["id"]
@@ -175,19 +181,32 @@ def run(size: int) -> None:
                                                       scope, ef)
                 print(f"{label:<34} {ef:>9} {p50:>8.1f} {p99:>8.1f} {recall:>10.3f}"
                       f" {count:>8.0f}")
+                key = f"{size}_{'collection' if scope == b.dataset_id else 'small'}_ef{ef}"
+                figures.update({f"{key}_sql_p50_ms": round(p50, 1),
+                                f"{key}_sql_p99_ms": round(p99, 1),
+                                f"{key}_recall_at_10": round(recall, 3)})
         words = ["red scene", "a dog", "quiet trees", "busy car", "the sea", "green people",
                  "blue", "scene", "IMG 4242", "dgo", "trees with people", "car", "sea", "red"]
         p50, p99 = measure_api(b, words * 2)
         print(f"GET ?q=<words>&limit=10 end to end (embedding + SQL + page): p50 {p50:.0f} ms, "
               f"p99 {p99:.0f} ms")
+        figures[f"{size}_end_to_end_p50_ms"] = round(p50, 1)
+        figures[f"{size}_end_to_end_p99_ms"] = round(p99, 1)
+        # The API runs the collection's search at the default ef_search (scoring.py): 100.
+        figures[f"{size}_end_to_end_p99_ratio"] = round(
+            p99 / max(figures[f"{size}_collection_ef100_sql_p99_ms"], 1e-9), 2)
+    return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="100000,1000000")
     args = parser.parse_args()
-    for size in (int(s) for s in args.sizes.split(",")):
-        run(size)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    figures: dict[str, object] = {"sizes": sizes}
+    for size in sizes:
+        figures.update(run(size))
+    print("RESULT " + json.dumps(figures))
 
 
 if __name__ == "__main__":

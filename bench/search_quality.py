@@ -19,6 +19,7 @@ Prints figures only; nothing is asserted. Run from the repository root:
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import time
 import uuid
@@ -157,9 +158,14 @@ def main() -> None:
         print(f"{'ranker':<24} {'hit@1':>6} {'hit@3':>6} {'MRR':>6}")
         print("(the same SQL, other weights; the server's defaults are w_text "
               f"{scoring.W_TEXT}, min similarity of the default settings)")
+        figures: dict[str, float] = {"pictures": len(ids), "queries": len(QUERIES)}
         for label, ranking in (("hybrid (q)", hybrid), *variants.items()):
             h1, h3, mrr = score(ranking, ids)
             print(f"{label:<24} {h1:>6.2f} {h3:>6.2f} {mrr:>6.2f}")
+            if label in ("hybrid (q)", "text only", "vector only"):
+                key = label.split(" ")[0]
+                figures.update({f"{key}_hit_at_1": round(h1, 3), f"{key}_hit_at_3": round(h3, 3),
+                                f"{key}_mrr": round(mrr, 3)})
         names = {v: k for k, v in ids.items()}
         print("\nhybrid misses at rank 1 (query -> expected / got):")
         for query, expected in QUERIES.items():
@@ -167,6 +173,7 @@ def main() -> None:
             if not got or got[0] != expected:
                 text = [names.get(m, "?") for m in variants["text only"][query][:3]]
                 print(f"  {query!r:<34} -> {expected} / {got} (text only: {text})")
+        print("RESULT " + json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -274,3 +274,51 @@ def test_organization_wide_search_names_the_frame_and_finds_similar(world) -> No
     bad = lib.client.get("/api/search", headers=lib.headers,
                          params={"similarToObjectId": "nope"})
     assert bad.status_code in (400, 422) and "error" in bad.json()
+
+
+def test_organization_wide_search_costs_the_same_queries_whatever_its_limit(world) -> None:  # type: ignore[no-untyped-def]
+    """The hits' frames, objects and captions come in fixed batches, not one set per hit: at
+    most two more queries for six hits than for one (the batches for hits that matched no
+    frame), where three per hit would be fifteen."""
+    from sqlalchemy import Engine, event
+
+    lib = world[0]
+    counts = {}
+    for limit in (1, 6):
+        statements: list[str] = []
+
+        def record(conn, cursor, statement, *args, into=statements):  # type: ignore[no-untyped-def]
+            into.append(statement)
+
+        event.listen(Engine, "before_cursor_execute", record)
+        try:
+            r = lib.client.get("/api/search", headers=lib.headers,
+                               params={"q": "photo astronaut cat coffee rocket", "limit": limit})
+        finally:
+            event.remove(Engine, "before_cursor_execute", record)
+        assert r.status_code == 200, r.text
+        assert len(r.json()["results"]) == limit  # six items match
+        counts[limit] = len(statements)
+    assert counts[6] <= counts[1] + 2
+
+
+def test_a_query_asked_again_is_not_embedded_again(world, settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from coreviz_studio.ai.registry import models_for
+
+    lib = world[0]
+    text_model = models_for(settings).text
+    assert text_model is not None
+    calls: list[list[str]] = []
+    real = text_model.embed
+
+    def counting(texts):  # type: ignore[no-untyped-def]
+        calls.append(list(texts))
+        return real(texts)
+
+    monkeypatch.setattr(text_model, "embed", counting)
+    first = lib.browse(q="a cat asked twice", limit=2)
+    again = lib.browse(q="a cat asked twice", limit=2, offset=0)
+    other = lib.browse(q="a rocket asked once", limit=2)
+    assert calls == [["a cat asked twice"], ["a rocket asked once"]]
+    assert [m["id"] for m in first["media"]] == [m["id"] for m in again["media"]]
+    assert other["media"]

@@ -250,6 +250,9 @@ class Dataset(Base):
     )
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
+    # Migration 0013: moved by the database at the commit of any change of this collection's
+    # media (media/offsets.py); never written by the application.
+    browse_generation: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
 
 
 class Media(Base):
@@ -293,6 +296,9 @@ class Media(Base):
     )
     type: Mapped[str] = mapped_column(String(16), nullable=False)
     name: Mapped[str] = mapped_column(Text, nullable=False)
+    # Migration 0013: lower(name), stored by the database, for listings by name (an index
+    # condition on lower(name) itself is refused under row-level security: not leakproof).
+    name_key: Mapped[str] = mapped_column(Text, Computed("lower(name)", persisted=True))
     path: Mapped[str] = mapped_column(Ltree, nullable=False)
     blob_key: Mapped[str | None] = mapped_column(Text)
     # The grid's preview (docs/thumbnails.md); NULL until processing makes it, and for folders.

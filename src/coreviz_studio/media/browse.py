@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
-from sqlalchemy import ColumnElement, exists, false, func, or_, select, true
+from sqlalchemy import ColumnElement, exists, false, or_, true
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.orm import Session
 
@@ -24,7 +25,7 @@ from coreviz_studio.datasets.service import get_dataset
 from coreviz_studio.db.tables import DetectedObject, Media
 from coreviz_studio.errors import BadRequest
 from coreviz_studio.ids import Id, IdRef
-from coreviz_studio.media import paths, tree
+from coreviz_studio.media import offsets, paths, tree
 from coreviz_studio.media.schemas import BrowseOut, Pagination
 from coreviz_studio.media.views import media_list
 from coreviz_studio.storage.urls import BlobUrls
@@ -224,15 +225,23 @@ def browse(session: Session, principal: Principal, dataset_id: IdRef, q: BrowseQ
     container = tree.container(session, principal, dataset, q.path)
     where = conditions(q, container)
     base = scoped(Media, principal).where(Media.dataset_id == dataset.id, *where)
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     column: Any = getattr(Media, _SORTS[q.sort_by])
     if q.sort_by == "name":
-        column = func.lower(Media.name)
-    order = [column.desc() if q.descending else column.asc(),
-             Media.id.desc() if q.descending else Media.id.asc()]
-    rows: list[Media] = []
-    if q.limit and q.offset < total:
-        rows = list(session.scalars(base.order_by(*order).limit(q.limit).offset(q.offset)))
+        column = Media.name_key  # lower(name), stored (migration 0013)
+    order = offsets.Order((column, Media.id), q.descending)
+    total, rows = offsets.page(session, dataset.id, base, order, q.limit, q.offset,
+                               _listing(dataset.id, container, q))
     return BrowseOut(media=media_list(session, rows, urls),
                      pagination=Pagination(total=total, limit=q.limit, offset=q.offset,
                                            has_more=q.offset + len(rows) < total))
+
+
+def _listing(dataset_id: uuid.UUID, container: str, q: BrowseQuery) -> Hashable | None:
+    """What a listing selects, as a key for its offset marks (media/offsets.py): None when it
+    depends on more than the collection's media rows (a cluster's members are objects), or
+    when its sort key can be NULL (sizeBytes: a keyset cannot start from a NULL)."""
+    if q.cluster_id is not None or q.empty or q.sort_by == "sizeBytes":
+        return None
+    return (dataset_id, container, q.recursive, q.type, q.date_from, q.date_to,
+            tuple(q.tags), tuple(sorted((k, tuple(v)) for k, v in q.tag_filters.items())),
+            q.media_id, q.sort_by, q.descending)

@@ -7,7 +7,10 @@ same query, so `total` and `hasMore` are exact for what the search found.
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections import OrderedDict, defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -34,21 +37,49 @@ MAX_SEARCH_LIMIT = 100
 
 
 def query_vectors(models: Models, q: str) -> list[scoring.QueryVector]:
-    """The query in every space frames were embedded in (none when no model is enabled)."""
+    """The query in every space frames were embedded in (none when no model is enabled);
+    a query asked again (paging, a moved cutoff) is answered from a per-process cache."""
+    key = (models.text.name if models.text else None,
+           models.clip.name if models.clip else None, q)
+    with _cache_lock:
+        cached = _vector_cache.get(key)
+        if cached is not None:
+            _vector_cache.move_to_end(key)
+            return list(cached)
     vectors = []
     if models.text is not None:
         vectors.append(scoring.QueryVector(models.text.name, "text", models.text.embed([q])[0]))
     if models.clip is not None:
         vectors.append(scoring.QueryVector(models.clip.name, "image",
                                            models.clip.embed_texts([q])[0]))
+    with _cache_lock:
+        _vector_cache[key] = tuple(vectors)
+        while len(_vector_cache) > _CACHED_QUERIES:
+            _vector_cache.popitem(last=False)
     return vectors
 
 
+_CACHED_QUERIES = 1024
+_vector_cache: OrderedDict[tuple[str | None, str | None, str],
+                           tuple[scoring.QueryVector, ...]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _vectors_outside_transaction(session: Session, settings: Settings,
+                                 q: BrowseQuery) -> list[scoring.QueryVector]:
+    """Embed the query with no transaction open: the request's (authentication's) ends
+    first, so its pooled connection is free while the model runs (tens of ms of CPU); the
+    next query opens a new one, scoped to the caller again (db/rls.py)."""
+    if not q.q:
+        return []
+    session.commit()
+    return query_vectors(models_for(settings), q.q)
+
+
 def _candidates(session: Session, principal: Principal, settings: Settings,
-                q: BrowseQuery, scope: scoring.Scope) -> Any:
+                q: BrowseQuery, scope: scoring.Scope, vectors: list[scoring.QueryVector]) -> Any:
     scoring.tune(session, settings.search_ef_search, settings.search_max_scan_tuples)
     if q.q:
-        vectors = query_vectors(models_for(settings), q.q)
         clause = scoring.hybrid(q.q, vectors, scope, settings.search_candidates,
                                 settings.search_min_similarity)
     else:
@@ -88,10 +119,11 @@ def _similar(session: Session, principal: Principal, object_id: uuid.UUID, model
 
 def browse_scored(session: Session, principal: Principal, settings: Settings, dataset_id: IdRef,
                   q: BrowseQuery, urls: BlobUrls) -> BrowseOut:
+    vectors = _vectors_outside_transaction(session, settings, q)
     dataset = get_dataset(session, principal, dataset_id)
     container = tree.container(session, principal, dataset, q.path)
     scored = _candidates(session, principal, settings, q,
-                         scoring.Scope(principal.organization_id, dataset.id))
+                         scoring.Scope(principal.organization_id, dataset.id), vectors)
     stmt = (select(Media, scored.c.frame_id, scored.c.score, func.count().over().label("total"))
             .join(scored, scored.c.media_id == Media.id)
             .where(Media.organization_id == principal.organization_id,
@@ -138,37 +170,66 @@ def search(session: Session, principal: Principal, settings: Settings, q: str,
         query = BrowseQuery(q=clean_query(q), recursive=True)
         if not query.q:
             return SearchOut(results=[])
+    vectors = _vectors_outside_transaction(session, settings, query)
     scored = _candidates(session, principal, settings, query,
-                         scoring.Scope(principal.organization_id, None))
+                         scoring.Scope(principal.organization_id, None), vectors)
     rows = session.execute(
         select(Media, scored.c.frame_id, scored.c.score)
         .join(scored, scored.c.media_id == Media.id)
         .where(Media.organization_id == principal.organization_id, Media.status == "active",
                Media.is_active_version)
         .order_by(scored.c.score.desc(), Media.id).limit(limit)).all()
-    return SearchOut(results=[_hit(session, r.Media, r.frame_id, float(r.score), urls)
-                              for r in rows])
+    return SearchOut(results=_hits(session, rows, urls))
 
 
-def _hit(session: Session, media: Media, frame_id: uuid.UUID | None, score: float,
-         urls: BlobUrls) -> SearchHit:
-    frame_filter = (Frame.id == frame_id) if frame_id else (Frame.media_id == media.id)
-    objects = session.execute(
-        select(DetectedObject.id, DetectedObject.type, DetectedObject.label)
-        .join(Frame, Frame.id == DetectedObject.frame_id).where(frame_filter)
-        .order_by(DetectedObject.confidence.desc().nulls_last()).limit(50)).all()
-    captions = session.scalars(select(Caption.text).join(Frame, Frame.id == Caption.frame_id)
-                               .where(frame_filter).order_by(Frame.frame_index).limit(5)).all()
-    frame = session.get(Frame, frame_id) if frame_id else None
-    matched = None if frame is None else MatchedFrame(
-        id=frame.id, timestamp=seconds(frame.timestamp) or "0",
-        end_timestamp=seconds(frame.end_timestamp), page_number=frame.page_number,
-        thumbnail_blob=urls.of(frame.thumbnail_key))
-    return SearchHit(
-        media=SearchMedia(id=media.id, name=media.name, type=media.type,
-                          dataset_id=media.dataset_id),
-        matched_frame=matched,
-        blob=urls.of(media.blob_key), thumbnail=urls.of(media.thumbnail_key),
-        rank=round(score, 6),
-        objects=[{"id": o.id, "type": o.type, "label": o.label} for o in objects],
-        captions=[{"text": t} for t in captions], frame_id=frame_id)
+_HIT_OBJECTS = 50
+_HIT_CAPTIONS = 5
+
+
+def _hits(session: Session, rows: Sequence[Any], urls: BlobUrls) -> list[SearchHit]:
+    """The hits with their matched frame, objects (50) and captions (5): of the matched frame,
+    or of the whole item when no frame matched. Five queries whatever the number of hits."""
+    frame_ids = [r.frame_id for r in rows if r.frame_id]
+    whole = [r.Media.id for r in rows if not r.frame_id]  # hits by name or metadata only
+    frames = {f.id: f for f in session.execute(
+        select(Frame.__table__).where(Frame.id.in_(frame_ids))).all()} if frame_ids else {}
+    objects: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+    captions: dict[uuid.UUID, list[dict[str, str]]] = defaultdict(list)
+    for by, ids in ((DetectedObject.frame_id, frame_ids), (DetectedObject.media_id, whole)):
+        if ids:
+            for o in _first(session, select(DetectedObject.id, DetectedObject.type,
+                                            DetectedObject.label, by.label("hit")),
+                            by, ids, DetectedObject.confidence.desc().nulls_last(),
+                            _HIT_OBJECTS):
+                objects[o.hit].append({"id": o.id, "type": o.type, "label": o.label})
+    for by, ids in ((Frame.id, frame_ids), (Frame.media_id, whole)):
+        if ids:
+            for c in _first(session, select(Caption.text, by.label("hit"))
+                            .join(Frame, Frame.id == Caption.frame_id), by, ids,
+                            Frame.frame_index, _HIT_CAPTIONS):
+                captions[c.hit].append({"text": c.text})
+    hits = []
+    for r in rows:
+        media, key = r.Media, r.frame_id or r.Media.id
+        frame = frames.get(r.frame_id) if r.frame_id else None
+        matched = None if frame is None else MatchedFrame(
+            id=frame.id, timestamp=seconds(frame.timestamp) or "0",
+            end_timestamp=seconds(frame.end_timestamp), page_number=frame.page_number,
+            thumbnail_blob=urls.of(frame.thumbnail_key))
+        hits.append(SearchHit(
+            media=SearchMedia(id=media.id, name=media.name, type=media.type,
+                              dataset_id=media.dataset_id),
+            matched_frame=matched,
+            blob=urls.of(media.blob_key), thumbnail=urls.of(media.thumbnail_key),
+            rank=round(float(r.score), 6), objects=objects[key], captions=captions[key],
+            frame_id=r.frame_id))
+    return hits
+
+
+def _first(session: Session, stmt: Any, by: Any, ids: list[uuid.UUID], order: Any,
+           limit: int) -> Sequence[Any]:
+    """The first `limit` rows of `stmt` for each of `ids` (grouped by `by`), in `order`."""
+    ranked = stmt.add_columns(func.row_number().over(partition_by=by, order_by=order)
+                              .label("n")).where(by.in_(ids)).subquery()
+    return session.execute(select(ranked).where(ranked.c.n <= limit)
+                           .order_by(ranked.c.hit, ranked.c.n)).all()

@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from sqlalchemy import func
 from sqlalchemy.orm import Session
 
 from coreviz_studio.auth.principal import Principal
@@ -118,7 +117,7 @@ def place(session: Session, principal: Principal, dataset_id: str, path: str | N
     for level in levels:
         children[level] = list(session.scalars(
             folders.where(tree.parent_path() == level)
-            .order_by(func.lower(Media.name), Media.id).limit(FOLDERS_PER_LEVEL)))
+            .order_by(Media.name_key, Media.id).limit(FOLDERS_PER_LEVEL)))
     nodes: list[Node] = []
 
     def walk(parent: str, depth: int) -> None:

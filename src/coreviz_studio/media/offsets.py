@@ -1,0 +1,167 @@
+"""Offset paging that does not walk the offset: marks every few rows, kept per listing.
+
+`LIMIT 100 OFFSET 900000` makes PostgreSQL step over 900,000 rows, and the exact `total` the
+contract needs is one more pass: a listing of a million items cost two full scans per page.
+Here the first page of a big listing makes one pass that counts its rows and keeps the sort key
+of every n-th row (the marks: n is 100, or total/1000 for listings over 100,000 rows). A later
+page at any offset starts from the mark just before it, by keyset (`WHERE (created_at, id) >=
+mark`, an index seek), and steps over fewer than n rows; its total is the marks' count.
+
+Marks are valid while the collection is unchanged: `datasets.browse_generation` moves at the
+commit of every change of its media (migration 0013). A page reads the generation in the same
+statement as its rows, so it either proves the marks still describe its own snapshot, or
+finds them stale and builds them again. So totals and pages stay exact under concurrent
+writes; a collection that changes between every two requests gets no gain (each request
+builds its marks again, which costs about what counting did).
+
+Marks live in this process's memory (a small LRU): each server process learns its own.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, bindparam, func, select, tuple_
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.orm import Session
+
+from coreviz_studio.db.tables import Dataset, Media
+
+SPACING = 100  # the finest spacing of marks; thinned to MAX_MARKS per listing
+MAX_MARKS = 1000  # so a page walks at most total/MAX_MARKS rows (100 at least) from its mark
+MIN_TOTAL = 2000  # smaller listings are counted and walked as they are
+_CACHED = 128  # listings remembered per process (each ~total/SPACING keys)
+_ATTEMPTS = 2  # rebuilds of stale marks before falling back to a plain count and offset
+
+
+@dataclass(frozen=True)
+class Marks:
+    generation: int
+    total: int
+    spacing: int
+    keys: tuple[tuple[Any, ...], ...]  # keys[i]: the sort key of the row at offset i*spacing
+
+
+@dataclass(frozen=True)
+class Order:
+    """The listing's order: its key expressions (the last one unique) and direction."""
+
+    keys: tuple[Any, ...]  # SQL expressions
+    descending: bool
+
+    def clauses(self) -> list[ColumnElement[Any]]:
+        return [k.desc() if self.descending else k.asc() for k in self.keys]
+
+    def from_mark(self, mark: tuple[Any, ...]) -> ColumnElement[bool]:
+        row = tuple_(*self.keys)
+        # Each value bound as its key's type, so the comparison is the index's own operator.
+        at = tuple_(*(bindparam(None, v, type_=k.type) for k, v in zip(self.keys, mark,
+                                                                         strict=True)))
+        return row <= at if self.descending else row >= at
+
+
+class _Lru:
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[Hashable, Marks] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Marks | None:
+        with self._lock:
+            marks = self._items.get(key)
+            if marks is not None:
+                self._items.move_to_end(key)
+            return marks
+
+    def put(self, key: Hashable, marks: Marks) -> None:
+        with self._lock:
+            self._items[key] = marks
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def drop(self, key: Hashable) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+
+
+_marks = _Lru(_CACHED)
+
+
+def _generation(dataset_id: uuid.UUID) -> Any:
+    return (select(Dataset.browse_generation).where(Dataset.id == dataset_id)
+            .scalar_subquery())
+
+
+def _build(session: Session, dataset_id: uuid.UUID, base: Select[Any], order: Order) -> Marks:
+    """One pass over the listing in its order: its generation, count and marks, all from the
+    same snapshot."""
+    rank = (func.row_number().over(order_by=order.clauses()) - 1).label("rank")
+    ranked = base.with_only_columns(*(k.label(f"k{i}") for i, k in enumerate(order.keys)),
+                                    rank).subquery()
+    picked = ranked.c.rank % SPACING == 0
+    arrays = [func.array_agg(aggregate_order_by(ranked.c[f"k{i}"], ranked.c.rank))
+              .filter(picked) for i in range(len(order.keys))]
+    row = session.execute(select(_generation(dataset_id), func.count(), *arrays)
+                          .select_from(ranked)).one()
+    keys = tuple(zip(*(list(a or []) for a in row[2:]), strict=True))
+    # Thinned to MAX_MARKS: a filtered listing (a tag, a month) keeps fine marks, since its
+    # pages walk the unfiltered index between them; a big one keeps its memory bounded.
+    stride = max(1, -(-len(keys) // MAX_MARKS))
+    return Marks(generation=row[0] or 0, total=row[1], spacing=SPACING * stride,
+                 keys=keys[::stride])
+
+
+def page(session: Session, dataset_id: uuid.UUID, base: Select[Any], order: Order, limit: int,
+         offset: int, listing: Hashable | None) -> tuple[int, list[Media]]:
+    """The exact total of `base` (a SELECT of Media) and its rows [offset, offset+limit) in
+    `order`. `listing` names what `base` selects (same collection, filters and order give the
+    same key); None for one that depends on more than the collection's media."""
+    if listing is None:
+        return _plain(session, base, order, limit, offset)
+    for _ in range(_ATTEMPTS):
+        marks = _marks.get(listing)
+        fresh = marks is None
+        if marks is None:
+            marks = _build(session, dataset_id, base, order)
+            if marks.total < MIN_TOTAL:  # a pass like a count: walk the offset as it is
+                return marks.total, _rows(session, base.order_by(*order.clauses()), limit,
+                                          offset) if limit and offset < marks.total else []
+            _marks.put(listing, marks)
+        if not limit or offset >= marks.total:
+            if fresh or session.scalar(select(_generation(dataset_id))) == marks.generation:
+                return marks.total, []
+            _marks.drop(listing)
+            continue
+        step = offset // marks.spacing
+        stmt = (base.add_columns(_generation(dataset_id).label("generation"))
+                .where(order.from_mark(marks.keys[step])).order_by(*order.clauses())
+                .limit(limit).offset(offset - step * marks.spacing))
+        rows = session.execute(stmt).all()
+        if rows and rows[0].generation == marks.generation:
+            return marks.total, [r[0] for r in rows]
+        _marks.drop(listing)  # the collection changed since the marks were made
+    return _plain(session, base, order, limit, offset)
+
+
+def _plain(session: Session, base: Select[Any], order: Order, limit: int,
+           offset: int) -> tuple[int, list[Media]]:
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    if not limit or offset >= total:
+        return total, []
+    return total, _rows(session, base.order_by(*order.clauses()), limit, offset)
+
+
+def _rows(session: Session, stmt: Select[Any], limit: int, offset: int) -> list[Media]:
+    return list(session.scalars(stmt.limit(limit).offset(offset)))
+
+
+def forget() -> None:
+    """Drop every listing's marks (tests that compare with and without them)."""
+    global _marks
+    _marks = _Lru(_CACHED)

@@ -1,0 +1,209 @@
+"""Offset paging from marks (media/offsets.py): every page and total equal the plain walk's,
+and stay exact when the collection changes between two pages.
+
+The marks are made every SPACING rows (thinned to MAX_MARKS) for listings of MIN_TOTAL rows or
+more; the tests make all three small so that a 40-item collection takes the marked path, with
+marks thinned."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event, text
+
+from coreviz_studio.media import offsets
+from tests import media_files
+from tests.library import Library
+
+ITEMS = 40
+
+
+@pytest.fixture
+def marked(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(offsets, "SPACING", 2)
+    monkeypatch.setattr(offsets, "MAX_MARKS", 4)  # 33 rows: marks every 10 (2, thinned)
+    monkeypatch.setattr(offsets, "MIN_TOTAL", 6)
+    offsets.forget()
+    yield
+    offsets.forget()
+
+
+def _plain(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From now on every listing is counted and walked as it is (the oracle)."""
+    monkeypatch.setattr(offsets, "MIN_TOTAL", 10**9)
+    offsets.forget()
+
+
+@pytest.fixture
+def lib(client, make_member, database) -> Library:  # type: ignore[no-untyped-def]
+    """A collection of ITEMS images (a folder holding every 5th), names and dates shuffled,
+    every 3rd tagged Color=red: written as processing leaves them, straight into the tables."""
+    lib = Library(client, make_member())
+    inner = lib.folder("Inner")["path"]
+    with database.engine.begin() as conn:
+        for n in range(ITEMS):
+            media_id = uuid.uuid4()
+            parent = inner if n % 5 == 0 else lib.root
+            metadata = {"tags": {"Color": ["red"]}} if n % 3 == 0 else {}
+            conn.execute(text(
+                "INSERT INTO media (id, organization_id, dataset_id, type, name, path, root_id,"
+                " is_active_version, status, metadata, created_at, updated_at)"
+                " VALUES (:id, :org, :ds, 'image', :name, CAST(:path AS ltree), :id, true,"
+                " 'active', CAST(:meta AS jsonb), :ts, :ts)"),
+                {"id": media_id, "org": lib.member.org_id, "ds": lib.id,
+                 "name": f"IMG_{(n * 7) % ITEMS:03d}.jpg", "path": f"{parent}.{media_id.hex}",
+                 "meta": json.dumps(metadata),
+                 # Every 4th shares its timestamp with another: the id breaks the tie.
+                 "ts": f"2025-{1 + (n * 5) % 12:02d}-{1 + (n // 4) % 28:02d}T12:00:00Z"})
+    lib.inner = inner  # type: ignore[attr-defined]
+    return lib
+
+
+SHAPES: dict[str, dict[str, Any]] = {
+    "default": {},
+    "name desc": {"sortBy": "name", "sortDirection": "desc"},
+    "created desc": {"sortDirection": "desc"},
+    "recursive": {"recursive": "true"},
+    "tag": {"tagFilters": json.dumps({"Color": ["red"]})},
+    "dates": {"dateFrom": "2025-03-01", "dateTo": "2025-09-30"},
+    "updated": {"sortBy": "updatedAt"},
+}
+
+
+def _every_page(lib: Library, params: dict[str, Any], limit: int) -> list[tuple[int, list[str]]]:
+    total = lib.browse(limit=0, **params)["pagination"]["total"]
+    pages = []
+    for offset in range(total + 2):  # one past the end too
+        body = lib.browse(limit=limit, offset=offset, **params)
+        pages.append((body["pagination"]["total"], [m["id"] for m in body["media"]]))
+    return pages
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_every_offset_gives_the_page_the_plain_walk_gives(
+        marked: None, lib: Library, shape: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    params = SHAPES[shape]
+    got = _every_page(lib, params, limit=4)
+    assert got[0][0] >= offsets.MIN_TOTAL  # the marked path was taken
+    _plain(monkeypatch)
+    expected = _every_page(lib, params, limit=4)
+    assert got == expected
+
+
+def test_a_folder_listing_is_marked_on_its_own(marked: None, lib: Library,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    inner = lib.inner  # type: ignore[attr-defined]
+    root_first = lib.browse(limit=3, offset=6)
+    folder = _every_page(lib, {"path": inner}, limit=2)
+    assert folder[0][0] == ITEMS // 5
+    _plain(monkeypatch)
+    assert folder == _every_page(lib, {"path": inner}, limit=2)
+    assert root_first == lib.browse(limit=3, offset=6)
+
+
+def test_a_page_after_a_change_is_exact(marked: None, lib: Library, database) -> None:  # type: ignore[no-untyped-def]
+    """Marks made, then the collection changes (an upload sorting first, a rename, a move to
+    the trash): the next pages see it at once."""
+    before = lib.browse(limit=5, offset=20, sortBy="name")
+    total = before["pagination"]["total"]
+    lib.upload(media_files.image(), "AAA_first.jpg")  # sorts before every IMG_...
+    after = lib.browse(limit=5, offset=21, sortBy="name")
+    assert after["pagination"]["total"] == total + 1
+    assert [m["id"] for m in after["media"]] == [m["id"] for m in before["media"]]
+
+    moved = before["media"][0]
+    r = lib.client.patch(f"/api/media/{moved['id']}", headers=lib.headers,
+                         json={"name": "ZZZ_last.jpg"})
+    assert r.status_code == 200, r.text
+    renamed = lib.browse(limit=5, offset=total, sortBy="name")
+    assert [m["id"] for m in renamed["media"]] == [moved["id"]]  # now the last one
+
+    r = lib.client.delete(f"/api/media/{moved['id']}", headers=lib.headers)
+    assert r.status_code == 200, r.text
+    gone = lib.browse(limit=5, offset=total - 1, sortBy="name")
+    assert gone["pagination"]["total"] == total
+    assert moved["id"] not in [m["id"] for m in gone["media"]]
+
+
+def test_a_marked_page_counts_nothing(marked: None, lib: Library) -> None:
+    """Once the marks are made, a page at any offset is one keyset seek: no count(*), no
+    window over the listing."""
+    lib.browse(limit=4, offset=20)
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)  # the app's engines too
+    try:
+        page = lib.browse(limit=4, offset=25)
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    assert len(page["media"]) == 4
+    media_statements = [s for s in statements if "FROM media" in s]
+    assert media_statements and not any("count(" in s or "row_number()" in s
+                                        for s in media_statements)
+    assert any("browse_generation" in s for s in media_statements)
+
+
+def test_the_generation_moves_once_per_committed_change(lib: Library, database) -> None:  # type: ignore[no-untyped-def]
+    def generation() -> int:
+        with database.engine.begin() as conn:
+            value: int = conn.execute(text("SELECT browse_generation FROM datasets WHERE id = :id"),
+                                      {"id": lib.id}).scalar_one()
+            return value
+
+    start = generation()
+    with database.engine.begin() as conn:  # many rows, one transaction: one step
+        conn.execute(text("UPDATE media SET name = name || '' WHERE dataset_id = :id"),
+                     {"id": lib.id})
+        conn.execute(text("UPDATE media SET metadata = metadata WHERE dataset_id = :id"),
+                     {"id": lib.id})
+    assert generation() == start + 1
+    with database.engine.connect() as conn:  # rolled back: no step
+        conn.execute(text("UPDATE media SET name = name WHERE dataset_id = :id"), {"id": lib.id})
+        conn.rollback()
+    assert generation() == start + 1
+    with database.engine.begin() as conn:
+        conn.execute(text("DELETE FROM media WHERE dataset_id = :id AND type <> 'folder'"
+                          " AND name = 'IMG_000.jpg'"), {"id": lib.id})
+    assert generation() == start + 2
+
+
+@pytest.mark.parametrize("by_name", [False, True])
+def test_a_marked_page_seeks_its_index_under_rls(database, by_name: bool) -> None:  # type: ignore[no-untyped-def]
+    """The keyset condition of a marked page is an index condition as the application runs
+    it (its role, under row-level security), not a filter over the whole listing: under RLS
+    only leakproof functions may go into an index condition, and lower(name) is not one, so
+    the name order walks the stored `name_key` (migration 0013)."""
+    from sqlalchemy import select, true, tuple_
+
+    from coreviz_studio.db.rls import scope_session
+    from coreviz_studio.db.tables import Media
+    from coreviz_studio.media import tree
+
+    keys = (Media.name_key, Media.id) if by_name else (Media.created_at, Media.id)
+    from datetime import UTC, datetime
+
+    mark = ("img_5", uuid.uuid4()) if by_name else (datetime(2025, 6, 1, tzinfo=UTC),
+                                                    uuid.uuid4())
+    stmt = (select(Media.id)
+            .where(Media.dataset_id == uuid.uuid4(), Media.status == "active",
+                   Media.is_active_version == true(), tree.parent_path() == "abc",
+                   tuple_(*keys) <= tuple_(*mark))
+            .order_by(*(k.desc() for k in keys)).limit(100).offset(500))
+    with database.sessions() as session:
+        scope_session(session, uuid.uuid4())
+        conn = session.connection()
+        compiled = stmt.compile(conn)
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        conn.exec_driver_sql("SET LOCAL enable_sort = off")
+        plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + str(compiled),
+                                                             compiled.params))
+    cond = next((line for line in plan.splitlines() if "Index Cond" in line), "")
+    column = "name_key" if by_name else "created_at"
+    assert f"ROW({column}, id) <=" in cond, plan
