@@ -71,9 +71,18 @@ def clustered(rng: np.random.Generator, centres: np.ndarray, n: int) -> np.ndarr
     return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
 
 
+_SIZES_SQL = """
+SELECT c.relname, pg_relation_size(c.oid) FROM pg_class c
+ WHERE c.relnamespace = 'public'::regnamespace
+   AND c.relname IN ('media', 'frames', 'embeddings', %(hnsw)s, 'media_search_trgm',
+                     'media_search_fts')
+UNION ALL SELECT 'database', pg_database_size(current_database())"""
+
+
 def load(b: Bench, size: int, small: str) -> tuple[np.ndarray, list[uuid.UUID], list[uuid.UUID],
-                                                  np.ndarray]:
-    """Write `size` frames; returns (vectors, their media ids, their dataset ids, centres)."""
+                                                  np.ndarray, dict[str, float]]:
+    """Write `size` frames; returns (vectors, their media ids, their dataset ids, centres,
+    figures: load and HNSW build seconds, table and index sizes in MB)."""
     pg = EmbeddedPostgres(b.data_dir)
     url = pg.acquire()
     rng = np.random.default_rng(7)
@@ -111,8 +120,14 @@ def load(b: Bench, size: int, small: str) -> tuple[np.ndarray, list[uuid.UUID], 
                          f"WHERE model = '{MODEL}'")
             built = time.perf_counter() - started
             conn.execute("VACUUM (ANALYZE) media, frames, embeddings")
+            hnsw = f"embeddings_{MODEL.replace('-', '_')}_hnsw"
+            sizes = {("hnsw" if name == hnsw else name): round(n / 2**20, 1)
+                     for name, n in conn.execute(_SIZES_SQL, {"hnsw": hnsw}).fetchall()}
         print(f"\n== {len(rows):,} frames: loaded in {loaded:.0f} s, HNSW built in {built:.0f} s")
-        return (vectors, [r[1] for r in rows], [r[2] for r in rows], centres)
+        print("sizes (MB): " + ", ".join(f"{k} {v:,.1f}" for k, v in sizes.items()))
+        figures = {f"{size}_load_s": round(loaded, 1), f"{size}_hnsw_build_s": round(built, 1),
+                   **{f"{size}_{k}_mb": v for k, v in sizes.items()}}
+        return (vectors, [r[1] for r in rows], [r[2] for r in rows], centres, figures)
     finally:
         pg.release()
 
@@ -169,7 +184,8 @@ def run(size: int) -> dict[str, float]:
     with running("cvs-bench-search-") as b:
         r = b.client.post(f"/api/organization/{b.org_id}/datasets", json={"name": "small"})
         small = r.json()["id"]
-        vectors, media, datasets, centres = load(b, size, small)
+        vectors, media, datasets, centres, loaded = load(b, size, small)
+        figures.update(loaded)
         rng = np.random.default_rng(11)
         queries = clustered(rng, centres, QUERIES)
         print(f"{'scope':<34} {'ef_search':>9} {'p50 ms':>8} {'p99 ms':>8} {'recall@10':>10}"
