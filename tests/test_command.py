@@ -54,3 +54,17 @@ def test_python_m_serve_starts_answers_and_stops() -> None:
         if proc.poll() is None:
             proc.kill()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_the_commands_for_people_do_not_load_the_server() -> None:
+    """`coreviz-studio ls`, `search`, `media upload` ... speak HTTP only: loading the command
+    line must not import SQLAlchemy, psycopg or alembic (about a second of start-up), which
+    only the operator's commands need."""
+    import subprocess
+    import sys
+
+    code = ("import sys, coreviz_studio.cli; "
+            "print(sorted(m for m in ('sqlalchemy', 'psycopg', 'alembic') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

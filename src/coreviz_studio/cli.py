@@ -8,16 +8,11 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from sqlalchemy.orm import Session
 
-from coreviz_studio import __version__, logs, tenancy
-from coreviz_studio.accounts import members
-from coreviz_studio.accounts import service as accounts
-from coreviz_studio.auth import keys as auth_keys
-from coreviz_studio.auth import service as auth
+from coreviz_studio import __version__
 from coreviz_studio.commands import (
     account,
     ai,
@@ -33,11 +28,15 @@ from coreviz_studio.commands import (
 from coreviz_studio.commands import keys as http_keys
 from coreviz_studio.commands import queue as queue_command
 from coreviz_studio.commands.media import media_app
-from coreviz_studio.config import Settings
-from coreviz_studio.db.embedded import EmbeddedPostgresError
-from coreviz_studio.db.migrate import current_revision, upgrade
-from coreviz_studio.db.session import Database, open_database
-from coreviz_studio.errors import AppError, Invalid, NotFound
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from coreviz_studio.config import Settings
+    from coreviz_studio.db.session import Database
+
+# The server's modules (SQLAlchemy, alembic, psycopg: ~1.5 s) are imported inside the operator
+# commands that use them, so the commands for people, which speak HTTP only, start fast.
 
 app = typer.Typer(help="CoreViz Studio: a self-hosted visual library server.",
                   no_args_is_help=True, add_completion=False)
@@ -75,6 +74,7 @@ Operator = Annotated[bool, typer.Option(
 
 
 def _settings(data_dir: Path | None = None, **overrides: Any) -> Settings:
+    from coreviz_studio.config import Settings
     values = {k: v for k, v in overrides.items() if v is not None}
     if data_dir is not None:
         values["data_dir"] = data_dir
@@ -87,6 +87,9 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 def _open_migrated(settings: Settings) -> Database:
+    from coreviz_studio.db.embedded import EmbeddedPostgresError
+    from coreviz_studio.db.migrate import upgrade
+    from coreviz_studio.db.session import open_database
     try:
         db = open_database(settings)
     except EmbeddedPostgresError as exc:
@@ -111,6 +114,7 @@ def _database(settings: Settings) -> Iterator[Database]:
 
 def _in_transaction(data_dir: Path | None, work: Callable[[Session], T]) -> T:
     """Run `work` in one transaction on the data dir's database; AppErrors become exit 1."""
+    from coreviz_studio.errors import AppError
     with _database(_settings(data_dir)) as db, db.system_sessions() as session:
         try:
             result = work(session)
@@ -131,6 +135,8 @@ def serve(
     """Run the server (and its embedded PostgreSQL unless DATABASE_URL is set)."""
     import uvicorn
 
+    from coreviz_studio import logs
+    from coreviz_studio.accounts import service as accounts
     from coreviz_studio.app import create_app
 
     settings = _settings(data_dir, host=host, port=port)
@@ -175,6 +181,7 @@ def worker_command(
     DATABASE_URL) and see the same blob directory."""
     import asyncio
 
+    from coreviz_studio import logs
     from coreviz_studio.pipeline import worker
     from coreviz_studio.pipeline.process import Pipeline
     from coreviz_studio.storage.factory import build_store
@@ -244,6 +251,7 @@ def fingerprints(
 ) -> None:
     """Compute the perceptual hash (near-duplicate grouping, docs/duplicates.md) of processed
     items that have none, from their stored thumbnails, here and now."""
+    from coreviz_studio.errors import AppError
     from coreviz_studio.ids import parse_id
     from coreviz_studio.pipeline import missing_fingerprints
     from coreviz_studio.storage.factory import build_store
@@ -307,6 +315,7 @@ def models_fetch(
 @app.command()
 def migrate(data_dir: DataDir = None) -> None:
     """Apply pending database migrations (the server also does this on start)."""
+    from coreviz_studio.db.migrate import current_revision
     with _database(_settings(data_dir)) as db:
         typer.echo(f"database schema at revision {current_revision(db.engine)}")
 
@@ -325,6 +334,7 @@ def users_create(
     as_json: AsJson = False,
 ) -> None:
     """Create a user, their organization membership and a first API key."""
+    from coreviz_studio.accounts import service as accounts
     if org is None:
         if role is not None:
             _fail("--role needs --org")
@@ -353,11 +363,14 @@ def users_set_password(
     data_dir: DataDir = None,
 ) -> None:
     """Set (or reset) a user's sign-in password."""
+    from coreviz_studio.accounts import service as accounts
     user = _in_transaction(data_dir, lambda s: accounts.set_password(s, email, password))
     typer.echo(f"password set for {user.email}")
 
 
 def _member_org(session: Session, email: str, org_name: str | None) -> tuple[Any, Any]:
+    from coreviz_studio.accounts import service as accounts
+    from coreviz_studio.errors import NotFound
     user = accounts.find_user(session, email)
     if user is None:
         raise NotFound(f"No user with email {email}")
@@ -393,6 +406,8 @@ def keys_create(
 ) -> None:
     """Create an API key (yours over HTTP; as the operator, any user's with --email); its
     secret is shown only now."""
+    from coreviz_studio import tenancy
+    from coreviz_studio.auth import keys as auth_keys
     if not http_keys.operator_mode(data_dir=data_dir, email=email, org=org,
                                    operator=operator):
         http_keys.create(server, api_key, name=name, read_only=read_only,
@@ -435,6 +450,9 @@ def keys_list(
 ) -> None:
     """List API keys, never their secrets (yours over HTTP; as the operator, a user's or an
     organization's)."""
+    from coreviz_studio.accounts import service as accounts
+    from coreviz_studio.auth import service as auth
+    from coreviz_studio.errors import Invalid
     if not http_keys.operator_mode(data_dir=data_dir, email=email, org=org,
                                    operator=operator):
         http_keys.list_keys(server, api_key, as_json=as_json)
@@ -473,6 +491,7 @@ def keys_revoke(
 ) -> None:
     """Revoke an API key (yours over HTTP; any, as the operator); it is refused from the next
     request on."""
+    from coreviz_studio.auth import service as auth
     if not http_keys.operator_mode(data_dir=data_dir, operator=operator):
         http_keys.revoke(server, api_key, key)
         return
@@ -490,6 +509,8 @@ def members_add(
 ) -> None:
     """Add an existing user to an organization at once (the operator's direct add). Their
     active organization changes only if they had none."""
+    from coreviz_studio.accounts import members
+    from coreviz_studio.accounts import service as accounts
     def work(session: Session) -> Any:
         return members.add_member(session, accounts.find_organization(session, org).id, email,
                                   role)
