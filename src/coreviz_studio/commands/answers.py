@@ -5,16 +5,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 from pydantic import BaseModel
 
 from coreviz_studio.commands import common
 
-Quiet = Annotated[bool, typer.Option("--quiet", help="For scripts: print only what the official "
-                                     "CLI prints with --quiet (JSON on one line, a word, or "
-                                     "the text asked for; docs/cli.md).")]
+Quiet = common.Quiet  # one flag and one help text for every command
 
 
 def wire(value: Any) -> Any:

@@ -21,8 +21,20 @@ ApiKey = Annotated[str | None, typer.Option(
     "--api-key", help="An API key (default $COREVIZ_API_KEY, else the token `login` saved).",
     show_default=False)]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON (one line per item/event).")]
-Quiet = Annotated[bool, typer.Option("--quiet", help="Raw JSON, no decoration (the official "
-                                     "CLI's flag; the same as --json).")]
+Quiet = Annotated[bool, typer.Option("--quiet", help="For scripts: print only what the official "
+                                     "CLI prints with --quiet (JSON on one line, a word, or "
+                                     "the text asked for; docs/cli.md).")]
+# Where `media upload` and `sync` put files, and how they send them.
+DestPath = Annotated[str | None, typer.Option(
+    "--path", help="Destination folder path (ltree, as browse gives it; default the "
+    "collection's root).")]
+DestFolder = Annotated[str | None, typer.Option(
+    "--folder", help="Folders by name under the destination, A/B (made if missing).")]
+ChunkSize = Annotated[int, typer.Option(
+    "--chunk-size", min=64 * 1024, help="Bytes per resumable (tus) request.")]
+MultipartBelow = Annotated[int, typer.Option(
+    "--multipart-below", min=0, help="Files under this many bytes go in one request "
+    "(not resumable within the file); the others through tus.")]
 
 
 def fail(message: str, code: int = profile.FAILED) -> None:

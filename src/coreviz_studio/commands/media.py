@@ -34,22 +34,14 @@ def upload_command(
         show_default=False)],
     collection_id: Annotated[str, typer.Argument(help="The collection's id.",
                                                  show_default=False)],
-    path: Annotated[str | None, typer.Option(
-        "--path", help="Destination folder path (ltree, as browse gives it; default the "
-        "collection's root).")] = None,
-    folder: Annotated[str | None, typer.Option(
-        "--folder", help="Folders by name under the destination, A/B (made if missing).")
-    ] = None,
+    path: common.DestPath = None,
+    folder: common.DestFolder = None,
     name: Annotated[str | None, typer.Option(
         "--name", help="The name in CoreViz (one file only; the official flag).")] = None,
     parallel: Annotated[int, typer.Option(
         "--parallel", "-j", min=1, max=32, help="Files sent at the same time.")] = 4,
-    chunk_size: Annotated[int, typer.Option(
-        "--chunk-size", min=64 * 1024, help="Bytes per resumable (tus) request.")
-    ] = 8 * 1024 * 1024,
-    multipart_below: Annotated[int, typer.Option(
-        "--multipart-below", min=0, help="Files under this many bytes go in one request "
-        "(not resumable within the file); the others through tus.")] = 1024 * 1024,
+    chunk_size: common.ChunkSize = 8 * 1024 * 1024,
+    multipart_below: common.MultipartBelow = 1024 * 1024,
     server: common.Server = None,
     api_key: common.ApiKey = None,
     as_json: common.AsJson = False,

@@ -25,12 +25,8 @@ def register(app: typer.Typer) -> None:
             show_default=False)],
         collection_id: Annotated[str, typer.Argument(help="The collection's id.",
                                                      show_default=False)],
-        path: Annotated[str | None, typer.Option(
-            "--path", help="Destination folder path (ltree, as browse gives it; default the "
-            "collection's root).")] = None,
-        folder: Annotated[str | None, typer.Option(
-            "--folder", help="Folders by name under the destination, A/B (made if missing).")
-        ] = None,
+        path: common.DestPath = None,
+        folder: common.DestFolder = None,
         watch: Annotated[bool, typer.Option(
             "--watch", help="Keep running: send files as they appear or change.")] = False,
         delete: Annotated[bool, typer.Option(
@@ -40,12 +36,8 @@ def register(app: typer.Typer) -> None:
             "--settle", min=0.0, help="--watch: seconds a file must stay unchanged (size and "
             "mtime) before it is sent.")] = 1.0,
         parallel: Parallel = 4,
-        chunk_size: Annotated[int, typer.Option(
-            "--chunk-size", min=64 * 1024, help="Bytes per resumable (tus) request.")
-        ] = 8 * 1024 * 1024,
-        multipart_below: Annotated[int, typer.Option(
-            "--multipart-below", min=0, help="Files under this many bytes go in one request; "
-            "the others through tus.")] = 1024 * 1024,
+        chunk_size: common.ChunkSize = 8 * 1024 * 1024,
+        multipart_below: common.MultipartBelow = 1024 * 1024,
         server: common.Server = None, api_key: common.ApiKey = None,
         as_json: common.AsJson = False,
     ) -> None:
