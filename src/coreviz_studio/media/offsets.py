@@ -19,9 +19,7 @@ Marks live in this process's memory (a small LRU): each server process learns it
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +29,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from coreviz_studio.db.tables import Dataset, Media
+from coreviz_studio.lru import Lru
 
 SPACING = 100  # the finest spacing of marks; thinned to MAX_MARKS per listing
 MAX_MARKS = 1000  # so a page walks at most total/MAX_MARKS rows (100 at least) from its mark
@@ -65,32 +64,7 @@ class Order:
         return row <= at if self.descending else row >= at
 
 
-class _Lru:
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[Hashable, Marks] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> Marks | None:
-        with self._lock:
-            marks = self._items.get(key)
-            if marks is not None:
-                self._items.move_to_end(key)
-            return marks
-
-    def put(self, key: Hashable, marks: Marks) -> None:
-        with self._lock:
-            self._items[key] = marks
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-    def drop(self, key: Hashable) -> None:
-        with self._lock:
-            self._items.pop(key, None)
-
-
-_marks = _Lru(_CACHED)
+_marks: Lru[Hashable, Marks] = Lru(_CACHED)
 
 
 def _generation(dataset_id: uuid.UUID) -> Any:
@@ -136,7 +110,7 @@ def page(session: Session, dataset_id: uuid.UUID, base: Select[Any], order: Orde
         if not limit or offset >= marks.total:
             if fresh or session.scalar(select(_generation(dataset_id))) == marks.generation:
                 return marks.total, []
-            _marks.drop(listing)
+            _marks.pop(listing)
             continue
         step = offset // marks.spacing
         stmt = (base.add_columns(_generation(dataset_id).label("generation"))
@@ -145,7 +119,7 @@ def page(session: Session, dataset_id: uuid.UUID, base: Select[Any], order: Orde
         rows = session.execute(stmt).all()
         if rows and rows[0].generation == marks.generation:
             return marks.total, [r[0] for r in rows]
-        _marks.drop(listing)  # the collection changed since the marks were made
+        _marks.pop(listing)  # the collection changed since the marks were made
     return _plain(session, base, order, limit, offset)
 
 
@@ -163,5 +137,4 @@ def _rows(session: Session, stmt: Select[Any], limit: int, offset: int) -> list[
 
 def forget() -> None:
     """Drop every listing's marks (tests that compare with and without them)."""
-    global _marks
-    _marks = _Lru(_CACHED)
+    _marks.clear()

@@ -7,9 +7,8 @@ same query, so `total` and `hasMore` are exact for what the search found.
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +23,7 @@ from coreviz_studio.datasets.service import get_dataset
 from coreviz_studio.db.tables import Caption, DetectedObject, Embedding, Frame, Media
 from coreviz_studio.errors import Invalid, NotFound
 from coreviz_studio.ids import IdRef, parse_id
+from coreviz_studio.lru import Lru
 from coreviz_studio.media import tree
 from coreviz_studio.media.browse import BrowseQuery, clean_query, conditions
 from coreviz_studio.media.schemas import BrowseOut, Pagination
@@ -41,28 +41,21 @@ def query_vectors(models: Models, q: str) -> list[scoring.QueryVector]:
     a query asked again (paging, a moved cutoff) is answered from a per-process cache."""
     key = (models.text.name if models.text else None,
            models.clip.name if models.clip else None, q)
-    with _cache_lock:
-        cached = _vector_cache.get(key)
-        if cached is not None:
-            _vector_cache.move_to_end(key)
-            return list(cached)
+    cached = _vector_cache.get(key)
+    if cached is not None:
+        return list(cached)
     vectors = []
     if models.text is not None:
         vectors.append(scoring.QueryVector(models.text.name, "text", models.text.embed([q])[0]))
     if models.clip is not None:
         vectors.append(scoring.QueryVector(models.clip.name, "image",
                                            models.clip.embed_texts([q])[0]))
-    with _cache_lock:
-        _vector_cache[key] = tuple(vectors)
-        while len(_vector_cache) > _CACHED_QUERIES:
-            _vector_cache.popitem(last=False)
+    _vector_cache.put(key, tuple(vectors))
     return vectors
 
 
-_CACHED_QUERIES = 1024
-_vector_cache: OrderedDict[tuple[str | None, str | None, str],
-                           tuple[scoring.QueryVector, ...]] = OrderedDict()
-_cache_lock = threading.Lock()
+_vector_cache: Lru[tuple[str | None, str | None, str], tuple[scoring.QueryVector, ...]] = Lru(
+    1024)
 
 
 def _vectors_outside_transaction(session: Session, settings: Settings,

@@ -12,21 +12,19 @@ file back. Used only where the store keeps appended bytes exactly as handed in
 from __future__ import annotations
 
 import hashlib
-import threading
 import uuid
-from collections import OrderedDict
+
+from coreviz_studio.lru import Lru
 
 MAX_ENTRIES = 10_000  # a few hundred bytes each
 
-_lock = threading.Lock()
-_running: OrderedDict[uuid.UUID, tuple[int, hashlib._Hash]] = OrderedDict()
+_running: Lru[uuid.UUID, tuple[int, hashlib._Hash]] = Lru(MAX_ENTRIES)
 
 
 def take(upload_id: uuid.UUID, offset: int) -> hashlib._Hash | None:
     """The hash of the upload's first `offset` bytes, removed from the cache; a new hash at
     offset 0; None when this process does not have it."""
-    with _lock:
-        entry = _running.pop(upload_id, None)
+    entry = _running.pop(upload_id)
     if offset == 0:
         return hashlib.sha256()
     if entry is None or entry[0] != offset:
@@ -35,13 +33,8 @@ def take(upload_id: uuid.UUID, offset: int) -> hashlib._Hash | None:
 
 
 def put(upload_id: uuid.UUID, offset: int, running: hashlib._Hash) -> None:
-    with _lock:
-        _running[upload_id] = (offset, running)
-        _running.move_to_end(upload_id)
-        while len(_running) > MAX_ENTRIES:
-            _running.popitem(last=False)
+    _running.put(upload_id, (offset, running))
 
 
 def forget(upload_id: uuid.UUID) -> None:
-    with _lock:
-        _running.pop(upload_id, None)
+    _running.pop(upload_id)
