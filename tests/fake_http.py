@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socketserver import BaseRequestHandler
 from typing import Any
 
 
@@ -36,6 +37,34 @@ class Fake:
 
 
 @contextmanager
+def serving(handler: Callable[..., BaseRequestHandler]) -> Iterator[str]:
+    """Serve `handler` on 127.0.0.1 at a free port, in a thread, until the block ends; yields
+    its base URL (what every fake endpoint of the tests does)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def reply(handler: BaseHTTPRequestHandler, status: int, data: bytes,
+          content_type: str = "application/json",
+          headers: dict[str, str] | None = None) -> None:
+    """Answer the handler's request with these bytes."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(data)))
+    for k, v in (headers or {}).items():
+        handler.send_header(k, v)
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+@contextmanager
 def fake_endpoint(*answers: Answer) -> Iterator[Fake]:
     fake = Fake(list(answers))
 
@@ -55,23 +84,10 @@ def fake_endpoint(*answers: Answer) -> Iterator[Fake]:
                 self.connection.shutdown(2)
                 return
             data = json.dumps(answer.body).encode() if answer.body is not None else b""
-            self.send_response(answer.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for k, v in answer.headers.items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(data)
+            reply(self, answer.status, data, headers=answer.headers)
 
         do_GET = do_POST = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _any
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as url:
+        fake.url = url
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)

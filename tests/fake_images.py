@@ -17,10 +17,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from PIL import Image
+
+from tests.fake_http import reply, serving
 
 
 @dataclass
@@ -93,30 +95,18 @@ def fake_images(**kwargs: Any) -> Iterator[FakeImages]:
                                      + self.headers.get("Authorization", "")}}).encode()
             elif fake.answer == "huge":
                 answer = b'{"data": [{"b64_json": "' + b"A" * 300_000 + b'"}]}'
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
+            reply(self, status, answer)
 
         def do_GET(self) -> None:  # where a "url" answer on the fake's own origin points
             fake.seen.append(Seen(self.path, dict(self.headers.items())))
-            data = fake.picture()
-            self.send_response(200)
-            self.send_header("Content-Type", "image/png")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            reply(self, 200, fake.picture(), "image/png")
 
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    try:
-        yield fake
-    finally:
-        fake.closing.set()
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as url:
+        fake.url = f"{url}/v1"
+        try:
+            yield fake
+        finally:
+            fake.closing.set()

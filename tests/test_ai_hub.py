@@ -4,15 +4,15 @@ for a hub (same URL layout), and refused when it does not load."""
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from coreviz_studio.ai import hub
 from coreviz_studio.ai.clip import Clip
+from tests.fake_http import serving
 from tests.test_ai_clip import (
     CONTEXT,
     DIM,
@@ -47,13 +47,8 @@ def hub_root(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     save(text_graph(), repo / "onnx" / "text_model.onnx")
     write_tokenizer(repo / "tokenizer.json")
     handler = functools.partial(_Quiet, directory=str(tmp_path / "hub"))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", repo
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(handler) as url:
+        yield url, repo
 
 
 def _check(directory: Path) -> None:
