@@ -62,8 +62,6 @@ def upgrade() -> None:
                " GENERATED ALWAYS AS (lower(name)) STORED")
     op.execute(f"CREATE INDEX media_children_name_key_idx ON media"
                f" (dataset_id, ({_PARENT}), name_key, id) WHERE {_VISIBLE}")
-    op.execute(f"CREATE INDEX media_visible_name_key_idx ON media (dataset_id, name_key, id)"
-               f" WHERE {_VISIBLE}")
     op.execute("DROP INDEX IF EXISTS media_children_name_idx")
     op.execute("ALTER TABLE datasets ADD COLUMN browse_generation bigint NOT NULL DEFAULT 0")
     op.execute(_FUNCTION)
@@ -79,6 +77,5 @@ def downgrade() -> None:
     op.execute("ALTER TABLE datasets DROP COLUMN IF EXISTS browse_generation")
     op.execute(f"CREATE INDEX IF NOT EXISTS media_children_name_idx ON media"
                f" (dataset_id, ({_PARENT}), lower(name), id) WHERE {_VISIBLE}")
-    op.execute("DROP INDEX IF EXISTS media_visible_name_key_idx")
     op.execute("DROP INDEX IF EXISTS media_children_name_key_idx")
     op.execute("ALTER TABLE media DROP COLUMN IF EXISTS name_key")
