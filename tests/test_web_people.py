@@ -82,7 +82,9 @@ def test_name_a_person_and_browse_her_photos(studio_page, studio, person, librar
     expect(her.locator(".count")).to_have_text("2 faces")
     picture = her.locator(".face-crop img")
     expect(picture).to_have_class(re.compile("cropped"))  # the face, not the whole frame
-    assert picture.evaluate("img => img.complete && img.naturalWidth > 0")
+    # Loaded (waited for as expect() waits: the class can be set before the bytes arrive).
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                           arg=picture.element_handle())
     # Cropped: the picture is wider than its square (only the face shows).
     assert picture.evaluate("img => img.getBoundingClientRect().width"
                             " > img.parentElement.getBoundingClientRect().width * 1.5")
