@@ -70,6 +70,23 @@ def test_shape_matches_the_seed(lib: Library, database) -> None:  # type: ignore
     assert item["createdAt"].endswith("Z")
 
 
+def test_a_browse_page_is_the_items_as_their_model_shows_them(  # type: ignore[no-untyped-def]
+        lib: Library, database) -> None:
+    """Browse writes its JSON from plain dicts (media/views.py); GET /api/media/{id} goes
+    through MediaOut. Both must give the same item, key for key and value for value."""
+    folder = lib.folder("Trips")
+    photo = lib.upload(media_files.image(), "photo.jpg")
+    _add_frame(database, photo, "A red square.", "square")
+    lib.upload(media_files.image(), "plain.jpg")
+    page = lib.browse(limit=10)
+    assert {m["id"] for m in page["media"]} == {folder["id"], photo["id"], page["media"][2]["id"]}
+    for item in page["media"]:
+        alone = lib.client.get(f"/api/media/{item['id']}", headers=lib.headers)
+        assert alone.status_code == 200, alone.text
+        assert item == alone.json()["media"]
+    assert any(m["frames"] and m["frames"][0]["objects"] for m in page["media"])
+
+
 def test_pagination_and_sorting(lib: Library, database) -> None:  # type: ignore[no-untyped-def]
     names = ["delta.jpg", "Alpha.jpg", "charlie.jpg", "bravo.jpg", "echo.jpg"]
     ids = [lib.upload(media_files.image(), n)["id"] for n in names]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -13,11 +13,14 @@ V = TypeVar("V")
 
 
 class Lru(Generic[K, V]):
-    """At most `size` entries; the least recently read or written goes first."""
+    """At most `size` entries, or entries weighing at most `size` in all when `weight` says
+    what each weighs; the least recently read or written goes first."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, weight: Callable[[V], int] | None = None) -> None:
         self.size = size
+        self._weight = weight or (lambda _: 1)
         self._items: OrderedDict[K, V] = OrderedDict()
+        self._total = 0
         self._lock = threading.Lock()
 
     def get(self, key: K) -> V | None:
@@ -29,16 +32,24 @@ class Lru(Generic[K, V]):
 
     def put(self, key: K, value: V) -> None:
         with self._lock:
+            self._remove(key)
             self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            self._total += self._weight(value)
+            while self._total > self.size and len(self._items) > 1:
+                self._remove(next(iter(self._items)))
 
     def pop(self, key: K) -> V | None:
         """Remove and return the entry (None when there is none)."""
         with self._lock:
-            return self._items.pop(key, None)
+            return self._remove(key)
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._total = 0
+
+    def _remove(self, key: K) -> V | None:
+        value = self._items.pop(key, None)
+        if value is not None:
+            self._total -= self._weight(value)
+        return value

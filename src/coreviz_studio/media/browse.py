@@ -1,7 +1,7 @@
 """Browse a collection (`GET /api/dataset/{id}/media`): filters, sorting and exact pagination.
 
 One page costs a fixed number of queries whatever its size: the page, the total, and the three
-of `views.frames_of`.
+of `views.frames_wire`.
 """
 
 from __future__ import annotations
@@ -25,9 +25,7 @@ from coreviz_studio.datasets.service import get_dataset
 from coreviz_studio.db.tables import DetectedObject, Media
 from coreviz_studio.errors import BadRequest
 from coreviz_studio.ids import Id, IdRef
-from coreviz_studio.media import offsets, paths, tree
-from coreviz_studio.media.schemas import BrowseOut, Pagination
-from coreviz_studio.media.views import media_list
+from coreviz_studio.media import offsets, paths, tree, views
 from coreviz_studio.storage.urls import BlobUrls
 from coreviz_studio.tenancy import scoped
 
@@ -220,20 +218,21 @@ def conditions(q: BrowseQuery, container: str) -> list[ColumnElement[bool]]:
 
 
 def browse(session: Session, principal: Principal, dataset_id: IdRef, q: BrowseQuery,
-           urls: BlobUrls) -> BrowseOut:
+           urls: BlobUrls) -> bytes:
+    """The page as JSON bytes (BrowseOut's shape): built from plain rows and dicts, without
+    models (media/views.py)."""
     dataset = get_dataset(session, principal, dataset_id)
     container = tree.container(session, principal, dataset, q.path)
     where = conditions(q, container)
-    base = scoped(Media, principal).where(Media.dataset_id == dataset.id, *where)
+    base = (scoped(Media, principal).with_only_columns(*views.MEDIA_COLUMNS)
+            .where(Media.dataset_id == dataset.id, *where))
     column: Any = getattr(Media, _SORTS[q.sort_by])
     if q.sort_by == "name":
         column = Media.name_key  # lower(name), stored (migration 0013)
     order = offsets.Order((column, Media.id), q.descending)
     total, rows = offsets.page(session, dataset.id, base, order, q.limit, q.offset,
                                _listing(dataset.id, container, q))
-    return BrowseOut(media=media_list(session, rows, urls),
-                     pagination=Pagination(total=total, limit=q.limit, offset=q.offset,
-                                           has_more=q.offset + len(rows) < total))
+    return views.page_json(views.wire_list(session, rows, urls), total, q.limit, q.offset)
 
 
 def _listing(dataset_id: uuid.UUID, container: str, q: BrowseQuery) -> Hashable | None:

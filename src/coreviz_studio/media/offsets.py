@@ -3,7 +3,7 @@
 `LIMIT 100 OFFSET 900000` makes PostgreSQL step over 900,000 rows, and the exact `total` the
 contract needs is one more pass: a listing of a million items cost two full scans per page.
 Here the first page of a big listing makes one pass that counts its rows and keeps the sort key
-of every n-th row (the marks: n is 100, or total/1000 for listings over 100,000 rows). A later
+of every n-th row (the marks: n is 100, or total/10,000 for listings over a million rows). A later
 page at any offset starts from the mark just before it, by keyset (`WHERE (created_at, id) >=
 mark`, an index seek), and steps over fewer than n rows; its total is the marks' count.
 
@@ -24,17 +24,21 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, select, tuple_
+from sqlalchemy import ColumnElement, Row, Select, bindparam, func, select, tuple_
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
-from coreviz_studio.db.tables import Dataset, Media
+from coreviz_studio.db.tables import Dataset
 from coreviz_studio.lru import Lru
 
 SPACING = 100  # the finest spacing of marks; thinned to MAX_MARKS per listing
-MAX_MARKS = 1000  # so a page walks at most total/MAX_MARKS rows (100 at least) from its mark
+# So a page walks at most total/MAX_MARKS rows (SPACING at least) from its mark: each row
+# walked is a heap page read, mostly not in shared buffers at a random offset of a big listing.
+MAX_MARKS = 10_000
 MIN_TOTAL = 2000  # smaller listings are counted and walked as they are
-_CACHED = 128  # listings remembered per process (each ~total/SPACING keys)
+# Marks remembered per process, in keys (~200 bytes each: ~20 MB at most); a million-item
+# listing takes 10,000 of them.
+_CACHED_KEYS = 100_000
 _ATTEMPTS = 2  # rebuilds of stale marks before falling back to a plain count and offset
 
 
@@ -64,7 +68,7 @@ class Order:
         return row <= at if self.descending else row >= at
 
 
-_marks: Lru[Hashable, Marks] = Lru(_CACHED)
+_marks: Lru[Hashable, Marks] = Lru(_CACHED_KEYS, weight=lambda m: len(m.keys) + 1)
 
 
 def _generation(dataset_id: uuid.UUID) -> Any:
@@ -92,9 +96,9 @@ def _build(session: Session, dataset_id: uuid.UUID, base: Select[Any], order: Or
 
 
 def page(session: Session, dataset_id: uuid.UUID, base: Select[Any], order: Order, limit: int,
-         offset: int, listing: Hashable | None) -> tuple[int, list[Media]]:
-    """The exact total of `base` (a SELECT of Media) and its rows [offset, offset+limit) in
-    `order`. `listing` names what `base` selects (same collection, filters and order give the
+         offset: int, listing: Hashable | None) -> tuple[int, list[Row[Any]]]:
+    """The exact total of `base` (a SELECT of media columns) and its rows [offset, offset+limit)
+    in `order`. `listing` names what `base` selects (same collection, filters and order give the
     same key); None for one that depends on more than the collection's media."""
     if listing is None:
         return _plain(session, base, order, limit, offset)
@@ -118,21 +122,21 @@ def page(session: Session, dataset_id: uuid.UUID, base: Select[Any], order: Orde
                 .limit(limit).offset(offset - step * marks.spacing))
         rows = session.execute(stmt).all()
         if rows and rows[0].generation == marks.generation:
-            return marks.total, [r[0] for r in rows]
+            return marks.total, list(rows)
         _marks.pop(listing)  # the collection changed since the marks were made
     return _plain(session, base, order, limit, offset)
 
 
 def _plain(session: Session, base: Select[Any], order: Order, limit: int,
-           offset: int) -> tuple[int, list[Media]]:
+           offset: int) -> tuple[int, list[Row[Any]]]:
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     if not limit or offset >= total:
         return total, []
     return total, _rows(session, base.order_by(*order.clauses()), limit, offset)
 
 
-def _rows(session: Session, stmt: Select[Any], limit: int, offset: int) -> list[Media]:
-    return list(session.scalars(stmt.limit(limit).offset(offset)))
+def _rows(session: Session, stmt: Select[Any], limit: int, offset: int) -> list[Row[Any]]:
+    return list(session.execute(stmt.limit(limit).offset(offset)))
 
 
 def forget() -> None:

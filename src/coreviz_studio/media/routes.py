@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from coreviz_studio.deps import Config, Db, Member, Urls, Viewer
 from coreviz_studio.ids import Id
@@ -29,14 +29,16 @@ router = APIRouter(prefix="/api", tags=["media"])
 
 @router.get("/dataset/{dataset_id}/media", response_model=BrowseOut)
 def browse(dataset_id: Id, params: Annotated[browsing.BrowseParams, Query()], db: Db,
-           principal: Viewer, urls: Urls, settings: Config) -> BrowseOut:
+           principal: Viewer, urls: Urls, settings: Config) -> BrowseOut | Response:
     """Browse or search a collection (see API.md). With q or similarToObjectId the results are
     scored, best first, each with `_score`; a search looks through the whole collection
     (recursive) unless path or recursive say otherwise."""
     query = browsing.parse_query(params)
     if query.scored:
         return scored.browse_scored(db, principal, settings, dataset_id, query, urls)
-    return browsing.browse(db, principal, dataset_id, query, urls)
+    # Plain browse answers its JSON as bytes, built without models (media/views.py).
+    return Response(browsing.browse(db, principal, dataset_id, query, urls),
+                    media_type="application/json")
 
 
 @router.get("/media/{media_id}", response_model=MediaEnvelope)
