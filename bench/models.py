@@ -64,17 +64,20 @@ def old_decode(src: Path, out: Path, limits: decoding.Limits) -> Image.Image:
     return Image.open(out / "00000.jpg")
 
 
-def boxes_moved(before: list[Found], after: list[Found]) -> tuple[int, int, float]:
-    """(found before, found after, largest corner shift in pixels between matched boxes)."""
-    worst = 0.0
+def boxes_moved(before: list[Found], after: list[Found]) -> tuple[int, int, float, float]:
+    """(found before, found after, largest corner shift in pixels between matched boxes, and
+    as a fraction of the box's width)."""
+    worst = relative = 0.0
     for a in before:
         if not after:
             break
         b = min(after, key=lambda f: abs(f.box.x - a.box.x) + abs(f.box.y - a.box.y))
-        worst = max(worst, abs(a.box.x - b.box.x), abs(a.box.y - b.box.y),
+        shift = max(abs(a.box.x - b.box.x), abs(a.box.y - b.box.y),
                     abs(a.box.x + a.box.width - b.box.x - b.box.width),
                     abs(a.box.y + a.box.height - b.box.y - b.box.height))
-    return len(before), len(after), worst
+        worst = max(worst, shift)
+        relative = max(relative, shift / max(a.box.width, 1.0))
+    return len(before), len(after), worst, relative
 
 
 def main() -> None:
@@ -112,17 +115,19 @@ def main() -> None:
     whole, searched = Faces(search_pixels=10**9), Faces()
     whole.load()
     searched._loaded = whole._loaded  # one set of dlib models for both paths
-    shifts, found = [], [0, 0]
+    shifts, relative, found = [], [], [0, 0]
     for frame in frames:
         a = clock.time("faces_before", whole.detect, frame)
         b = clock.time("faces_after", searched.detect, frame)
-        before_n, after_n, shift = boxes_moved(a, b)
+        before_n, after_n, shift, share = boxes_moved(a, b)
         found[0] += before_n
         found[1] += after_n
         if before_n and after_n:
             shifts.append(shift)
+            relative.append(share)
     figures.update(faces_found_before=found[0], faces_found_after=found[1],
-                   faces_max_box_shift_px=round(max(shifts, default=0.0), 1))
+                   faces_max_box_shift_px=round(max(shifts, default=0.0), 1),
+                   faces_max_box_shift_of_width=round(max(relative, default=0.0), 3))
 
     reader = TextReader(threads=THREADS, max_side=960, gate_side=None)
     gated = TextReader(threads=THREADS, max_side=960)
@@ -182,7 +187,9 @@ def main() -> None:
         # which also stores results and makes thumbnails.
         figures[f"models_images_per_s_2_cores_{path}"] = round(2000 / total[path], 2)
     print(f"  faces found {found[0]} -> {found[1]}, boxes moved at most "
-          f"{figures['faces_max_box_shift_px']} px; text: {lines} lines read before, "
+          f"{figures['faces_max_box_shift_px']} px ("
+          f"{figures['faces_max_box_shift_of_width']:.0%} of a box's width); "
+          f"text: {lines} lines read before, "
           f"{same_text}/{n} images read the same")
     print(f"  median frame long side: {statistics.median(max(f.size) for f in frames)} px")
     print("RESULT " + json.dumps(figures))
