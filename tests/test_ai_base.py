@@ -206,3 +206,16 @@ def test_faces_and_text_batches_equal_one_at_a_time() -> None:
     assert [[f.label for f in r] for r in read] == [[f.label for f in reader.read(im)]
                                                      for im in (page, photo("rocket"))]
     assert any("INVOICE" in f.label.upper() for f in read[0]) and read[1] == []
+
+
+def test_labels_batch_equals_one_at_a_time() -> None:
+    from coreviz_studio.ai.efficientnet import ImageFeatures
+
+    features = ImageFeatures(threads=1)
+    images = [photo("chelsea"), photo("coffee"), photo("rocket")]
+    batch = features.analyze(images, top=3)
+    for (vector, labels), image in zip(batch, images, strict=True):
+        ((alone, alone_labels),) = features.analyze([image], top=3)
+        np.testing.assert_allclose(vector, alone, atol=1e-5)
+        assert [label.name for label in labels] == [label.name for label in alone_labels]
+    assert len({labels[0].name for _, labels in batch}) == 3  # three different photos
