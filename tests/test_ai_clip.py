@@ -161,11 +161,11 @@ def test_find_loads_lazily(models_dir: Path) -> None:
     clip = Clip.find(models_dir, threads=1)
     assert clip is not None
     assert (clip.name, clip.dim) == ("tiny-clip", DIM)
-    assert clip._image_session is None and clip._text_session is None  # nothing loaded yet
+    assert not clip._image_session.loaded and not clip._text_session.loaded  # nothing loaded yet
     clip.embed_texts(["a cat"])
-    assert clip._text_session is not None and clip._image_session is None  # only what is used
+    assert clip._text_session.loaded and not clip._image_session.loaded  # only what is used
     clip.embed_images([Image.new("RGB", (8, 8))])
-    assert clip._image_session is not None
+    assert clip._image_session.loaded
 
 
 def test_signature_reader_agrees_with_onnx(models_dir: Path) -> None:
@@ -296,7 +296,7 @@ def test_concurrent_first_use_loads_once_and_agrees(models_dir: Path) -> None:
 
     def work() -> None:
         results.append(clip.embed_texts(["a red car"]))
-        sessions.add(id(clip._text_session))
+        sessions.add(id(clip._text_session.get()))
 
     threads = [threading.Thread(target=work) for _ in range(4)]
     for t in threads:

@@ -121,3 +121,22 @@ def test_concurrent_calls_share_one_instance(faces: Faces, astronaut: Image.Imag
 
 def test_empty_image_gives_nothing(faces: Faces) -> None:
     assert faces.detect(Image.new("RGB", (0, 0))) == []
+
+
+def test_the_small_search_copy_finds_what_the_whole_frame_finds(
+    faces: Faces, astronaut: Image.Image, astronaut_face: Found
+) -> None:
+    # The previous path: HOG over the whole picture (enlarged 2x when small).
+    whole = Faces(search_pixels=10**9)
+    whole._loaded = faces._loaded
+    (before,) = whole.detect(astronaut)
+    for a, b in ((before.box.x, astronaut_face.box.x), (before.box.y, astronaut_face.box.y),
+                 (before.box.width, astronaut_face.box.width)):
+        assert abs(a - b) <= 8  # a few pixels on a 90 px face
+    assert distance(before, astronaut_face) < SAME_PERSON_DISTANCE / 2
+    # A phone-sized frame is searched at about 640 x 480 and boxed in its own pixels.
+    assert faces.search_scale(2048, 2048) == pytest.approx(0.27, abs=0.01)
+    (big,) = faces.detect(astronaut.resize((2048, 2048), Image.Resampling.BICUBIC))
+    assert abs(big.box.x - 4 * astronaut_face.box.x) < 40
+    assert abs(big.box.width - 4 * astronaut_face.box.width) < 50
+    assert distance(big, astronaut_face) < SAME_PERSON_DISTANCE

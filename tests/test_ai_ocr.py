@@ -97,3 +97,46 @@ def test_loading_and_reading_print_and_log_nothing(
     out, err = capfd.readouterr()
     assert out == "" and err == ""
     assert caplog.records == []
+
+
+class _Counting:
+    """Wraps one of the engine's stages and counts its calls."""
+
+    def __init__(self, stage: object) -> None:
+        self.stage = stage
+        self.calls = 0
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        self.calls += 1
+        return self.stage(*args, **kwargs)  # type: ignore[operator]
+
+
+def test_text_is_read_only_where_detection_finds_regions(
+    reader: TextReader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    import skimage.data
+
+    from tests.media_files import printed_text
+
+    engine = reader._engine.get()
+    recognizer, classifier = _Counting(engine.text_rec), _Counting(engine.text_cls)
+    monkeypatch.setattr(engine, "text_rec", recognizer)
+    monkeypatch.setattr(engine, "text_cls", classifier)
+    rocket = Image.fromarray(skimage.data.rocket())  # 427 x 640: no text
+    assert reader.read(rocket) == []
+    assert (recognizer.calls, classifier.calls) == (0, 0)
+    # Without the small detection pass the photo reads as empty too, but only after the full
+    # detection (and here the recognizer, on a patch of texture).
+    ungated = TextReader(threads=2, gate_side=None)
+    ungated._engine = reader._engine
+    assert ungated.read(rocket) == []
+    recognized, classified = recognizer.calls, classifier.calls
+
+    page = Image.open(io.BytesIO(printed_text(["INVOICE 2024", "Total due 58"])))
+    big_page = page.resize((2000, 888))  # print still 64 px tall after the gate's copy
+    for image in (page, big_page):
+        lines = [f.label.upper() for f in reader.read(image)]
+        assert any("INVOICE" in line for line in lines), lines
+    assert (recognizer.calls, classifier.calls) == (recognized + 2, classified + 2)

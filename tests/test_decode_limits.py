@@ -90,3 +90,29 @@ def test_a_truncated_video_says_where_it_stops(tmp_path: Path) -> None:
     assert any("stops decoding" in note for note in decoded.notes), decoded.notes
     assert decoded.frames[-1].end_timestamp is not None
     assert decoded.frames[-1].end_timestamp < 4.0
+
+
+def test_big_jpegs_decode_at_a_fraction_within_the_frame_size(tmp_path: Path) -> None:
+    from coreviz_studio.pipeline.decode import DRAFT_FILL, decode
+
+    def frame_of(size: tuple[int, int], name: str) -> tuple[int, int]:
+        src = tmp_path / f"{name}.jpg"
+        image = Image.new("RGB", size, (200, 120, 40))
+        image.paste((20, 40, 220), (0, 0, size[0] // 2, size[1] // 3))
+        image.save(src, "JPEG", quality=90)
+        out = tmp_path / name
+        out.mkdir()
+        decoded = decode("image", src, out, Limits())
+        frame = decoded.frames[0]
+        with Image.open(out / frame.image) as saved:
+            assert saved.size == (frame.width, frame.height)
+            # The picture is the same picture: the blue corner is where it was.
+            corner = saved.getpixel((frame.width // 8, frame.height // 8))
+            assert isinstance(corner, tuple) and corner[2] > 180
+        return frame.width, frame.height
+
+    assert frame_of((4000, 3000), "phone") == (2000, 1500)  # decoded at 1/2, not resized
+    assert frame_of((8064, 6048), "48mp") == (2016, 1512)  # at 1/4
+    assert frame_of((3000, 2000), "mid") == (2048, 1365)  # 1/2 would be under 7/8: resized
+    assert frame_of((1200, 800), "small")[0] == 1200
+    assert DRAFT_FILL * Limits().frame_max_side <= 2000

@@ -66,7 +66,6 @@ from __future__ import annotations
 
 import json
 import mmap
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +73,8 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
+
+from coreviz_studio.ai.base import Lazy, open_session
 
 CLIP_DIR = "clip"
 MANIFEST = "clip.json"
@@ -139,9 +140,8 @@ class Clip:
         )
         # The tokenizer is small (about 2 MB for CLIP): read now, so a broken one shows at once.
         self._tokenizer = self._read_tokenizer()
-        self._lock = threading.Lock()
-        self._image_session: Any = None
-        self._text_session: Any = None
+        self._image_session: Lazy[Any] = Lazy(lambda: self._session(IMAGE_MODEL))
+        self._text_session: Lazy[Any] = Lazy(lambda: self._session(TEXT_MODEL))
 
     @classmethod
     def find(cls, models_dir: Path, threads: int | None = None) -> Clip | None:
@@ -215,32 +215,17 @@ class Clip:
 
     def _image(self) -> Any:
         """The image session, created on first use."""
-        with self._lock:
-            if self._image_session is None:
-                self._image_session = self._session(IMAGE_MODEL)
-            return self._image_session
+        return self._image_session.get()
 
     def _text(self) -> Any:
         """The text session, created on first use; kept apart from the image tower because a
         search process needs only texts and an indexing worker mostly images."""
-        with self._lock:
-            if self._text_session is None:
-                self._text_session = self._session(TEXT_MODEL)
-            return self._text_session
+        return self._text_session.get()
 
     def _session(self, filename: str) -> Any:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        if self.threads:
-            options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3  # errors only: shape-inference warnings are noise here
         try:
-            return ort.InferenceSession(
-                str(self.directory / filename), options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # onnxruntime raises its own untyped errors
+            return open_session(self.directory / filename, self.threads)
+        except (OSError, ValueError) as exc:
             raise ValueError(
                 f"CLIP model in {self.directory}: {filename} cannot be loaded: {exc}"
             ) from exc

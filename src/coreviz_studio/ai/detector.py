@@ -7,7 +7,7 @@ score map and an 11-bin distance distribution per box side, then class-wise NMS.
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from coreviz_studio.ai.base import Lazy, open_session
 from coreviz_studio.ai.types import Box, Found
 
 COCO_LABELS: tuple[str, ...] = (
@@ -72,22 +73,20 @@ class ObjectDetector:
         self.score_threshold = score_threshold
         self.iou_threshold = iou_threshold
         self.max_detections = max_detections
-        self._lock = threading.Lock()
-        self._loaded: _Loaded | None = None
+        self._loaded: Lazy[_Loaded] = Lazy(lambda: _open(self.path, self.threads))
 
     def load(self) -> None:
         """Build the session now (it is otherwise built on the first `detect`)."""
-        self._get()
+        self._loaded.get()
 
-    def _get(self) -> _Loaded:
-        with self._lock:
-            if self._loaded is None:
-                self._loaded = _open(self.path, self.threads)
-            return self._loaded
+    def detect_batch(self, images: Sequence[Image.Image]) -> list[list[Found]]:
+        """Per image, as `detect`. The model takes one 416 x 416 input per run, so images go
+        through one at a time."""
+        return [self.detect(image) for image in images]
 
     def detect(self, image: Image.Image) -> list[Found]:
         """Objects in `image`, best first, boxes in the image's own pixels."""
-        loaded = self._get()
+        loaded = self._loaded.get()
         width, height = image.size
         if width == 0 or height == 0:
             return []
@@ -120,20 +119,7 @@ class ObjectDetector:
 
 def _open(path: Path, threads: int | None) -> _Loaded:
     """The session for `path`, refusing files that are not this detector's shape."""
-    import onnxruntime as ort  # imported here: loading the AI stack is optional and slow
-
-    if not path.is_file():
-        raise FileNotFoundError(f"object detector model not found: {path}")
-    options = ort.SessionOptions()
-    options.log_severity_level = 3  # errors only: ort warns about unused initializers
-    if threads is not None:
-        options.intra_op_num_threads = threads
-    try:
-        session = ort.InferenceSession(
-            str(path), sess_options=options, providers=["CPUExecutionProvider"]
-        )
-    except Exception as exc:  # ort raises its own pybind error types for bad files
-        raise ValueError(f"{path} is not a loadable ONNX model: {exc}") from exc
+    session = open_session(path, threads, what="object detector model")
 
     inputs = session.get_inputs()
     expected_input = [1, 3, INPUT_SIZE, INPUT_SIZE]

@@ -21,7 +21,6 @@ import io
 import math
 import pickle
 import struct
-import threading
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from typing import IO, Any
 import numpy as np
 from PIL import Image
 
+from coreviz_studio.ai.base import Lazy, open_session
 from coreviz_studio.ai.types import Label
 
 MODEL_NAME = "efficientnet-lite0"
@@ -417,25 +417,15 @@ class ImageFeatures:
     def __init__(self, threads: int | None = None) -> None:
         # Cheap on purpose: the weights are read and the graph built on first use.
         self._threads = threads
-        self._lock = threading.Lock()
-        self._session: Any = None
-        self._labels: list[str] = []
+        self._session: Lazy[Any] = Lazy(self._open)
+        self._labels: list[str] = _labels()
+
+    def _open(self) -> Any:
+        return open_session(build_onnx(load_state_dict(weights_path())), self._threads,
+                            what=MODEL_NAME)
 
     def _run(self) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
-        with self._lock:
-            if self._session is None:
-                import onnxruntime as ort
-
-                options = ort.SessionOptions()
-                if self._threads:
-                    options.intra_op_num_threads = self._threads
-                    options.inter_op_num_threads = 1
-                model = build_onnx(load_state_dict(weights_path()))
-                self._labels = _labels()
-                self._session = ort.InferenceSession(
-                    model, options, providers=["CPUExecutionProvider"]
-                )
-        session = self._session
+        session = self._session.get()
 
         def run(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             # InferenceSession.run is thread-safe, so no lock around inference.

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from coreviz_studio.ai.base import Lazy
 from coreviz_studio.ai.types import Box, Found
 
 NAME = "dlib-face-128"
@@ -30,6 +32,10 @@ SAME_PERSON_DISTANCE = 0.43
 
 _SHAPE_PREDICTOR = "shape_predictor_5_face_landmarks.dat"
 _RECOGNIZER = "dlib_face_recognition_resnet_model_v1.dat"
+# The searched copy's size: 640 x 480. Faces from about 80 px in that copy are found, i.e.
+# from about 256 px in a 2048 px frame, 128 px in a 1024 px one and 75 px in a 512 px one
+# (searching 2048 x 1536 frames whole cost 4 times as much for the rare smaller face).
+SEARCH_PIXELS = 640 * 480
 
 
 def default_models_dir() -> Path:
@@ -76,39 +82,51 @@ class Faces:
         min_score: float = 0.5,
         upsample_below: int = 800,
         max_side: int = 2000,
+        search_pixels: int = SEARCH_PIXELS,
     ) -> None:
         self.models_dir = models_dir
         self.min_score = min_score
-        # Upsampling once finds faces down to ~40 px instead of ~80 px but costs ~4x; only
-        # worth it on small images (512 px: 35 ms without, 155 ms with).
+        # Faces are searched on a copy of the frame scaled to about `search_pixels` (HOG's
+        # cost grows with the pixels: 2048 x 1536 took 400 ms, 1024 x 768 about 100 ms);
+        # landmarks and descriptors still use the full frame. Images whose long side is under
+        # `upsample_below` may be enlarged (at most 2x) to that size: HOG's window is 80 px,
+        # so enlarging finds faces down to ~40 px in a small picture.
         self.upsample_below = upsample_below
-        # Bigger images are searched at this long side (4000 px: 1.4 s, 2000 px: 0.5 s);
-        # landmarks and descriptors still use the full image.
-        self.max_side = max_side
-        # dlib objects are not documented as thread-safe: one lock covers loading and running.
+        self.max_side = max_side  # the searched copy's long side, at most
+        self.search_pixels = search_pixels
+        # dlib objects are not documented as thread-safe: one lock covers running them.
         self._lock = threading.Lock()
-        self._loaded: _Loaded | None = None
+        self._loaded: Lazy[_Loaded] = Lazy(self._open)
 
     def load(self) -> None:
         """Load the models now (they are otherwise loaded on the first `detect`)."""
-        with self._lock:
-            self._load_locked()
+        self._loaded.get()
 
-    def _load_locked(self) -> _Loaded:
-        if self._loaded is None:
-            import dlib  # imported here: loading the AI stack is optional and slow
+    def _open(self) -> _Loaded:
+        import dlib  # imported here: loading the AI stack is optional and slow
 
-            directory = self.models_dir or default_models_dir()
-            paths = [directory / _SHAPE_PREDICTOR, directory / _RECOGNIZER]
-            for path in paths:
-                if not path.is_file():
-                    raise FileNotFoundError(f"dlib face model not found: {path}")
-            self._loaded = _Loaded(
-                detector=dlib.get_frontal_face_detector(),
-                shape_predictor=dlib.shape_predictor(str(paths[0])),
-                recognizer=dlib.face_recognition_model_v1(str(paths[1])),
-            )
-        return self._loaded
+        directory = self.models_dir or default_models_dir()
+        paths = [directory / _SHAPE_PREDICTOR, directory / _RECOGNIZER]
+        for path in paths:
+            if not path.is_file():
+                raise FileNotFoundError(f"dlib face model not found: {path}")
+        return _Loaded(
+            detector=dlib.get_frontal_face_detector(),
+            shape_predictor=dlib.shape_predictor(str(paths[0])),
+            recognizer=dlib.face_recognition_model_v1(str(paths[1])),
+        )
+
+    def search_scale(self, width: int, height: int) -> float:
+        """How much the frame is scaled for the search (below 1: shrunk)."""
+        fill = math.sqrt(self.search_pixels / (width * height))
+        cap = self.max_side / max(width, height)
+        if max(width, height) < self.upsample_below:
+            return min(2.0, fill, cap)
+        return min(1.0, fill, cap)
+
+    def detect_batch(self, images: Sequence[Image.Image]) -> list[list[Found]]:
+        """Per image, as `detect` (dlib runs one image at a time, on one core)."""
+        return [self.detect(image) for image in images]
 
     def detect(self, image: Image.Image) -> list[Found]:
         """Faces in `image`, best first, with boxes in its pixels and unit-length embeddings."""
@@ -117,21 +135,22 @@ class Faces:
         width, height = image.size
         if width == 0 or height == 0:
             return []
-        pixels = np.ascontiguousarray(np.asarray(image.convert("RGB")))
-        scale = min(1.0, self.max_side / max(width, height))
+        rgb = image if image.mode == "RGB" else image.convert("RGB")
+        pixels = np.ascontiguousarray(np.asarray(rgb))
+        scale = self.search_scale(width, height)
         search = pixels
-        if scale < 1.0:
-            small = image.convert("RGB").resize(
+        if scale != 1.0:
+            small = rgb.resize(
                 (max(1, round(width * scale)), max(1, round(height * scale))),
                 Image.Resampling.BILINEAR,
+                reducing_gap=None if scale > 1.0 else 2.0,
             )
             search = np.ascontiguousarray(np.asarray(small))
-        upsample = 1 if max(search.shape[:2]) < self.upsample_below else 0
 
+        models = self._loaded.get()
         found = []
         with self._lock:
-            models = self._load_locked()
-            rects, scores, _ = models.detector.run(search, upsample, 0.0)
+            rects, scores, _ = models.detector.run(search, 0, 0.0)
             for rect, score in sorted(zip(rects, scores, strict=True), key=lambda rs: -rs[1]):
                 if score <= self.min_score:
                     continue

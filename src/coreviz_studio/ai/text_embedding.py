@@ -20,12 +20,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from coreviz_studio.ai.base import Lazy, open_session, session_options
 
 MODEL_NAME = "all-minilm-l6-v2"  # stored in the database as the embedding model
 DIM = 384
@@ -66,8 +67,8 @@ class TextEmbedder:
     def __init__(self, threads: int | None = None, *, model_path: Path | None = None) -> None:
         self._threads = threads
         self._model_path = model_path
-        self._lock = threading.Lock()
-        self._runtime: _Runtime | None = None
+        self._runtime: Lazy[_Runtime] = Lazy(
+            lambda: _Runtime(self._model_path or model_dir(), self._threads))
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """One unit-length float32 row per text, shape (len(texts), 384).
@@ -90,13 +91,7 @@ class TextEmbedder:
         return out
 
     def _load(self) -> _Runtime:
-        runtime = self._runtime
-        if runtime is None:
-            with self._lock:
-                if self._runtime is None:
-                    self._runtime = _Runtime(self._model_path or model_dir(), self._threads)
-                runtime = self._runtime
-        return runtime
+        return self._runtime.get()
 
 
 class _Runtime:
@@ -125,25 +120,17 @@ class _Runtime:
 
         model, arrays = _bert_graph(load_file(str(path / "model.safetensors")), config)
 
-        options = ort.SessionOptions()
-        if threads is not None:
-            options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1  # the graph is one chain; no use for parallel nodes
-        options.log_severity_level = 3  # errors only
         # Calls come now and then in a server that has other work: idle threads should sleep
         # rather than spin, and a batch of long texts (~300 MB of attention scores) should
         # give its memory back rather than keep it in ONNX Runtime's arena (~10% slower).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.enable_cpu_mem_arena = False
+        options = session_options(threads, idle_spin=False, arena=False)
         # The weights reach the session as OrtValues over the numpy arrays rather than inside
         # the serialized model: no 90 MB protobuf to build, serialize and parse again. They
         # share the arrays' memory, so both must live as long as the session.
         self._arrays = arrays
         self._values = [ort.OrtValue.ortvalue_from_numpy(a) for a in arrays.values()]
         options.add_external_initializers(list(arrays), self._values)
-        self._session = ort.InferenceSession(
-            model.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        self._session = open_session(model.SerializeToString(), options=options, what=MODEL_NAME)
 
     def run(self, texts: list[str]) -> np.ndarray:
         encodings = self._tokenizer.encode_batch(texts)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -99,6 +100,10 @@ class VisionApi:
     def describe_sync(self, jpeg: bytes, prompt: str | None = None) -> str:
         """`describe` for code that runs in a worker thread rather than an event loop."""
         return self._caption(self._ask_sync(jpeg, prompt or DESCRIBE_PROMPT))
+
+    def describe_batch(self, jpegs: Sequence[bytes]) -> list[str]:
+        """Per JPEG, as `describe_sync`: one request each (chat endpoints take one image)."""
+        return [self.describe_sync(jpeg) for jpeg in jpegs]
 
     def _caption(self, content: str) -> str:
         caption = content.strip()
