@@ -1,10 +1,12 @@
-"""One processing job: decode a media into frames, run the models, store the results.
+"""One processing job: decode a media into frames (the first step), then the steps that are
+due (steps/runner.py), each storing its own results; docs/processing.md.
 
 `metadata.processing` tells users where it stands: queued → processing → ready, or failed with
-a readable `error`. A file that cannot be decoded fails at once (retrying cannot help); a
-full disk or a database away is the server's trouble: the media stays queued, says what it
-waits for, and is retried for as long as it takes (see transient.py); any other error is
-retried by the queue and marked failed only on the last attempt.
+a readable `error`. A file that cannot be decoded fails at once (retrying cannot help); a step
+that fails fails alone (the item is ready, `failedSteps` says which) and the job is retried
+with backoff for it; a full disk or a database away is the server's trouble: the media stays
+queued, says what it waits for, and is retried for as long as it takes (see transient.py); any
+other error is retried by the queue and marked failed only on the last attempt.
 """
 
 from __future__ import annotations
