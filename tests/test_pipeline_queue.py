@@ -201,6 +201,16 @@ def test_the_last_attempt_leaves_the_step_failed(lib: Library, settings, databas
     assert item["frames"][0]["captions"]  # the other steps' work is there
     assert [j["status"] for j in jobs_of(database, media["id"])] in ([], ["succeeded"])
 
+    # `reprocess --failed` picks the item up for its failed step only.
+    from typer.testing import CliRunner
+
+    from coreviz_studio.cli import app
+
+    done = CliRunner().invoke(app, ["reprocess", "--media", media["id"], "--failed"])
+    assert done.exit_code == 0 and "queued 1 media" in done.output, done.output
+    steps = lib.media(media["id"])["metadata"]["processing"]["steps"]
+    assert steps["moderation"]["status"] == "queued" and steps["caption"]["status"] == "ready"
+
 
 def test_reprocess_endpoint_and_command(lib: Library, settings, database, make_member) -> None:  # type: ignore[no-untyped-def]
     media = lib.upload(media_files.image("PNG", (32, 32)), "again.png")

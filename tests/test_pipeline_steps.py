@@ -122,6 +122,8 @@ def test_a_removed_model_file_fails_only_its_step_which_recovers(  # type: ignor
     before = _rows(database, media["id"])
     assert before["embeddings"] and "None" not in before["frames"][0][1]
     assert [j["status"] for j in jobs_of(database, media["id"])] == ["todo"]
+    counts = lib.client.get(f"/api/queue?datasetId={lib.id}", headers=lib.headers).json()
+    assert (counts["ready"], counts["withFailedStep"], counts["queued"]) == (1, 1, 1)
 
     kept.rename(faces_dir / RECOGNIZER)  # the cause is removed; the retry runs the step
     _due_now(database, media["id"])
@@ -134,6 +136,8 @@ def test_a_removed_model_file_fails_only_its_step_which_recovers(  # type: ignor
     [frame] = item["frames"]
     assert len([o for o in frame["objects"] if o["type"] == "face"]) == 1
     assert "1 face" in frame["captions"][0]["text"]  # the caption is composed again
+    counts = lib.client.get(f"/api/queue?datasetId={lib.id}", headers=lib.headers).json()
+    assert (counts["ready"], counts["withFailedStep"]) == (1, 0)
     after = _rows(database, media["id"])
     # Not decoded again; labels and moderation untouched.
     assert after["frames"] == before["frames"] and after["moderation"] == before["moderation"]

@@ -69,7 +69,7 @@ def requeue_where(session: Session, *, media_ids: list[str] | None = None,
     if failed_only:
         state = Media.metadata_["processing"]
         stmt = stmt.where(or_(state["status"].astext == "failed",
-                              state.has_key("failedSteps")))
+                              state["failedSteps"].is_not(None)))
     queued = waiting = 0
     for media in session.scalars(stmt.order_by(Media.id).execution_options(yield_per=_BATCH)):
         wanted = names

@@ -61,6 +61,11 @@ class Run:
     images: dict[uuid.UUID, Image.Image] = field(default_factory=dict)
     memo: dict[tuple[str, uuid.UUID], Any] = field(default_factory=dict)  # shared results
 
+    def release(self, frames: list[FrameView]) -> None:
+        """Forget these frames' images (a long video's frames are worked through in chunks)."""
+        for frame in frames:
+            self.images.pop(frame.id, None)
+
     def image(self, frame: FrameView) -> Image.Image:
         if frame.id not in self.images:
             path = self.decoded.get(frame.index)
@@ -82,13 +87,19 @@ class Step:
     revision: ClassVar[int] = 1
     needs: ClassVar[tuple[str, ...]] = ()  # steps whose rows it reads: it reruns after them
     composed: ClassVar[bool] = False  # runs without a model of its own (caption, search)
+    per_frame: ClassVar[bool] = False  # needs no other step: runs chunk by chunk with the others
 
     def models(self, models: Models) -> list[Any]:
         """The models it runs now (empty: none configured, the step is skipped)."""
         return []
 
+    def prepare(self, run: Run, frames: list[FrameView]) -> None:
+        """While these frames' images are loaded for the per-frame steps, compute (into
+        `run.memo`) what needs only the pixels; `compute` does what is missing."""
+
     def compute(self, run: Run, frames: list[FrameView]) -> Any:
-        """Run the models (no transaction is open)."""
+        """Run the models (no transaction is open). A per-frame step is given its frames in
+        chunks and answers a dict by frame id (merged)."""
         return None
 
     def write(self, session: Session, media: Media, frames: list[FrameView],

@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import numpy as np
+from PIL import Image
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -17,6 +18,8 @@ from coreviz_studio.pipeline.steps.finders import features_of
 from coreviz_studio.search import document
 
 _FINDERS = ("labels", "objects", "faces", "text")
+_CLIP = "clip"  # Run.memo: the CLIP image vector per frame
+_NO_PIXELS = Image.new("RGB", (1, 1))  # a composed caption reads the findings, not the image
 
 
 def findings(frame: FrameView) -> FrameResult:
@@ -39,7 +42,8 @@ class Captions(Step):
         results = {}
         for frame in frames:
             result = findings(frame)
-            caption_frame(run.models, run.image(frame), run.kind, result)
+            image = run.image(frame) if run.models.vision is not None else _NO_PIXELS
+            caption_frame(run.models, image, run.kind, result)
             results[frame.id] = result
         return results
 
@@ -69,15 +73,20 @@ class Embeddings(Step):
     def models(self, models: Models) -> list[Any]:
         return [m for m in (models.features, models.clip, models.text) if m is not None]
 
+    def prepare(self, run: Run, frames: list[FrameView]) -> None:
+        if run.models.features is not None:
+            features_of(run, frames)
+        clip_of(run, frames)
+
     def compute(self, run: Run, frames: list[FrameView]) -> Any:
         m = run.models
         rows: list[tuple[uuid.UUID, str, str, np.ndarray]] = []
         if m.features is not None:
             for frame, (vector, _) in zip(frames, features_of(run, frames), strict=True):
                 rows.append((frame.id, "image", m.features.name, vector))
-        if m.clip is not None and frames:
-            vectors = m.clip.embed_images([run.image(f) for f in frames])
-            rows += [(f.id, "image", m.clip.name, v) for f, v in zip(frames, vectors, strict=True)]
+        if m.clip is not None:
+            rows += [(f.id, "image", m.clip.name, v)
+                     for f, v in zip(frames, clip_of(run, frames), strict=True)]
         if m.text is not None and frames:
             vectors = m.text.embed([describe_for_search(findings(f)) for f in frames])
             rows += [(f.id, "text", m.text.name, v) for f, v in zip(frames, vectors, strict=True)]
@@ -92,6 +101,18 @@ class Embeddings(Step):
                                   frame_id=frame_id, kind=kind, model=model, dim=len(vector),
                                   embedding=vector))
         return []
+
+
+def clip_of(run: Run, frames: list[FrameView]) -> list[np.ndarray]:
+    """CLIP's image vector per frame, computed once per run and frame."""
+    if run.models.clip is None:
+        return []
+    missing = [f for f in frames if (_CLIP, f.id) not in run.memo]
+    if missing:
+        vectors = run.models.clip.embed_images([run.image(f) for f in missing])
+        for frame, vector in zip(missing, vectors, strict=True):
+            run.memo[(_CLIP, frame.id)] = vector
+    return [run.memo[(_CLIP, f.id)] for f in frames]
 
 
 class SearchDocument(Step):

@@ -55,6 +55,7 @@ def features_of(run: Run, frames: list[FrameView]) -> list[Any]:
 
 class Labels(Step):
     name = "labels"
+    per_frame = True
 
     def models(self, models: Models) -> list[Any]:
         return [models.features] if models.features is not None else []
@@ -76,6 +77,7 @@ class _Finder(Step):
     """A detector whose findings are the media's objects of one type."""
 
     kind: str
+    per_frame = True
 
     def detect(self, run: Run, frame: FrameView) -> list[Found]:
         raise NotImplementedError
@@ -151,6 +153,7 @@ def layer_text(frame: FrameView) -> str:
 
 class Moderations(Step):
     name = "moderation"
+    per_frame = True
 
     def models(self, models: Models) -> list[Any]:
         return [models.moderator] if models.moderator is not None else []

@@ -22,12 +22,13 @@ from coreviz_studio.db.tables import Media
 from coreviz_studio.pipeline import transient
 from coreviz_studio.pipeline.queue import now_iso, set_processing
 from coreviz_studio.pipeline.steps import DECODE, STEPS
-from coreviz_studio.pipeline.steps.base import Run, Step, is_current, load_frames
+from coreviz_studio.pipeline.steps.base import FrameView, Run, Step, is_current, load_frames
 
 log = logging.getLogger(__name__)
 
 DECODE_REVISION = 1  # bump when decode writes frames differently: every media decodes again
 READY, FAILED, SKIPPED, QUEUED = "ready", "failed", "skipped", "queued"
+CHUNK = 16  # frames whose images a run holds at once
 
 
 class Gone(Exception):
@@ -67,52 +68,104 @@ def changed_steps(records: dict[str, Any], models: Models) -> list[str]:
 
 def run_steps(run: Run, steps: list[Step], attempt: int) -> list[str]:
     """Run `steps` in order; the names of those that failed (each recorded with its reason).
-    Raises what a job must not swallow: the server's trouble (transient) and Gone."""
-    failed: list[str] = []
-    for step in steps:
-        if not _run_one(run, step, attempt):
+    Raises what a job must not swallow: the server's trouble (transient) and Gone.
+
+    The per-frame steps go first, together, a chunk of frames at a time: each frame image is
+    loaded once, given to each of them (and to the later steps' `prepare`), then let go, so a
+    long video never holds all its frames in memory. Then the later steps, one after another,
+    each reading what the ones before it stored."""
+    per_frame = [s for s in steps if s.per_frame]
+    later = [s for s in steps if not s.per_frame]
+    failed = _run_per_frame(run, per_frame, later, attempt) if per_frame or later else []
+    for step in later:
+        started = time.perf_counter()
+        result: Any = None
+        error: Exception | None = None
+        with run.pipe.session() as session:
+            frames = load_frames(session, run.media_id)
+        try:
+            if step.configured(run.models):
+                with run.timings.stage(step.name):
+                    result = step.compute(run, frames)
+        except Exception as exc:
+            error = _own(exc)
+        if not _finish(run, step, frames, result, error, time.perf_counter() - started,
+                       attempt):
             failed.append(step.name)
     return failed
 
 
-def _run_one(run: Run, step: Step, job_attempt: int) -> bool:
-    started = time.perf_counter()
+def _run_per_frame(run: Run, steps: list[Step], later: list[Step], attempt: int) -> list[str]:
+    with run.pipe.session() as session:
+        frames = load_frames(session, run.media_id)
+    results: dict[str, dict[Any, Any]] = {s.name: {} for s in steps}
+    errors: dict[str, Exception] = {}
+    seconds: dict[str, float] = {s.name: 0.0 for s in steps}
+    due = [s for s in steps if s.configured(run.models)]
+    for start in range(0, len(frames), CHUNK):
+        chunk = frames[start:start + CHUNK]
+        for step in due:
+            if step.name in errors:
+                continue
+            began = time.perf_counter()
+            try:
+                with run.timings.stage(step.name):
+                    results[step.name].update(step.compute(run, chunk))
+            except Exception as exc:
+                errors[step.name] = _own(exc)
+            seconds[step.name] += time.perf_counter() - began
+        for step in later:
+            try:
+                step.prepare(run, chunk)
+            except Exception as exc:  # its own compute tries again, and reports
+                _own(exc)
+        run.release(chunk)
+    return [step.name for step in steps
+            if not _finish(run, step, frames, results[step.name] if step in due else None,
+                           errors.get(step.name), seconds[step.name], attempt)]
+
+
+def _own(exc: Exception) -> Exception:
+    """`exc` if it is the step's own failure; the server's trouble is raised for the job."""
+    if isinstance(exc, Gone) or transient.waits_for(exc) is not None:
+        raise exc
+    return exc
+
+
+def _finish(run: Run, step: Step, frames: list[FrameView], result: Any,
+            error: Exception | None, seconds: float, job_attempt: int) -> bool:
+    """Write the step's rows and its state (or only its failure); whether it succeeded."""
     key = step.key(run.models)
-    configured = step.configured(run.models)
-    try:
-        with run.pipe.session() as session:
-            frames = load_frames(session, run.media_id)
-        with run.timings.stage(step.name):
-            result = step.compute(run, frames) if configured else None
-        with run.pipe.session() as session:
-            media = locked(session, run)
-            notes = step.write(session, media, frames, result)
-            record: dict[str, Any] = {"status": READY if configured else SKIPPED, **key,
-                                      **_timing(media, step.name, started, job_attempt)}
-            if notes:
-                record["notes"] = notes
-            record_step(media, step.name, record)
-        return True
-    except Gone:
-        raise
-    except Exception as exc:
-        if transient.waits_for(exc) is not None:
-            raise
-        error = f"{type(exc).__name__}: {str(exc)[:300]}"
-        log.warning("media %s: step %s failed: %s", run.media_id, step.name, error)
-        with run.pipe.session() as session:
-            media = locked(session, run)
-            record_step(media, step.name, {"status": FAILED, **key, "error": error,
-                                           **_timing(media, step.name, started, job_attempt)})
-        return False
+    if error is None:
+        started = time.perf_counter()
+        try:
+            with run.pipe.session() as session:
+                media = locked(session, run)
+                notes = step.write(session, media, frames, result)
+                status = READY if step.configured(run.models) else SKIPPED
+                record: dict[str, Any] = {"status": status, **key, **_timing(
+                    media, step.name, seconds + time.perf_counter() - started, job_attempt)}
+                if notes:
+                    record["notes"] = notes
+                record_step(media, step.name, record)
+            return True
+        except Exception as exc:
+            error = _own(exc)
+    message = f"{type(error).__name__}: {str(error)[:300]}"
+    log.warning("media %s: step %s failed: %s", run.media_id, step.name, message)
+    with run.pipe.session() as session:
+        media = locked(session, run)
+        record_step(media, step.name, {"status": FAILED, **key, "error": message,
+                                       **_timing(media, step.name, seconds, job_attempt)})
+    return False
 
 
-def _timing(media: Media, name: str, started: float, job_attempt: int) -> dict[str, Any]:
+def _timing(media: Media, name: str, seconds: float, job_attempt: int) -> dict[str, Any]:
     """attempt: this step's tries in a row (1 after a success), seconds, when it ended."""
     before = steps_of(media).get(name) or {}
     attempt = int(before.get("attempt") or 0) + 1 if before.get("status") == FAILED else 1
-    return {"attempt": attempt, "jobAttempt": job_attempt,
-            "seconds": round(time.perf_counter() - started, 3), "finishedAt": now_iso()}
+    return {"attempt": attempt, "jobAttempt": job_attempt, "seconds": round(seconds, 3),
+            "finishedAt": now_iso()}
 
 
 def steps_of(media: Media) -> dict[str, Any]:
