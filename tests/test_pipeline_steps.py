@@ -226,3 +226,34 @@ def test_a_changed_model_version_runs_only_its_step(  # type: ignore[no-untyped-
                            headers=lib.headers).json()["queued"] is False
     drain(pipe, [media["id"]])
     assert _rows(database, media["id"])["frames"][0][0] != before["frames"][0][0]
+
+
+def test_a_step_only_run_loads_each_frame_once_for_all_its_steps(  # type: ignore[no-untyped-def]
+        lib: Library, settings, database, shared_models, faces_dir, tmp_path) -> None:
+    from coreviz_studio.storage.local import LocalBlobStore
+
+    fetched: list[str] = []
+
+    class Counting(LocalBlobStore):
+        def fetch(self, key: str, dest: Path) -> None:
+            fetched.append(key)
+            super().fetch(key, dest)
+
+    base = _pipe(settings, database, _with_faces(shared_models, faces_dir))
+    pipe = type(base)(base.db, Counting(settings.effective_blob_dir()), base.settings)
+    clip = lib.upload(media_files.video_with_cut(tmp_path / "v.mp4", cut_at=2.0, seconds=4.0),
+                      "cut.mp4")
+    drain(pipe, [clip["id"]])
+    assert len(fetched) == 1  # the upload itself; its frames come from the decode
+    frames = lib.media(clip["id"])["frames"]
+    assert len(frames) == 2
+    fetched.clear()
+    done = CliRunner().invoke(app, ["reprocess", "--media", clip["id"], "--step", "faces",
+                                    "--step", "moderation", "--step", "embeddings"])
+    assert done.exit_code == 0, done.output
+    drain(pipe, [clip["id"]])
+    keys = {f["blob"].rsplit("/blobs/", 1)[1] for f in frames}
+    assert sorted(fetched) == sorted(keys)  # each stored frame once, for the three steps
+    state = lib.media(clip["id"])["metadata"]["processing"]
+    assert all(state["steps"][n]["status"] == "ready"
+               for n in ("faces", "moderation", "embeddings", "caption", "search"))
