@@ -227,6 +227,11 @@ def test_a_changed_model_version_runs_only_its_step(  # type: ignore[no-untyped-
     drain(pipe, [media["id"]])
     assert _rows(database, media["id"])["frames"][0][0] != before["frames"][0][0]
 
+    # The operator's command compares with the models its settings build.
+    done = CliRunner().invoke(app, ["reprocess", "--changed", "--media", media["id"]])
+    assert done.exit_code == 0 and done.output.startswith("queued "), done.output
+    drain(pipe, [media["id"]])
+
 
 def test_a_step_only_run_loads_each_frame_once_for_all_its_steps(  # type: ignore[no-untyped-def]
         lib: Library, settings, database, shared_models, faces_dir, tmp_path) -> None:
