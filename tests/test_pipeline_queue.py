@@ -73,8 +73,13 @@ def test_rerun_replaces_instead_of_duplicating(lib: Library, settings, database)
     pipe = pipeline(settings, database, models="none")
     drain(pipe, [media["id"]])
     first = lib.media(media["id"])["frames"][0]
+    # A job whose steps are all done and current has nothing to do; a reprocess decodes again.
+    assert process(pipe, uuid.UUID(media["id"])) == "ready"
+    assert lib.media(media["id"])["frames"][0]["id"] == first["id"]
     for _ in range(2):
-        assert process(pipe, uuid.UUID(media["id"])) == "ready"
+        assert lib.client.post(f"/api/media/{media['id']}/reprocess",
+                               headers=lib.headers).status_code == 202
+        drain(pipe, [media["id"]])
     with database.system_sessions() as s:
         frames = s.scalar(select(func.count()).select_from(Frame)
                           .where(Frame.media_id == uuid.UUID(media["id"])))
@@ -130,9 +135,14 @@ class _Flaky:
         return Moderation({"nsfw": 0.01}, [], "flaky")
 
 
-def test_a_transient_error_is_retried_with_backoff(lib: Library, settings, database) -> None:  # type: ignore[no-untyped-def]
-    import time
+def _due_now(database, media_id: str) -> None:  # type: ignore[no-untyped-def]
+    """Make the media's waiting retry due now (instead of sleeping through its backoff)."""
+    with database.engine.begin() as c:
+        c.execute(text("UPDATE procrastinate_jobs SET scheduled_at = now() "
+                       "WHERE args->>'media_id' = :m AND status = 'todo'"), {"m": media_id})
 
+
+def test_a_failing_step_is_retried_with_backoff_alone(lib: Library, settings, database) -> None:  # type: ignore[no-untyped-def]
     from coreviz_studio.ai.registry import Models
     from coreviz_studio.pipeline.process import Pipeline
 
@@ -143,23 +153,32 @@ def test_a_transient_error_is_retried_with_backoff(lib: Library, settings, datab
             return Models(moderator=flaky)  # type: ignore[arg-type]
 
     media = lib.upload(media_files.image("PNG", (32, 32)), "flaky.png")
-    base = pipeline(settings, database, job_retry_backoff_seconds=1)
+    base = pipeline(settings, database, job_retry_backoff_seconds=30)
     pipe = FlakyPipeline(base.db, base.store, base.settings)
     drain(pipe, [media["id"]])
-    state = lib.media(media["id"])["metadata"]["processing"]
-    assert state["status"] == "queued" and state["willRetry"] is True
-    assert "temporarily unavailable" in state["error"]
+    item = lib.media(media["id"])
+    state = item["metadata"]["processing"]
+    # Usable (decoded, captioned) while the failed step waits for its retry.
+    assert state["status"] == "ready" and state["willRetry"] is True
+    assert state["failedSteps"] == ["moderation"]
+    step = state["steps"]["moderation"]
+    assert step["status"] == "failed" and "temporarily unavailable" in step["error"]
+    assert step["willRetry"] is True and step["attempt"] == 1
+    assert state["steps"]["caption"]["status"] == "ready"
     assert [j["status"] for j in jobs_of(database, media["id"])] == ["todo"]
-    time.sleep(1.2)  # the backoff: 1 s ** attempt
+    frame = item["frames"][0]
+    _due_now(database, media["id"])
     drain(pipe, [media["id"]])
     item = lib.media(media["id"])
-    assert item["metadata"]["processing"]["status"] == "ready"
-    assert item["metadata"]["processing"]["attempt"] == 2
+    state = item["metadata"]["processing"]
+    assert state["status"] == "ready" and "failedSteps" not in state
+    assert state["attempt"] == 2 and state["steps"]["moderation"]["attempt"] == 2
     assert item["metadata"]["moderation"]["status"] == "approved"
-    assert len(item["frames"]) == 1 and flaky.calls == 2
+    assert [f["id"] for f in item["frames"]] == [frame["id"]]  # not decoded again
+    assert flaky.calls == 2
 
 
-def test_the_last_attempt_marks_failed(lib: Library, settings, database) -> None:  # type: ignore[no-untyped-def]
+def test_the_last_attempt_leaves_the_step_failed(lib: Library, settings, database) -> None:  # type: ignore[no-untyped-def]
     from coreviz_studio.ai.registry import Models
     from coreviz_studio.pipeline.process import Pipeline
 
@@ -174,9 +193,23 @@ def test_the_last_attempt_marks_failed(lib: Library, settings, database) -> None
     media = lib.upload(media_files.image("PNG", (32, 32)), "doomed.png")
     base = pipeline(settings, database, job_attempts=1)
     drain(BrokenPipeline(base.db, base.store, base.settings), [media["id"]])
-    state = lib.media(media["id"])["metadata"]["processing"]
-    assert state["status"] == "failed" and "model file is corrupt" in state["error"]
-    assert [j["status"] for j in jobs_of(database, media["id"])] == ["failed"]
+    item = lib.media(media["id"])
+    state = item["metadata"]["processing"]
+    assert state["status"] == "ready" and state["failedSteps"] == ["moderation"]
+    assert "reprocess --step moderation" in state["note"] and "willRetry" not in state
+    assert "model file is corrupt" in state["steps"]["moderation"]["error"]
+    assert item["frames"][0]["captions"]  # the other steps' work is there
+    assert [j["status"] for j in jobs_of(database, media["id"])] in ([], ["succeeded"])
+
+    # `reprocess --failed` picks the item up for its failed step only.
+    from typer.testing import CliRunner
+
+    from coreviz_studio.cli import app
+
+    done = CliRunner().invoke(app, ["reprocess", "--media", media["id"], "--failed"])
+    assert done.exit_code == 0 and "queued 1 media" in done.output, done.output
+    steps = lib.media(media["id"])["metadata"]["processing"]["steps"]
+    assert steps["moderation"]["status"] == "queued" and steps["caption"]["status"] == "ready"
 
 
 def test_reprocess_endpoint_and_command(lib: Library, settings, database, make_member) -> None:  # type: ignore[no-untyped-def]

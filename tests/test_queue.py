@@ -187,7 +187,8 @@ def test_counts_by_state_per_organization_and_collection(  # type: ignore[no-unt
 def test_an_empty_queue_has_no_oldest(client, make_member) -> None:  # type: ignore[no-untyped-def]
     member = make_member()
     assert _queue(client, member.headers) == {"queued": 0, "processing": 0, "failed": 0,
-                                              "ready": 0, "oldestWaiting": None}
+                                              "ready": 0, "oldestWaiting": None,
+                                              "withFailedStep": 0}
 
 
 def test_a_collection_scoped_key_counts_only_its_collections(client, make_member) -> None:  # type: ignore[no-untyped-def]

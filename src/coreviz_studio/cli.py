@@ -207,18 +207,26 @@ def reprocess(
     everything: Annotated[bool, typer.Option(
         "--all", help="Every media of every organization (after a model change).")] = False,
     failed_only: Annotated[bool, typer.Option(
-        "--failed", help="Only media whose processing failed.")] = False,
+        "--failed", help="Only media whose processing, or one of its steps, failed.")] = False,
+    step: Annotated[list[str] | None, typer.Option(
+        "--step", help="Only this step (repeat for several): decode, labels, objects, faces, "
+        "text, moderation, caption, embeddings, search.")] = None,
+    changed: Annotated[bool, typer.Option(
+        "--changed", help="Only the steps whose model is new or changed (every media unless "
+        "narrowed).")] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Queue processing again (a running server or `worker` picks it up)."""
+    """Queue processing again (a running server or `worker` picks it up); docs/processing.md."""
+    from coreviz_studio.ai.registry import models_for
     from coreviz_studio.pipeline import reprocess as requeue
 
-    if not (media or collection or everything):
-        _fail("say what to reprocess: --media ID, --collection ID or --all")
+    if not (media or collection or everything or changed):
+        _fail("say what to reprocess: --media ID, --collection ID, --all or --changed")
+    models = models_for(_settings(data_dir)) if changed else None
 
     def work(session: Session) -> tuple[int, int]:
         return requeue.requeue_where(session, media_ids=media, dataset_id=collection,
-                                     failed_only=failed_only)
+                                     failed_only=failed_only, steps=step, changed=models)
 
     queued, skipped = _in_transaction(data_dir, work)
     typer.echo(f"queued {queued} media" + (f" ({skipped} already waiting)" if skipped else ""))

@@ -357,6 +357,7 @@ class QueueStatus(Model):
     failed: int = 0
     ready: int = 0
     oldest_waiting: OldestWaiting | None = None
+    with_failed_step: int = 0  # ready items one of whose processing steps failed
 
 
 class UploadResult(Model):

@@ -15,6 +15,9 @@ def describe(status: QueueStatus) -> str:
     """The lines a person reads."""
     lines = [f"queued      {status.queued}", f"processing  {status.processing}",
              f"failed      {status.failed}", f"ready       {status.ready}"]
+    if status.with_failed_step:
+        lines.append(f"  of which {status.with_failed_step} with a failed step "
+                     "(metadata.processing.failedSteps)")
     oldest = status.oldest_waiting
     if oldest is not None:
         since = f" since {oldest.queued_at}" if oldest.queued_at else ""

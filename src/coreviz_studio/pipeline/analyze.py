@@ -141,3 +141,15 @@ def jpeg_bytes(image: Image.Image, max_side: int = 1024) -> bytes:
     out = io.BytesIO()
     copy.save(out, "JPEG", quality=85)
     return out.getvalue()
+
+
+def embed_crops(models: Models, image: Image.Image, objects: list[Found]) -> None:
+    """Give `objects` (found on `image`) the image model's crop embeddings (the objects step)."""
+    if models.features is not None:
+        _embed_crops(models, image, objects)
+
+
+def caption_frame(models: Models, image: Image.Image, kind: str, result: FrameResult) -> None:
+    """Set `result.caption` from the endpoint or composed from `result`'s findings (the caption
+    step: the same rule as `analyze_frame`)."""
+    _caption(models, image, kind, result)

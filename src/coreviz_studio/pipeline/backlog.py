@@ -49,8 +49,14 @@ _IN_STATE = ("SELECT count(*) FROM media WHERE status = 'active' AND type <> 'fo
              " AND (metadata->'processing'->>'status') = '{state}'"
              " AND organization_id = CAST(:org AS uuid)"
              " AND (CAST(:dataset AS uuid) IS NULL OR dataset_id = CAST(:dataset AS uuid))")
+# media_step_failed_idx (migration 0014): ready items with a failed step (docs/processing.md).
+_STEP_FAILED = ("SELECT count(*) FROM media WHERE status = 'active' AND type <> 'folder'"
+                " AND (metadata->'processing'->'failedSteps') IS NOT NULL"
+                " AND organization_id = CAST(:org AS uuid)"
+                " AND (CAST(:dataset AS uuid) IS NULL OR dataset_id = CAST(:dataset AS uuid))")
 _DONE = text(f"SELECT ({_IN_STATE.format(state='ready')}) AS ready,"
-             f" ({_IN_STATE.format(state='failed')}) AS failed")
+             f" ({_IN_STATE.format(state='failed')}) AS failed,"
+             f" ({_STEP_FAILED}) AS step_failed")
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,7 @@ class Backlog:
     failed: int
     ready: int
     oldest: Waiting | None
+    with_failed_step: int = 0  # usable items one of whose steps failed (counted in `ready`)
 
 
 def backlog(session: Session, principal: Principal, dataset_id: IdRef | None = None) -> Backlog:
@@ -82,4 +89,5 @@ def backlog(session: Session, principal: Principal, dataset_id: IdRef | None = N
     oldest = (Waiting(first.id, first.name, first.dataset_id, first.queued_at)
               if first else None)
     return Backlog(queued=jobs.get("todo", 0), processing=jobs.get("doing", 0),
-                   failed=int(done.failed), ready=int(done.ready), oldest=oldest)
+                   failed=int(done.failed), ready=int(done.ready), oldest=oldest,
+                   with_failed_step=int(done.step_failed))

@@ -1,10 +1,12 @@
-"""One processing job: decode a media into frames, run the models, store the results.
+"""One processing job: decode a media into frames (the first step), then the steps that are
+due (steps/runner.py), each storing its own results; docs/processing.md.
 
 `metadata.processing` tells users where it stands: queued → processing → ready, or failed with
-a readable `error`. A file that cannot be decoded fails at once (retrying cannot help); a
-full disk or a database away is the server's trouble: the media stays queued, says what it
-waits for, and is retried for as long as it takes (see transient.py); any other error is
-retried by the queue and marked failed only on the last attempt.
+a readable `error`. A file that cannot be decoded fails at once (retrying cannot help); a step
+that fails fails alone (the item is ready, `failedSteps` says which) and the job is retried
+with backoff for it; a full disk or a database away is the server's trouble: the media stays
+queued, says what it waits for, and is retried for as long as it takes (see transient.py); any
+other error is retried by the queue and marked failed only on the last attempt.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
-from PIL import Image
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -30,10 +31,12 @@ from coreviz_studio.db.rls import scope_session
 from coreviz_studio.db.session import Database
 from coreviz_studio.db.tables import Media
 from coreviz_studio.pipeline import thumbnail, transient
-from coreviz_studio.pipeline.analyze import FrameResult, Timings, analyze_frame
+from coreviz_studio.pipeline.analyze import Timings
 from coreviz_studio.pipeline.decode import BadMedia, Limits
 from coreviz_studio.pipeline.queue import now_iso, set_processing
 from coreviz_studio.pipeline.sandbox import DecodeFailed, decode_isolated
+from coreviz_studio.pipeline.steps import DECODE, NAMES, STEPS, runner
+from coreviz_studio.pipeline.steps.base import Run
 from coreviz_studio.pipeline.store import replace_frames
 from coreviz_studio.storage.base import BlobStore, NotStored, put_file
 
@@ -94,11 +97,14 @@ def process(pipe: Pipeline, media_id: uuid.UUID, run: int = 1,
                 set_processing(media, {**kept, "status": "processing",
                                        "startedAt": now_iso(), "attempt": attempt})
                 kind, blob_key = media.type, media.blob_key
-            return _run(pipe, media_id, kind, blob_key, attempt, started)
+                records = dict(kept.get("steps") or {})
+            return _run(pipe, media_id, kind, blob_key, attempt, started, records)
         except (BadMedia, DecodeFailed) as exc:
             _finish(pipe, media_id, {"status": "failed", "error": str(exc), "attempt": attempt})
             log.info("media %s failed: %s", media_id, exc)
             return "failed"
+    except transient.RetryLater:  # a step failed; its state and the media's are written
+        raise
     except Exception as exc:
         what = transient.waits_for(exc)
         if what is not None:
@@ -159,64 +165,111 @@ def _database_back(pipe: Pipeline, patience: float = 60.0) -> None:
 
 
 def _run(pipe: Pipeline, media_id: uuid.UUID, kind: str, blob_key: str | None, attempt: int,
-         started: float) -> str:
+         started: float, records: dict[str, Any]) -> str:
     if not blob_key:
         raise BadMedia("the uploaded file is missing from storage")
     models = pipe.models()
     timings = Timings()
+    stale: list[str] = []
     with scratch_folder(pipe.settings) as out:
-        source = out / "source"
-        with timings.stage("fetch"):
-            try:
-                pipe.store.fetch(blob_key, source)
-            except NotStored:
-                raise BadMedia("the uploaded file is missing from storage") from None
-        with timings.stage("decode"):
-            decoded = decode_isolated(kind, source, out, pipe.limits(),
-                                      timeout=pipe.settings.decode_timeout_seconds,
-                                      memory_mb=pipe.settings.decode_memory_mb)
-        results: list[FrameResult] = []
-        for spec in decoded.frames:
-            with Image.open(out / spec.image) as image:
-                results.append(analyze_frame(models, image, kind, spec.text, timings))
-        with timings.stage("thumbnail"):
-            preview = thumbnail.make(kind, [out / spec.image for spec in decoded.frames],
-                                     out / f"thumbnail.{thumbnail.EXT}")
-        keys: list[tuple[str, str]] = []
-        preview_key: str | None = None
+        run = Run(pipe, media_id, kind, blob_key, models, timings, out)
         try:
-            with timings.stage("store"):
-                for spec in decoded.frames:
-                    keys.append((put_file(pipe.store, out / spec.image, "jpeg"),
-                                 put_file(pipe.store, out / spec.thumbnail, "jpeg")))
-                if preview is not None:
-                    preview_key = put_file(pipe.store, preview, thumbnail.EXT)
-                with pipe.session() as session:
-                    media = _locked(session, media_id)
-                    if media is None or media.blob_key != blob_key:
-                        raise _Gone
-                    stale = replace_frames(session, media, decoded, results, keys, preview_key)
-                    notes = decoded.notes + [n for r in results for n in r.notes]
-                    state: dict[str, Any] = {
-                        **_kept(media), "status": "ready", "finishedAt": now_iso(),
-                        "attempt": attempt,
-                        "frames": len(decoded.frames), "models": models.names(),
-                        "seconds": round(time.perf_counter() - started, 3),
-                        "stages": {k: round(v, 3) for k, v in timings.seconds.items()},
-                    }
-                    if notes:
-                        state["notes"] = notes
-                    set_processing(media, state)
-        except _Gone:
-            _delete(pipe.store, _made(keys, preview_key))
+            if runner.needs_decode(records):
+                stale = _decode(run, attempt)
+                steps = list(STEPS)
+            else:
+                steps = runner.plan(records, models)
+            failed = runner.run_steps(run, steps, attempt)
+        except runner.Gone:
             return "skipped"
-        except BaseException:
-            _delete(pipe.store, _made(keys, preview_key))
-            raise
-    _delete(pipe.store, stale)
-    log.info("media %s ready: %d frames in %.2f s", media_id, len(decoded.frames),
-             time.perf_counter() - started)
+        finally:
+            _delete(pipe.store, stale)  # the replaced frames' files (their rows are gone)
+    last = attempt >= pipe.settings.job_attempts
+    with pipe.session() as session:
+        media = _locked(session, media_id)
+        if media is None or media.blob_key != blob_key:
+            return "skipped"
+        _ready(media, models, attempt, started, timings, failed, last)
+    log.info("media %s ready in %.2f s (steps run: %s%s)", media_id,
+             time.perf_counter() - started, ", ".join(s.name for s in steps) or "none",
+             f"; failed: {', '.join(failed)}" if failed else "")
+    if failed and not last:
+        raise transient.RetryLater(pipe.settings.job_retry_backoff_seconds ** attempt)
     return "ready"
+
+
+def _ready(media: Media, models: Models, attempt: int, started: float, timings: Timings,
+           failed_now: list[str], last: bool) -> None:
+    """The overall state once the steps ran: `ready` (the item is usable) even when a step
+    failed; `failedSteps` and `note` say which and what happens next."""
+    records = runner.steps_of(media)
+    for name in failed_now:  # whether the queue tries it again
+        records[name] = {**records[name], "willRetry": not last}
+    decode = records.get(DECODE) or {}
+    state: dict[str, Any] = {
+        **_kept(media), "status": "ready", "finishedAt": now_iso(), "attempt": attempt,
+        "frames": decode.get("frames", 0), "models": models.names(),
+        "seconds": round(time.perf_counter() - started, 3),
+        "stages": {k: round(v, 3) for k, v in timings.seconds.items()}, "steps": records,
+    }
+    notes = [n for name in NAMES for n in (records.get(name) or {}).get("notes", [])]
+    if notes:
+        state["notes"] = list(dict.fromkeys(notes))
+    failed = [name for name in NAMES if (records.get(name) or {}).get("status") == "failed"]
+    if failed:
+        state["failedSteps"] = failed
+        again = ("it is retried by itself" if failed_now and not last else
+                 f"`coreviz-studio reprocess --step {failed[0]}` runs it again")
+        state["note"] = (f"Usable, but the {', '.join(failed)} step"
+                         f"{'s' if len(failed) > 1 else ''} failed; {again}")
+        if failed_now and not last:
+            state["willRetry"] = True
+    set_processing(media, state)
+
+
+def _decode(run: Run, attempt: int) -> list[str]:
+    """The first step: fetch, decode in the sandbox, store frames and thumbnail; the blob keys
+    it replaced. BadMedia (and DecodeFailed) when the file cannot be decoded."""
+    pipe, out, timings, started = run.pipe, run.scratch, run.timings, time.perf_counter()
+    source = out / "source"
+    with timings.stage("fetch"):
+        try:
+            pipe.store.fetch(run.blob_key, source)
+        except NotStored:
+            raise BadMedia("the uploaded file is missing from storage") from None
+    with timings.stage("decode"):
+        decoded = decode_isolated(run.kind, source, out, pipe.limits(),
+                                  timeout=pipe.settings.decode_timeout_seconds,
+                                  memory_mb=pipe.settings.decode_memory_mb)
+    with timings.stage("thumbnail"):
+        preview = thumbnail.make(run.kind, [out / spec.image for spec in decoded.frames],
+                                 out / f"thumbnail.{thumbnail.EXT}")
+    keys: list[tuple[str, str]] = []
+    preview_key: str | None = None
+    try:
+        with timings.stage("store"):
+            for spec in decoded.frames:
+                keys.append((put_file(pipe.store, out / spec.image, "jpeg"),
+                             put_file(pipe.store, out / spec.thumbnail, "jpeg")))
+            if preview is not None:
+                preview_key = put_file(pipe.store, preview, thumbnail.EXT)
+            with pipe.session() as session:
+                media = runner.locked(session, run)
+                stale = replace_frames(session, media, decoded, keys, preview_key)
+                record: dict[str, Any] = {
+                    "status": "ready", **runner.decode_key(), "attempt": 1,
+                    "jobAttempt": attempt, "frames": len(decoded.frames),
+                    "seconds": round(time.perf_counter() - started, 3), "finishedAt": now_iso()}
+                if decoded.notes:
+                    record["notes"] = decoded.notes
+                # A new decode: the steps' earlier states are about frames that are gone.
+                state = dict(media.metadata_.get("processing") or {})
+                set_processing(media, {**state, "steps": {DECODE: record}})
+    except BaseException:
+        _delete(pipe.store, _made(keys, preview_key))
+        raise
+    run.decoded = {spec.index: out / spec.image for spec in decoded.frames}
+    return stale
 
 
 def _organization_of(pipe: Pipeline, media_id: uuid.UUID) -> uuid.UUID | None:
@@ -251,10 +304,6 @@ def sweep_scratch(settings: Settings, older_than: float = 6 * 3600) -> int:
     return owners.remove_leftovers(scratch_dir(settings).glob(f"{_SCRATCH}*"), older_than,
                                    _SCRATCH)
 
-class _Gone(Exception):
-    """The media was deleted or replaced while it was being processed."""
-
-
 def _locked(session: Session, media_id: uuid.UUID) -> Media | None:
     """The media row, locked, if it is still something to process."""
     media = session.scalar(select(Media).where(Media.id == media_id).with_for_update())
@@ -271,10 +320,10 @@ def _finish(pipe: Pipeline, media_id: uuid.UUID, state: dict[str, Any]) -> None:
 
 
 def _kept(media: Media) -> dict[str, Any]:
-    """What a job's later states repeat from the queued one: when and why it was queued, and
-    how many of its runs waited for the server (those are not attempts)."""
+    """What a job's later states repeat from the queued one: when and why it was queued, how
+    many of its runs waited for the server (those are not attempts), and the steps' states."""
     current = media.metadata_.get("processing") or {}
-    return {k: current[k] for k in ("queuedAt", "reason", "waits") if current.get(k)}
+    return {k: current[k] for k in ("queuedAt", "reason", "waits", "steps") if current.get(k)}
 
 
 def _delete(store: BlobStore, keys: list[str]) -> None:

@@ -38,6 +38,7 @@ class QueueStatus(WireModel):
     failed: int
     ready: int
     oldestWaiting: OldestWaiting | None
+    withFailedStep: int = 0  # ready items one of whose steps failed (docs/processing.md)
 
 
 @router.post("/media/{media_id}/reprocess", status_code=202, response_model=MediaRequeued)
@@ -67,4 +68,4 @@ def queue_status(db: Db, principal: Viewer, datasetId: Id | None = None) -> Queu
                             queuedAt=b.oldest.queued_at, datasetId=str(b.oldest.dataset_id))
               if b.oldest else None)
     return QueueStatus(queued=b.queued, processing=b.processing, failed=b.failed, ready=b.ready,
-                       oldestWaiting=oldest)
+                       oldestWaiting=oldest, withFailedStep=b.with_failed_step)
