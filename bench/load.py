@@ -353,6 +353,20 @@ async def drive(base: str, key: str, routes: dict[str, Call], clients: int, dura
     return samples, time.monotonic() - started
 
 
+async def drive_each(base: str, key: str, routes: dict[str, Call]) -> list[Sample]:
+    """Each route once, in turn."""
+    out = []
+    rng = random.Random(0)
+    async with httpx.AsyncClient(base_url=base, headers={"x-api-key": key}, timeout=300) as c:
+        for route, call in routes.items():
+            started = time.perf_counter()
+            r = await call(c, rng)
+            ok = 200 <= r.status_code < 300
+            out.append(Sample(route, (time.perf_counter() - started) * 1000, ok,
+                              "" if ok else f"{r.status_code}: {r.text[:200]}"))
+    return out
+
+
 # --- the run --------------------------------------------------------------------------------
 
 @dataclass
@@ -381,6 +395,12 @@ def run(t: Target, args: argparse.Namespace) -> dict[str, Any]:
                                "web_processes": args.web_processes,
                                "pool": args.pool, "worker_processes": args.workers,
                                "cores": os.cpu_count()}
+    # Warm-up, not counted: each route once (the first search loads the query's model).
+    warm = [s for s in asyncio.run(drive_each(t.base, t.key, routes)) if not s.ok]
+    for s in warm:
+        print(f"warm-up error in {s.route}: {s.error}")
+    if t.server is not None:
+        print(f"server pid {t.server.pid}, worker pids {[w.pid for w in t.workers]}", flush=True)
     base_samples: list[Sample] = []
     if args.baseline_requests:
         base_samples, secs = asyncio.run(drive(t.base, t.key, routes, 1, 3600,
