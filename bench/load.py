@@ -396,9 +396,9 @@ def run(t: Target, args: argparse.Namespace) -> dict[str, Any]:
                                "pool": args.pool, "worker_processes": args.workers,
                                "cores": os.cpu_count()}
     # Warm-up, not counted: each route once (the first search loads the query's model).
-    warm = [s for s in asyncio.run(drive_each(t.base, t.key, routes)) if not s.ok]
-    for s in warm:
-        print(f"warm-up error in {s.route}: {s.error}")
+    warm = [w for w in asyncio.run(drive_each(t.base, t.key, routes)) if not w.ok]
+    for w in warm:
+        print(f"warm-up error in {w.route}: {w.error}")
     if t.server is not None:
         print(f"server pid {t.server.pid}, worker pids {[w.pid for w in t.workers]}", flush=True)
     base_samples: list[Sample] = []
