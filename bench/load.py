@@ -13,13 +13,14 @@ filters, one media, `?q=` search, /api/search, tags, thumbnails, blobs, queue st
 tag writes). Any answer other than 2xx (304 counts as 2xx for blobs), and any exception (timeout,
 reset), is an error; a sample of each route's errors is printed.
 
-Printed: requests/s, p50/p99/max per route, errors per route, the resident memory of the server's
+Printed: requests/s, p50/p99/max per route, errors per route, the memory of the server's
 processes (RSS of uvicorn's, PostgreSQL excluded), of the workers and of PostgreSQL (PSS, so its
-shared buffers count once) sampled every second
-(start, peak, end, and the slope of a least-squares line in MB/min over the timed part), and the
-load average before and after. The baseline, in the same run: the same mix from one client
-(`--baseline-requests` requests, sequential), so the figures under load compare with the
-server's own unloaded speed on this machine (`<route>_p99_ratio` = loaded p99 / single-client p99).
+shared buffers count once) sampled every second (start, peak, end, and the slope of a
+least-squares line in MB/min over the timed part), the cores each part used on average (CPU
+seconds / seconds: server, PostgreSQL, workers, this load generator), and the load average before
+and after. The baseline, in the same run: the same mix from one client (`--baseline-requests`
+requests, sequential), so the figures under load compare with the server's own unloaded speed on
+this machine (`<route>_p99_ratio` = loaded p99 / single-client p99).
 Last line: `RESULT {json}`. Nothing is asserted. Run from the repository root:
 
     .venv/bin/python -m bench.load --clients 20 --duration 60
@@ -140,6 +141,33 @@ def slope_mb_per_min(points: list[tuple[float, float]]) -> float:
 
 
 # --- memory -------------------------------------------------------------------------------------
+
+def _tree_cpu(root: psutil.Process) -> tuple[float, float]:
+    """CPU seconds (user + system) so far of a process and its descendants: (uvicorn's
+    processes, PostgreSQL's). A backend that ended meanwhile takes its seconds with it."""
+    app = pg = 0.0
+    with suppress(psutil.NoSuchProcess):
+        for proc in [root, *root.children(recursive=True)]:
+            with suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                t = proc.cpu_times()
+                if proc.name().startswith("postgres"):
+                    pg += t.user + t.system
+                else:
+                    app += t.user + t.system
+    return app, pg
+
+
+def cpu_seconds(server: psutil.Process | None,
+                workers: list[psutil.Process]) -> dict[str, float]:
+    """CPU seconds so far of the server's processes, PostgreSQL, the workers and this load
+    generator: where the cores go."""
+    out = {"load_generator": sum(psutil.Process().cpu_times()[:2])}
+    if server is not None:
+        out["server"], out["postgres"] = _tree_cpu(server)
+    if workers:
+        out["workers"] = sum(_tree_cpu(w)[0] for w in workers)
+    return out
+
 
 def _tree_rss(root: psutil.Process) -> tuple[float, float]:
     """Memory (MB) of a process and its descendants: (RSS of uvicorn's processes, PSS of
@@ -408,10 +436,15 @@ def run(t: Target, args: argparse.Namespace) -> dict[str, Any]:
         baseline = summarize(base_samples, secs)
     figures["load_before"] = _load_average()
     sampler = MemorySampler(t.server, t.workers)
+    cpu_before = cpu_seconds(t.server, t.workers)
     with sampler.running():
         samples, seconds = asyncio.run(drive(t.base, t.key, routes, args.clients, args.duration,
                                              args.requests, seed=2))
+    cpu_after = cpu_seconds(t.server, t.workers)
     figures["load_after"] = _load_average()
+    # Cores used on average by each part over the timed run (1.0 = one core all the time).
+    figures["cores_used"] = {name: round((cpu_after[name] - cpu_before[name]) / seconds, 2)
+                             for name in cpu_after}
     s = summarize(samples, seconds)
     print(f"\n{args.clients} clients, {s['requests']:,} requests in {s['seconds']:.1f} s: "
           f"{s['rps']:.1f} requests/s, {s['errors']} errors ({s['error_rate']:.2%}); "
@@ -442,6 +475,8 @@ def run(t: Target, args: argparse.Namespace) -> dict[str, Any]:
         print(f"RSS {name:9} start {m['start_mb']:7.1f} MB  peak {m['peak_mb']:7.1f}  "
               f"end {m['end_mb']:7.1f}  slope {m['slope_mb_per_min']:+.2f} MB/min")
     figures["rss"] = rss
+    print("cores used on average: " + ", ".join(f"{name} {used:.2f}"
+                                                 for name, used in figures["cores_used"].items()))
     return figures
 
 
