@@ -1,8 +1,10 @@
 """`serve` in several web processes (COREVIZ_WEB_PROCESSES): sizing, the settings its children
-rebuild, and the real command serving, processing and stopping cleanly."""
+rebuild, and the real command serving, processing and stopping cleanly; and many more concurrent
+requests than database connections and threads, all answered."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -17,7 +19,7 @@ from PIL import Image
 from coreviz_studio import serving
 from coreviz_studio.config import Settings
 from tests.conftest import private_tmpdir
-from tests.processes import Server, poll, postmaster_pid
+from tests.processes import Server, poll, postmaster_pid, server_on
 
 
 def test_processes_are_the_setting_or_one_per_core_up_to_the_cap(monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -92,3 +94,20 @@ def test_serve_in_two_processes_answers_processes_and_stops_everything() -> None
         assert "Traceback" not in server.output(), server.output()
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_more_concurrent_requests_than_connections_and_threads_are_all_answered(
+        pg_url, make_member) -> None:  # type: ignore[no-untyped-def]
+    """A pool of 1 (+1 overflow) and 80 requests at once, more than the 40 threads that run
+    the routes: requests waiting for a connection inside those threads used to leave the
+    holders of the connections no thread to finish in, until the pool's timeout (500s)."""
+    m = make_member()
+    with server_on(pg_url, "cvs-places-", COREVIZ_DB_POOL_SIZE="1") as server:
+        async def burst() -> list[int]:
+            async with httpx.AsyncClient(base_url=server.url, headers=m.headers, timeout=120,
+                                         limits=httpx.Limits(max_connections=80)) as c:
+                answers = await asyncio.gather(*(c.get("/api/me") for _ in range(80)))
+            return [r.status_code for r in answers]
+        codes = asyncio.run(burst())
+    assert codes == [200] * 80, sorted(set(codes))
