@@ -501,7 +501,8 @@ def main() -> None:
                         help="COREVIZ_DB_POOL_SIZE of the server (default: its own default)")
     parser.add_argument("--models", default="text-embedding",
                         help="COREVIZ_MODELS of the server and workers (the query embedding "
-                             "needs text-embedding; `none` for the cheapest processing)")
+                             "needs text-embedding; `none` for the cheapest processing; "
+                             "`default`: the server's own default)")
     parser.add_argument("--baseline-requests", type=int, default=200,
                         help="requests of the single-client baseline (0: none)")
     parser.add_argument("--keep", type=Path, default=None,
@@ -524,7 +525,8 @@ def main() -> None:
 
     from bench.browse import generate  # its generator and its kept-library handling
 
-    env = {"COREVIZ_WORKERS": "0", "COREVIZ_MODELS": args.models}
+    models = {} if args.models == "default" else {"COREVIZ_MODELS": args.models}
+    env = {"COREVIZ_WORKERS": "0", **models}
     if args.web_processes is not None:
         env["COREVIZ_WEB_PROCESSES"] = str(args.web_processes)
     if args.pool is not None:
@@ -533,7 +535,7 @@ def main() -> None:
         loopback_only(b.server.url)
         if not b.reused:
             generate(b, args.media)
-        workers = [Worker(b.data_dir, f"load-{i}", env={"COREVIZ_MODELS": args.models})
+        workers = [Worker(b.data_dir, f"load-{i}", env=models)
                    for i in range(args.workers)]
         try:
             lib = prepare(b.client, b.server.url, b.org_id, b.dataset_id, args.uploads)

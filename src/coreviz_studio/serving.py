@@ -1,4 +1,4 @@
-"""`serve` in several processes (COREVIZ_WEB_PROCESSES, docs/scaling.md).
+"""`serve` in several processes (COREVIZ_WEB_PROCESSES, docs/serving.md).
 
 One process: uvicorn runs the app in the `serve` process itself (cli.py). Several: the `serve`
 process is uvicorn's supervisor. It has opened (and migrated) the database first, started the
@@ -55,7 +55,7 @@ def check_connections(processes: int, settings: Settings, max_connections: int) 
     return (f"{processes} web processes x {connections_per_process(settings.db_pool_size)} "
             f"connections (COREVIZ_DB_POOL_SIZE={settings.db_pool_size}) = {needed} may exceed "
             f"PostgreSQL's max_connections={max_connections}; lower COREVIZ_DB_POOL_SIZE or "
-            "COREVIZ_WEB_PROCESSES (docs/scaling.md)")
+            "COREVIZ_WEB_PROCESSES (docs/serving.md)")
 
 
 def child_app() -> FastAPI:
