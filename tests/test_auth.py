@@ -88,3 +88,19 @@ def test_password_hashing_round_trip(real_password_hashing) -> None:  # type: ig
     assert verify_password(h, "correct horse")
     assert not verify_password(h, "wrong horse")
     assert not verify_password(None, "anything")
+
+
+def test_a_key_in_use_by_another_request_never_waits_for_it(make_member, database) -> None:  # type: ignore[no-untyped-def]
+    """Noting a key's use locks its row until the request's transaction ends; a second request
+    of the same key at that moment must pass by, not queue (under load every request did)."""
+    from sqlalchemy import text
+
+    m = make_member()
+    with database.sessions() as first, database.sessions() as second:
+        assert auth.authenticate(first, m.key, None).user_id == m.user_id  # holds the row now
+        second.execute(text("SET LOCAL lock_timeout = '2s'"))  # a wait fails instead of hanging
+        assert auth.authenticate(second, m.key, None).user_id == m.user_id
+        second.commit()
+        used = first.scalars(select(ApiKey.last_used_at).where(ApiKey.user_id == m.user_id)).one()
+        first.commit()
+    assert used is not None

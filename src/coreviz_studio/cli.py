@@ -161,6 +161,10 @@ def serve(
                    f"(shown only now; change it with `coreviz-studio users set-password`):\n"
                    f"  {first.password}")
     sys.stdout.flush()
+    from coreviz_studio import serving
+    if (processes := serving.web_processes(settings)) > 1:
+        serving.run(settings, db, processes)  # closes the database at the end
+        return
     # The app closes the database (and releases the embedded PostgreSQL) at shutdown.
     uvicorn.run(create_app(settings, db, close_database=True), host=settings.host,
                 port=settings.port, log_level=settings.log_level, proxy_headers=False)

@@ -49,7 +49,15 @@ class Settings(BaseSettings):
     session_ttl_hours: int = Field(
         24 * 30, ge=1, description="How long a bearer session token stays valid."
     )
-    db_pool_size: int = Field(10, ge=1, description="Database connections kept per process.")
+    db_pool_size: int = Field(
+        10, ge=1, description="Requests holding a database session at once per process (the "
+        "others wait), and the connections kept (as many again in overflow for processing and "
+        "short checks): web processes x (3 x this + 2) must stay under PostgreSQL's "
+        "max_connections (docs/serving.md).")
+    web_processes: int = Field(
+        1, ge=0, description="Processes `serve` answers HTTP in (uvicorn workers sharing one "
+        "port; the processing workers still run once); 0: one per core, at most 4. "
+        "docs/serving.md")
     log_level: str = Field("info", description="debug, info, warning or error.")
     blob_dir: Path | None = Field(
         None, description="Where uploaded files and thumbnails live; default <data_dir>/blobs."

@@ -3,12 +3,15 @@ before the response is sent) and the authenticated caller."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import cache
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Security
+from fastapi.concurrency import contextmanager_in_threadpool
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from fastapi.security import (
     APIKeyCookie,
@@ -34,8 +37,32 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    session: Session = request.app.state.db.sessions()
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """The request's session, once one of COREVIZ_DB_POOL_SIZE places is free. The wait is on
+    the event loop, not in a thread: requests that waited for a pooled connection inside the
+    threads that the holders of connections need to finish left every thread waiting and the
+    server at a standstill until the pool's timeout (bench/load.py, 100 clients: every request
+    failed). The pool's overflow (as many again) is left to processing and short checks."""
+    async with _db_places(request.app), contextmanager_in_threadpool(
+            _session_scope(request.app.state.db)) as session:
+        yield session
+
+
+def _db_places(app: Any) -> asyncio.Semaphore:
+    """The app's places, for the running event loop (a test may run one app on several)."""
+    loop = asyncio.get_running_loop()
+    held: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = getattr(
+        app.state, "db_places", None)
+    if held is None or held[0] is not loop:  # no await in between: made once per loop
+        held = app.state.db_places = (loop, asyncio.Semaphore(app.state.settings.db_pool_size))
+    return held[1]
+
+
+@contextmanager
+def _session_scope(db: Database) -> Iterator[Session]:
+    """Committed when the route succeeds (or raised an error that keeps its changes), else
+    rolled back with its undo actions."""
+    session: Session = db.sessions()
     try:
         yield session
         session.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from coreviz_studio.auth.principal import Person, Principal, Role
@@ -34,9 +34,16 @@ def _now() -> datetime:
 
 def _touch(session: Session, model: type[ApiKey] | type[AuthSession], row_id: uuid.UUID,
            last_used: datetime | None) -> None:
+    """Note the use, unless another request of the same credential is doing it right now:
+    its row lock lasts until that request's transaction ends, and waiting for it would queue
+    every concurrent request of the credential behind each other (bench/load.py found
+    20-second convoys). SKIP LOCKED passes by; the predicate stops those that come after."""
     now = _now()
     if last_used is None or now - last_used > _TOUCH_EVERY:
-        session.execute(update(model).where(model.id == row_id).values(last_used_at=now))
+        stale = or_(model.last_used_at.is_(None), model.last_used_at < now - _TOUCH_EVERY)
+        free = (select(model.id).where(model.id == row_id, stale)
+                .with_for_update(skip_locked=True).scalar_subquery())
+        session.execute(update(model).where(model.id == free).values(last_used_at=now))
 
 
 def _parse(api_key: str | None, authorization: str | None) -> tuple[str | None, str | None]:
@@ -92,12 +99,17 @@ def member_role(session: Session, user_id: uuid.UUID, org_id: uuid.UUID) -> str 
 
 
 def _by_api_key(session: Session, key: str) -> Principal:
-    row = session.scalars(select(ApiKey).where(ApiKey.key_hash == hash_secret(key))).one_or_none()
+    # The key and its owner's role in one round trip (every API request starts here).
+    found = session.execute(
+        select(ApiKey, Membership.role)
+        .outerjoin(Membership, and_(Membership.user_id == ApiKey.user_id,
+                                    Membership.organization_id == ApiKey.organization_id))
+        .where(ApiKey.key_hash == hash_secret(key))).one_or_none()
     now = _now()
+    row, role = found if found is not None else (None, None)
     if (row is None or row.revoked_at is not None
             or (row.expires_at is not None and row.expires_at <= now)):
         raise Unauthorized()
-    role = member_role(session, row.user_id, row.organization_id)
     if role is None:  # the key's owner has left the organization
         raise Unauthorized()
     _touch(session, ApiKey, row.id, row.last_used_at)
