@@ -17,7 +17,7 @@ Then, for 30 query vectors near the data:
 The baseline is the search's own SQL; the end-to-end figures (`<size>_end_to_end_p50_ms`, ...)
 are compared with it at p99 (`<size>_end_to_end_p99_ratio`). Prints figures and a last line
 `RESULT {json}`; nothing is asserted. Run from the repository root:
-    .venv/bin/python -m bench.search [--sizes 100000,1000000]
+    .venv/bin/python -m bench.search [--sizes 100000,1000000] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import argparse
 import json
 import time
 import uuid
+from pathlib import Path
 
 import numpy as np
 import psycopg
@@ -71,6 +72,8 @@ def clustered(rng: np.random.Generator, centres: np.ndarray, n: int) -> np.ndarr
     return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
 
 
+_ROWS_SQL = ("SELECT f.id, f.media_id, m.dataset_id FROM frames f JOIN media m"
+             " ON m.id = f.media_id WHERE f.organization_id = %s ORDER BY f.id")
 _SIZES_SQL = """
 SELECT c.relname, pg_relation_size(c.oid) FROM pg_class c
  WHERE c.relnamespace = 'public'::regnamespace
@@ -81,8 +84,9 @@ UNION ALL SELECT 'database', pg_database_size(current_database())"""
 
 def load(b: Bench, size: int, small: str) -> tuple[np.ndarray, list[uuid.UUID], list[uuid.UUID],
                                                   np.ndarray, dict[str, float]]:
-    """Write `size` frames; returns (vectors, their media ids, their dataset ids, centres,
-    figures: load and HNSW build seconds, table and index sizes in MB)."""
+    """Write `size` frames (or, in a kept library, read back what an earlier run wrote);
+    returns (vectors, their media ids, their dataset ids, centres, figures: load and HNSW
+    build seconds, table and index sizes in MB)."""
     pg = EmbeddedPostgres(b.data_dir)
     url = pg.acquire()
     rng = np.random.default_rng(7)
@@ -91,6 +95,12 @@ def load(b: Bench, size: int, small: str) -> tuple[np.ndarray, list[uuid.UUID], 
     try:
         with psycopg.connect(url, autocommit=True) as conn:
             register_vector(conn)
+            if b.reused:  # the same seed over the same rows gives the same vectors
+                rows = conn.execute(_ROWS_SQL, (b.org_id,)).fetchall()
+                vectors = clustered(rng, centres, len(rows))
+                figures = json.loads((b.root / "search.json").read_text())["figures"]
+                print(f"\n== {len(rows):,} frames: reusing the library kept in {b.root}")
+                return (vectors, [r[1] for r in rows], [r[2] for r in rows], centres, figures)
             started = time.perf_counter()
             conn.execute(f"DROP INDEX IF EXISTS embeddings_{MODEL.replace('-', '_')}_hnsw")
             step = 200_000
@@ -98,9 +108,7 @@ def load(b: Bench, size: int, small: str) -> tuple[np.ndarray, list[uuid.UUID], 
                 conn.execute(_MEDIA_SQL, {"org": b.org_id, "ds": b.dataset_id, "small": small,
                                           "lo": lo, "hi": min(lo + step - 1, size)})
             conn.execute(_FRAMES_SQL, {"org": b.org_id})
-            rows = conn.execute("SELECT f.id, f.media_id, m.dataset_id FROM frames f JOIN media m"
-                                " ON m.id = f.media_id WHERE f.organization_id = %s ORDER BY f.id",
-                                (b.org_id,)).fetchall()
+            rows = conn.execute(_ROWS_SQL, (b.org_id,)).fetchall()
             vectors = clustered(rng, centres, len(rows))
             with conn.cursor().copy(
                     "COPY embeddings (organization_id, dataset_id, media_id, frame_id, kind, "
@@ -177,14 +185,19 @@ def measure_api(b: Bench, words: list[str]) -> tuple[float, float]:
     return percentile(times, 50), percentile(times, 99)
 
 
-def run(size: int) -> dict[str, float]:
+def run(size: int, keep: Path | None) -> dict[str, float]:
     """Figures for one size, keyed `<size>_...`: the search's own SQL (the baseline) per scope
     and ef_search, and the API end to end, with their ratio at p99."""
     figures: dict[str, float] = {}
-    with running("cvs-bench-search-") as b:
-        r = b.client.post(f"/api/organization/{b.org_id}/datasets", json={"name": "small"})
-        small = r.json()["id"]
+    with running("cvs-bench-search-", keep=keep and keep / str(size)) as b:
+        if b.reused:
+            small = json.loads((b.root / "search.json").read_text())["small"]
+        else:
+            r = b.client.post(f"/api/organization/{b.org_id}/datasets", json={"name": "small"})
+            small = r.json()["id"]
         vectors, media, datasets, centres, loaded = load(b, size, small)
+        if keep is not None and not b.reused:
+            (b.root / "search.json").write_text(json.dumps({"small": small, "figures": loaded}))
         figures.update(loaded)
         rng = np.random.default_rng(11)
         queries = clustered(rng, centres, QUERIES)
@@ -217,11 +230,15 @@ def run(size: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="a directory to keep the generated libraries in (one per size) and"
+                             " reuse on the next run with the same --keep (writing a million"
+                             " frames and building their HNSW index takes tens of minutes)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     figures: dict[str, object] = {"sizes": sizes}
     for size in sizes:
-        figures.update(run(size))
+        figures.update(run(size, args.keep))
     print("RESULT " + json.dumps(figures))
 
 

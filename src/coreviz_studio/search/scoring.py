@@ -5,7 +5,8 @@ Hybrid text search fuses, per media:
   embedding of each frame's caption, labels and text; and CLIP's image embeddings when a CLIP
   model is installed), best frame wins, which also says which frame matched;
 - PostgreSQL full text over the media's search document (prefix matching for partial words);
-- trigram word similarity over the same document (typos).
+- trigram word similarity over the same document (typos), for the items holding words near the
+  query's in the organization's dictionary (search/near_words.py).
 
 Find-similar ranks media by their nearest object (or frame) to a given object's embedding.
 
@@ -29,6 +30,8 @@ from sqlalchemy import Float, bindparam, column, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
+
+from coreviz_studio.search import near_words
 
 _MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -133,15 +136,13 @@ fts AS MATERIALIZED (
           FROM best b JOIN media m ON m.id = b.media_id
          WHERE (SELECT yes FROM broad) AND m.status = 'active' AND m.is_active_version
            AND m.search_vector @@ to_tsquery('english', :tsq)),
+{near_words.ctes(_scope_sql('m', scope), "m.status = 'active' AND m.is_active_version",
+                 f"(SELECT count(*) FROM fts) < {TYPO_FALLBACK_BELOW}")},
 txt AS (SELECT media_id, t FROM fts
         UNION ALL
         -- Near misses (typos), only while exact words found few items: trigram similarity
         -- is the costly part, and with many exact matches a near miss would rank below them.
-        SELECT m.id, 0.6 * word_similarity(:q, m.search_text)
-          FROM media m
-         WHERE (SELECT count(*) FROM fts) < {TYPO_FALLBACK_BELOW}
-           AND {_scope_sql('m', scope)} AND m.status = 'active' AND m.is_active_version
-           AND :q <% m.search_text AND NOT m.search_vector @@ to_tsquery('english', :tsq))
+        SELECT media_id, t FROM near)
 SELECT coalesce(b.media_id, t.media_id) AS media_id,
        CASE WHEN b.sim >= :min_sim THEN b.frame_id END AS frame_id,
        (:w_vec * CASE WHEN b.sim >= :min_sim THEN b.sim ELSE 0 END
