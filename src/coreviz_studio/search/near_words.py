@@ -40,6 +40,10 @@ def add(session: Session, media_ids: Iterable[UUID]) -> None:
     if ids:
         session.execute(_ADD, {"ids": ids})
 
+# What the statement says it counted for the corrections: nothing (NULL) when it had none to
+# count, so a later search of the same state does not take "not broad" for an answer.
+COUNTED = "CASE WHEN (SELECT tsq FROM near_tsq) IS NOT NULL THEN (SELECT yes FROM near_broad) END"
+
 
 def ctes(scope_sql: str, visible: str, few: str) -> str:
     """CTEs (after `vec`, `best` and `fts`) ending in `near`: `(media_id, t)` rows of near
@@ -58,11 +62,11 @@ corrected AS MATERIALIZED (
 near_tsq AS (SELECT CASE WHEN count(*) > 0
                          THEN to_tsquery('english', string_agg(word, ' | ')) END AS tsq
                FROM corrected),
-near_broad AS (SELECT count(*) >= :text_cap AS yes
+near_broad AS (SELECT coalesce(CAST(:near_broad AS boolean), (SELECT count(*) >= :text_cap
                  FROM (SELECT 1 FROM media m
                         WHERE {scope_sql} AND {visible}
                           AND m.search_vector @@ (SELECT tsq FROM near_tsq)
-                        LIMIT :text_cap) capped),
+                        LIMIT :text_cap) capped)) AS yes),
 near AS (
         SELECT m.id AS media_id, 0.6 * word_similarity(:q, m.search_text) AS t
           FROM media m
