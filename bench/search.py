@@ -106,6 +106,7 @@ def load(b: Bench, size: int, small: str) -> tuple[np.ndarray, list[uuid.UUID], 
                 rows = conn.execute(_ROWS_SQL, (b.org_id,)).fetchall()
                 vectors = clustered(rng, centres, len(rows))
                 figures = json.loads((b.root / "search.json").read_text())["figures"]
+                figures.update(_sizes(conn, size))  # migrations since may have changed them
                 print(f"\n== {len(rows):,} frames: reusing the library kept in {b.root}")
                 return (vectors, [r[1] for r in rows], [r[2] for r in rows], centres, figures)
             started = time.perf_counter()
@@ -136,16 +137,21 @@ def load(b: Bench, size: int, small: str) -> tuple[np.ndarray, list[uuid.UUID], 
                          f"WHERE model = '{MODEL}'")
             built = time.perf_counter() - started
             conn.execute("VACUUM (ANALYZE) media, frames, embeddings")
-            hnsw = f"embeddings_{MODEL.replace('-', '_')}_hnsw"
-            sizes = {("hnsw" if name == hnsw else name): round(n / 2**20, 1)
-                     for name, n in conn.execute(_SIZES_SQL, {"hnsw": hnsw}).fetchall()}
+            sizes = _sizes(conn, size)
         print(f"\n== {len(rows):,} frames: loaded in {loaded:.0f} s, HNSW built in {built:.0f} s")
         print("sizes (MB): " + ", ".join(f"{k} {v:,.1f}" for k, v in sizes.items()))
         figures = {f"{size}_load_s": round(loaded, 1), f"{size}_hnsw_build_s": round(built, 1),
-                   **{f"{size}_{k}_mb": v for k, v in sizes.items()}}
+                   **sizes}
         return (vectors, [r[1] for r in rows], [r[2] for r in rows], centres, figures)
     finally:
         pg.release()
+
+
+def _sizes(conn: psycopg.Connection, size: int) -> dict[str, float]:
+    """Table and index sizes in MB, keyed `<size>_<name>_mb`."""
+    hnsw = f"embeddings_{MODEL.replace('-', '_')}_hnsw"
+    return {f"{size}_{'hnsw' if name == hnsw else name}_mb": round(n / 2**20, 1)
+            for name, n in conn.execute(_SIZES_SQL, {"hnsw": hnsw}).fetchall()}
 
 
 def measure_sql(b: Bench, vectors: np.ndarray, media: list[uuid.UUID], datasets: list[uuid.UUID],
