@@ -74,8 +74,14 @@ near AS (
            AND m.search_vector @@ (SELECT tsq FROM near_tsq)
            AND :q <% m.search_text AND NOT m.search_vector @@ to_tsquery('english', :tsq)
         UNION ALL
+        -- Each vector candidate by its key: the planner cannot size a computed tsquery, and
+        -- joining it took every item holding the corrections (trigrams on 20,000 of them).
         SELECT m.id, 0.6 * word_similarity(:q, m.search_text)
-          FROM best b JOIN media m ON m.id = b.media_id
-         WHERE (SELECT yes FROM near_broad) AND {visible}
-           AND m.search_vector @@ (SELECT tsq FROM near_tsq)
-           AND :q <% m.search_text AND NOT m.search_vector @@ to_tsquery('english', :tsq))"""  # noqa: S608 - our own conditions
+          FROM best b CROSS JOIN LATERAL (
+                SELECT m.id, m.search_text FROM media m
+                 WHERE m.id = b.media_id AND {visible}
+                   AND m.search_vector @@ (SELECT tsq FROM near_tsq)
+                   AND :q <% m.search_text
+                   AND NOT m.search_vector @@ to_tsquery('english', :tsq)
+                OFFSET 0) m
+         WHERE (SELECT yes FROM near_broad))"""  # noqa: S608 - our own conditions
