@@ -105,8 +105,10 @@ def load(b: Bench, size: int, small: str) -> tuple[np.ndarray, list[uuid.UUID], 
             if b.reused:  # the same seed over the same rows gives the same vectors
                 rows = conn.execute(_ROWS_SQL, (b.org_id,)).fetchall()
                 vectors = clustered(rng, centres, len(rows))
-                figures = json.loads((b.root / "search.json").read_text())["figures"]
-                figures.update(_sizes(conn, size))  # migrations since may have changed them
+                figures = {k: v for k, v in json.loads(
+                    (b.root / "search.json").read_text())["figures"].items()
+                    if not k.endswith("_mb")}  # migrations since may have changed them
+                figures.update(_sizes(conn, size))
                 print(f"\n== {len(rows):,} frames: reusing the library kept in {b.root}")
                 return (vectors, [r[1] for r in rows], [r[2] for r in rows], centres, figures)
             started = time.perf_counter()
