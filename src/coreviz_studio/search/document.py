@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from coreviz_studio.search import near_words
+
 MAX_CHARS = 100_000  # a 200-page PDF's text is searchable; a 10 MB one is cut here
 
 _REFRESH = text("""
@@ -50,3 +52,4 @@ def refresh(session: Session, media_ids: Iterable[uuid.UUID]) -> None:
     if ids:
         session.flush()  # the rows it reads may be pending in this session
         session.execute(_REFRESH, {"ids": ids, "max_chars": MAX_CHARS})
+        near_words.add(session, ids)  # the dictionary typos are corrected against

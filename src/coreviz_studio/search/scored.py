@@ -28,7 +28,7 @@ from coreviz_studio.media import tree
 from coreviz_studio.media.browse import BrowseQuery, clean_query, conditions
 from coreviz_studio.media.schemas import BrowseOut, Pagination
 from coreviz_studio.media.views import media_list, seconds
-from coreviz_studio.search import scoring, similar_models
+from coreviz_studio.search import broad_words, scoring, similar_models
 from coreviz_studio.search.schemas import MatchedFrame, SearchHit, SearchMedia, SearchOut
 from coreviz_studio.storage.urls import BlobUrls
 from coreviz_studio.tenancy import scoped
@@ -73,13 +73,16 @@ def _candidates(session: Session, principal: Principal, settings: Settings,
                 q: BrowseQuery, scope: scoring.Scope, vectors: list[scoring.QueryVector]) -> Any:
     scoring.tune(session, settings.search_ef_search, settings.search_max_scan_tuples)
     if q.q:
+        counted = broad_words.key(session, scope.organization_id, scope.dataset_id, q.q,
+                                  scoring.BROAD_WORDS)
         clause = scoring.hybrid(q.q, vectors, scope, settings.search_candidates,
-                                settings.search_min_similarity)
-    else:
-        assert q.similar_to is not None
-        model = similar_models.checked(q.similar_model, models_for(settings))
-        clause = _similar(session, principal, q.similar_to, model, scope,
-                          settings.search_candidates)
+                                settings.search_min_similarity,
+                                known=broad_words.known(counted))
+        return scoring.found(session, clause, lambda rows: broad_words.learn(counted, rows))
+    assert q.similar_to is not None
+    model = similar_models.checked(q.similar_model, models_for(settings))
+    clause = _similar(session, principal, q.similar_to, model, scope,
+                      settings.search_candidates)
     return scoring.found(session, clause)
 
 

@@ -5,7 +5,8 @@ Hybrid text search fuses, per media:
   embedding of each frame's caption, labels and text; and CLIP's image embeddings when a CLIP
   model is installed), best frame wins, which also says which frame matched;
 - PostgreSQL full text over the media's search document (prefix matching for partial words);
-- trigram word similarity over the same document (typos).
+- trigram word similarity over the same document (typos), for the items holding words near the
+  query's in the organization's dictionary (search/near_words.py).
 
 Find-similar ranks media by their nearest object (or frame) to a given object's embedding.
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +31,8 @@ from sqlalchemy import Float, bindparam, column, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
+
+from coreviz_studio.search import near_words
 
 _MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -89,14 +93,18 @@ def _scope_sql(alias: str, scope: Scope) -> str:
 
 def hybrid(q: str, vectors: list[QueryVector], scope: Scope, candidates: int,
            min_similarity: float, w_text: float = W_TEXT,
-           text_cap: int = BROAD_WORDS) -> TextClause:
-    """Scored candidates for a text query (see the module docstring)."""
+           text_cap: int = BROAD_WORDS,
+           known: tuple[bool | None, bool | None] = (None, None)) -> TextClause:
+    """Scored candidates for a text query (see the module docstring). `known`: whether the
+    words and their typos' corrections are broad, when a search of the same state counted it
+    (search/broad_words.py); each row also says what was counted (`broad`, `near_broad`)."""
     parts: list[str] = []
     params: dict[str, object] = {"org": scope.organization_id, "ds": scope.dataset_id,
                                  "k": candidates, "min_sim": min_similarity,
                                  "q": q[:TRGM_CHARS], "tsq": ts_query(q),
                                  "w_vec": 1.0 - w_text, "w_text": w_text,
-                                 "text_cap": text_cap}
+                                 "text_cap": text_cap, "broad": known[0],
+                                 "near_broad": known[1]}
     for i, qv in enumerate(vectors):
         dim = int(qv.vector.shape[0])
         params[f"v{i}"] = qv.vector
@@ -116,11 +124,11 @@ best AS (SELECT DISTINCT ON (media_id) media_id, frame_id, 1 - d AS sim
            FROM vec ORDER BY media_id, d),
 -- Words found in more than :text_cap items tell little and would cost a rank for each of
 -- them: then they only re-rank the vector candidates. Counting stops at the cap.
-broad AS (SELECT count(*) >= :text_cap AS yes
+broad AS (SELECT coalesce(CAST(:broad AS boolean), (SELECT count(*) >= :text_cap
             FROM (SELECT 1 FROM media m
                    WHERE {_scope_sql('m', scope)} AND m.status = 'active' AND m.is_active_version
                      AND m.search_vector @@ to_tsquery('english', :tsq)
-                   LIMIT :text_cap) capped),
+                   LIMIT :text_cap) capped)) AS yes),
 fts AS MATERIALIZED (
         SELECT m.id AS media_id,
                0.6 + 0.4 * ts_rank_cd(m.search_vector, to_tsquery('english', :tsq), 32) AS t
@@ -133,19 +141,18 @@ fts AS MATERIALIZED (
           FROM best b JOIN media m ON m.id = b.media_id
          WHERE (SELECT yes FROM broad) AND m.status = 'active' AND m.is_active_version
            AND m.search_vector @@ to_tsquery('english', :tsq)),
+{near_words.ctes(_scope_sql('m', scope), "m.status = 'active' AND m.is_active_version",
+                 f"(SELECT count(*) FROM fts) < {TYPO_FALLBACK_BELOW}")},
 txt AS (SELECT media_id, t FROM fts
         UNION ALL
         -- Near misses (typos), only while exact words found few items: trigram similarity
         -- is the costly part, and with many exact matches a near miss would rank below them.
-        SELECT m.id, 0.6 * word_similarity(:q, m.search_text)
-          FROM media m
-         WHERE (SELECT count(*) FROM fts) < {TYPO_FALLBACK_BELOW}
-           AND {_scope_sql('m', scope)} AND m.status = 'active' AND m.is_active_version
-           AND :q <% m.search_text AND NOT m.search_vector @@ to_tsquery('english', :tsq))
+        SELECT media_id, t FROM near)
 SELECT coalesce(b.media_id, t.media_id) AS media_id,
        CASE WHEN b.sim >= :min_sim THEN b.frame_id END AS frame_id,
        (:w_vec * CASE WHEN b.sim >= :min_sim THEN b.sim ELSE 0 END
-        + :w_text * coalesce(t.t, 0))::float8 AS score
+        + :w_text * coalesce(t.t, 0))::float8 AS score,
+       (SELECT yes FROM broad) AS broad, {near_words.COUNTED} AS near_broad
   FROM best b FULL JOIN txt t ON t.media_id = b.media_id
  WHERE b.sim >= :min_sim OR t.media_id IS NOT NULL"""  # noqa: S608 - literals are checked
     return _typed(sql, params)
@@ -196,12 +203,15 @@ def _typed(sql: str, params: dict[str, object]) -> TextClause:
     return text(sql).bindparams(*binds)
 
 
-def found(session: Session, clause: TextClause) -> Any:
+def found(session: Session, clause: TextClause,
+          seen: Callable[[Sequence[Any]], None] | None = None) -> Any:
     """Run the candidates query, then hand its rows back as a small table to join with the
     media filters. Two steps on purpose: the planner cannot size the candidates (at most the
     vector candidates plus fewer than BROAD_WORDS text matches), and joined in one statement
     it walked a million media rows to meet a few hundred."""
     rows = session.execute(clause).all()
+    if seen is not None:
+        seen(rows)
     ids = [r.media_id for r in rows]
     frames = [r.frame_id for r in rows]
     scores = [float(r.score) for r in rows]
