@@ -19,6 +19,7 @@ from PIL import Image
 from coreviz_studio.ai.registry import Models
 from coreviz_studio.ai.types import Found, Label, Moderation
 from coreviz_studio.pipeline.caption import caption_model, compose
+from coreviz_studio.understanding import frame_words
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class FrameResult:
     caption: str = ""
     caption_model: str = ""
     notes: list[str] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)  # understanding/frame_words.py
 
 
 class Timings:
@@ -87,6 +89,7 @@ def analyze_frame(models: Models, image: Image.Image, kind: str, known_text: str
         with timings.stage("moderation"):
             result.moderation = models.moderator.classify(image)
     with timings.stage("caption"):
+        result.words = frame_words.words(image, result.found, result.labels)
         _caption(models, image, kind, result)
     if models.text is not None:
         with timings.stage("text_embedding"):
@@ -120,7 +123,8 @@ def _caption(models: Models, image: Image.Image, kind: str, result: FrameResult)
             result.notes.append("the captioning endpoint failed; the caption was composed")
     used = [m.name for m in (models.detector, models.faces, models.reader, models.features)
             if m is not None]
-    result.caption = compose(kind, result.found, result.labels, result.text)
+    result.caption = compose(kind, result.found, result.labels, result.text,
+                             **frame_words.caption_options(image))
     result.caption_model = caption_model(used)
 
 
@@ -129,6 +133,7 @@ def describe_for_search(result: FrameResult) -> str:
     parts = [result.caption]
     parts += [label.name for label in result.labels[:3]]
     parts += sorted({f.label for f in result.found if f.type == "object"})
+    parts += result.words
     if result.text:
         parts.append(result.text[:1000])
     return ". ".join(p for p in parts if p)

@@ -21,6 +21,7 @@ from coreviz_studio.pipeline.analyze import FrameResult
 from coreviz_studio.pipeline.decode import Decoded
 from coreviz_studio.pipeline.queue import now_iso
 from coreviz_studio.search import clusters, document
+from coreviz_studio.understanding import taken
 
 
 def replace_frames(session: Session, media: Media, decoded: Decoded,
@@ -49,6 +50,8 @@ def replace_frames(session: Session, media: Media, decoded: Decoded,
             moderations.append(result.moderation)
         if spec.scene_cut:
             metadata["sceneCut"] = True
+        if result.words:
+            metadata["words"] = result.words  # understanding/frame_words.py
         session.add(Frame(
             id=frame_id, organization_id=org, media_id=media.id, frame_index=spec.index,
             timestamp=spec.timestamp, end_timestamp=spec.end_timestamp,
@@ -73,6 +76,7 @@ def replace_frames(session: Session, media: Media, decoded: Decoded,
     media.perceptual_hash = decoded.perceptual_hash  # for GET /api/dataset/{id}/duplicates
     if moderations:
         media.metadata_ = {**media.metadata_, "moderation": moderation_view(_worst(moderations))}
+    media.metadata_ = taken.with_taken(media.metadata_, media.exif)  # EXIF date, camera, place
     session.flush()
     touched = clusters.assign(session, media.id)
     clusters.recount(session, old_clusters | touched)

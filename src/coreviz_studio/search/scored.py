@@ -32,6 +32,7 @@ from coreviz_studio.search import scoring, similar_models
 from coreviz_studio.search.schemas import MatchedFrame, SearchHit, SearchMedia, SearchOut
 from coreviz_studio.storage.urls import BlobUrls
 from coreviz_studio.tenancy import scoped
+from coreviz_studio.understanding import cutoff
 
 MAX_SEARCH_LIMIT = 100
 
@@ -75,6 +76,8 @@ def _candidates(session: Session, principal: Principal, settings: Settings,
     if q.q:
         clause = scoring.hybrid(q.q, vectors, scope, settings.search_candidates,
                                 settings.search_min_similarity)
+        if settings.search_cutoff:
+            return scoring.found(session, clause, keep=cutoff.relevant)
     else:
         assert q.similar_to is not None
         model = similar_models.checked(q.similar_model, models_for(settings))

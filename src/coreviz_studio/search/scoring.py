@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,8 @@ from sqlalchemy import Float, bindparam, column, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
+
+from coreviz_studio.understanding import query_words
 
 _MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -72,7 +75,7 @@ def tune(session: Session, ef_search: int, max_scan_tuples: int) -> None:
 def ts_query(q: str) -> str:
     """`word:* | word:*` from the query's words: any word, prefixes allowed; quotes, `%`,
     `_`, backslashes and operators are simply not words."""
-    words = [w.lower() for w in _WORD.findall(q)][:MAX_WORDS]
+    words = query_words.content([w.lower() for w in _WORD.findall(q)])[:MAX_WORDS]
     return " | ".join(f"{w}:*" for w in dict.fromkeys(words))
 
 
@@ -145,7 +148,8 @@ txt AS (SELECT media_id, t FROM fts
 SELECT coalesce(b.media_id, t.media_id) AS media_id,
        CASE WHEN b.sim >= :min_sim THEN b.frame_id END AS frame_id,
        (:w_vec * CASE WHEN b.sim >= :min_sim THEN b.sim ELSE 0 END
-        + :w_text * coalesce(t.t, 0))::float8 AS score
+        + :w_text * coalesce(t.t, 0))::float8 AS score,
+       b.sim::float8 AS sim, t.t::float8 AS words  -- for understanding/cutoff.py
   FROM best b FULL JOIN txt t ON t.media_id = b.media_id
  WHERE b.sim >= :min_sim OR t.media_id IS NOT NULL"""  # noqa: S608 - literals are checked
     return _typed(sql, params)
@@ -196,12 +200,15 @@ def _typed(sql: str, params: dict[str, object]) -> TextClause:
     return text(sql).bindparams(*binds)
 
 
-def found(session: Session, clause: TextClause) -> Any:
+def found(session: Session, clause: TextClause,
+          keep: Callable[[Sequence[Any]], Sequence[Any]] | None = None) -> Any:
     """Run the candidates query, then hand its rows back as a small table to join with the
     media filters. Two steps on purpose: the planner cannot size the candidates (at most the
     vector candidates plus fewer than BROAD_WORDS text matches), and joined in one statement
     it walked a million media rows to meet a few hundred."""
     rows = session.execute(clause).all()
+    if keep is not None:  # understanding/cutoff.py: only what is relevant at all
+        rows = keep(rows)
     ids = [r.media_id for r in rows]
     frames = [r.frame_id for r in rows]
     scores = [float(r.score) for r in rows]

@@ -1,0 +1,62 @@
+"""Which of a text query's scored candidates are relevant at all: a cutoff that adapts to
+each query's own scores, so a query that matches nothing ("pizza" among holiday photos)
+returns nothing, and a query that matches a few returns those few.
+
+Each candidate comes with its best frame's vector similarity to the query (`sim`) and its
+text part (`words`: 0.6..1 for an exact word, below 0.6 for a near miss by trigrams), as
+search/scoring.py's `hybrid` computes them. A candidate is kept when:
+- an exact word of the query is in its document (`words >= EXACT`), unless such matches are most
+  of the candidates (a word that every item has tells nothing: then they need a vector
+  reason too);
+- a near miss is close (`words >= NEAR`: word similarity 0.75, a typo);
+- its similarity is sure on its own (`sim >= SURE`), or stands out from this query's
+  similarities: above `FLOOR`, `K` robust deviations above their median, and within `BAND`
+  of the best one.
+The figures are chosen on bench/search_quality.py's queries, true negatives included.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+EXACT = 0.6
+NEAR = 0.45
+SURE = 0.55
+FLOOR = 0.3
+K = 2.5
+BAND = 0.12
+GENERIC_SHARE = 0.6  # exact matches on more than this share of the candidates tell little
+MIN_SPREAD = 0.02  # a floor on the deviation, so a tight bunch of similar scores is not "spread"
+MIN_FOR_STATS = 8  # fewer candidates than this: no distribution to read, absolute rules only
+
+
+def threshold(sims: Sequence[float]) -> float:
+    """The similarity a candidate must reach to stand out among these."""
+    if not sims:
+        return SURE
+    top = max(sims)
+    if len(sims) < MIN_FOR_STATS:
+        return max(FLOOR, top - BAND)
+    median = statistics.median(sims)
+    spread = max(MIN_SPREAD, 1.4826 * statistics.median(abs(s - median) for s in sims))
+    return min(SURE, max(FLOOR, median + K * spread, top - BAND))
+
+
+def relevant(rows: Sequence[Any]) -> list[Any]:
+    """The rows worth showing, in their order (rows have `sim` and `words`, either may be None)."""
+    if not rows:
+        return []
+    exact = [r for r in rows if (r.words or 0) >= EXACT]
+    generic = len(rows) >= MIN_FOR_STATS and len(exact) > GENERIC_SHARE * len(rows)
+    sims = [float(r.sim) for r in rows if r.sim is not None]
+    bar = threshold(sims)
+    kept = []
+    for r in rows:
+        t, sim = float(r.words or 0), (float(r.sim) if r.sim is not None else None)
+        by_vector = sim is not None and sim >= bar
+        by_text = (t >= EXACT and not generic) or NEAR <= t < EXACT
+        if by_vector or by_text:
+            kept.append(r)
+    return kept

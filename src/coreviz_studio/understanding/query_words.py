@@ -1,0 +1,17 @@
+"""Query words that say what kind of file is wanted rather than what is in it.
+
+"photos from Paris": every composed caption opens with "A photo", so "photos" would match
+every item and crowd the one from Paris. These words are left out of the full-text query
+(the vector part still reads the whole query).
+"""
+
+from __future__ import annotations
+
+MEDIUM = frozenset({"photo", "photos", "picture", "pictures", "pic", "pics", "image", "images",
+                    "shot", "shots", "taken", "show", "me", "find"})
+
+
+def content(words: list[str]) -> list[str]:
+    """`words` less the medium words; all of them if nothing else is left ("photo" alone)."""
+    kept = [w for w in words if w not in MEDIUM]
+    return kept or words
