@@ -191,7 +191,7 @@ def grid(raw: dict[str, list[Any]], ids: dict[str, str]) -> list[dict[str, Any]]
     defaults = {k: getattr(cutoff, k) for k in ("K", "FLOOR", "BAND", "SURE")}
     try:
         for k in (1.5, 2.5, 3.5):
-            for floor in (0.2, 0.25, 0.3, 0.35):
+            for floor in (0.25, 0.3, 0.33, 0.35, 0.38):
                 for band in (0.08, 0.12, 0.2):
                     cutoff.K, cutoff.FLOOR, cutoff.BAND = k, floor, band
                     ranked = {q: [str(r.media_id) for r in cutoff.relevant(rows)]
@@ -256,8 +256,8 @@ def main() -> None:
             f"/{r.words if r.words is None else round(r.words, 2)}" for r in raw[q][:3]))
     print("\ncutoff settings on the same candidates (defaults: "
           f"K {cutoff.K}, FLOOR {cutoff.FLOOR}, BAND {cutoff.BAND}, SURE {cutoff.SURE})")
-    for row in sorted(grid(raw, ids["after"]), key=lambda r: -(r["mrr"] + r["true_negative_rate"])
-                      )[:8]:
+    for row in sorted(grid(raw, ids["after"]),
+                      key=lambda r: -(r["mrr"] + r["true_negative_rate"]))[:10]:
         print("  " + json.dumps(row))
     print("RESULT " + json.dumps(result))
 

@@ -44,7 +44,7 @@ def test_people_words_from_faces_and_person_detections() -> None:
     assert people.phrase(people.count([_face()] * 3)) == "a group of three people"
     persons = [Found(type="object", label="person", confidence=0.8, box=Box(0, 0, 5, 5),
                      model="d")] * 4
-    assert people.phrase(people.count(persons + [_face()])) == "a group of four people"
+    assert people.phrase(people.count([*persons, _face()])) == "a group of four people"
     assert people.phrase(0) is None
 
 
