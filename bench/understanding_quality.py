@@ -188,16 +188,17 @@ def raw_candidates(b: Bench, queries: list[str]) -> dict[str, list[Any]]:
 def grid(raw: dict[str, list[Any]], ids: dict[str, str]) -> list[dict[str, Any]]:
     """The cutoff's figures on the same candidates for other settings."""
     results = []
-    defaults = {k: getattr(cutoff, k) for k in ("K", "FLOOR", "BAND", "SURE")}
+    defaults = {k: getattr(cutoff, k) for k in ("K", "FLOOR", "BAND", "SURE", "NEAR")}
     try:
         for k in (1.5, 2.5, 3.5):
             for floor in (0.25, 0.3, 0.33, 0.35, 0.38):
                 for band in (0.08, 0.12, 0.2):
-                    cutoff.K, cutoff.FLOOR, cutoff.BAND = k, floor, band
-                    ranked = {q: [str(r.media_id) for r in cutoff.relevant(rows)]
-                              for q, rows in raw.items()}
-                    results.append({"K": k, "FLOOR": floor, "BAND": band,
-                                    **figures(ranked, ids)})
+                    for near in (0.36, 0.45):
+                        cutoff.K, cutoff.FLOOR, cutoff.BAND, cutoff.NEAR = k, floor, band, near
+                        ranked = {q: [str(r.media_id) for r in cutoff.relevant(rows)]
+                                  for q, rows in raw.items()}
+                        results.append({"K": k, "FLOOR": floor, "BAND": band, "NEAR": near,
+                                        **figures(ranked, ids)})
     finally:
         for key, value in defaults.items():
             setattr(cutoff, key, value)
@@ -235,6 +236,12 @@ def main() -> None:
         result[label] = f
         print(f"{label:<8} {f['hit_at_1']:>6.2f} {f['hit_at_3']:>6.2f} {f['mrr']:>6.2f} "
               f"{f['true_negative_rate']:>8.2f} {f['negatives_mean_returned']:>14.1f}")
+    uncut = figures({q: [str(r.media_id) for r in rows] for q, rows in raw.items()},
+                    ids["after"])
+    result["after_without_cutoff"] = uncut
+    print(f"{'after, no cutoff':<8} {uncut['hit_at_1']:>6.2f} {uncut['hit_at_3']:>6.2f} "
+          f"{uncut['mrr']:>6.2f} {uncut['true_negative_rate']:>8.2f} "
+          f"{uncut['negatives_mean_returned']:>14.1f}")
     names_of = {v: k for k, v in ids["after"].items()}
     print("\nafter: captions")
     for name, media in captions.items():
@@ -255,7 +262,8 @@ def main() -> None:
             f"{names_of.get(str(r.media_id), '?')} {r.sim if r.sim is None else round(r.sim, 2)}"
             f"/{r.words if r.words is None else round(r.words, 2)}" for r in raw[q][:3]))
     print("\ncutoff settings on the same candidates (defaults: "
-          f"K {cutoff.K}, FLOOR {cutoff.FLOOR}, BAND {cutoff.BAND}, SURE {cutoff.SURE})")
+          f"K {cutoff.K}, FLOOR {cutoff.FLOOR}, BAND {cutoff.BAND}, SURE {cutoff.SURE}, "
+          f"NEAR {cutoff.NEAR})")
     for row in sorted(grid(raw, ids["after"]),
                       key=lambda r: -(r["mrr"] + r["true_negative_rate"]))[:10]:
         print("  " + json.dumps(row))

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -89,8 +90,8 @@ def analyze_frame(models: Models, image: Image.Image, kind: str, known_text: str
         with timings.stage("moderation"):
             result.moderation = models.moderator.classify(image)
     with timings.stage("caption"):
-        result.words = frame_words.words(image, result.found, result.labels)
-        _caption(models, image, kind, result)
+        result.words, saying = frame_words.read(image, result.found, result.labels)
+        _caption(models, image, kind, result, saying)
     if models.text is not None:
         with timings.stage("text_embedding"):
             result.text_vectors[models.text.name] = models.text.embed([describe_for_search(
@@ -111,7 +112,8 @@ def _embed_crops(models: Models, image: Image.Image, objects: list[Found]) -> No
         found.embedding_model = models.features.name
 
 
-def _caption(models: Models, image: Image.Image, kind: str, result: FrameResult) -> None:
+def _caption(models: Models, image: Image.Image, kind: str, result: FrameResult,
+             saying: dict[str, Any]) -> None:
     if models.vision is not None:
         try:
             result.caption = models.vision.describe_sync(jpeg_bytes(image))
@@ -123,8 +125,7 @@ def _caption(models: Models, image: Image.Image, kind: str, result: FrameResult)
             result.notes.append("the captioning endpoint failed; the caption was composed")
     used = [m.name for m in (models.detector, models.faces, models.reader, models.features)
             if m is not None]
-    result.caption = compose(kind, result.found, result.labels, result.text,
-                             **frame_words.caption_options(image))
+    result.caption = compose(kind, result.found, result.labels, result.text, **saying)
     result.caption_model = caption_model(used)
 
 

@@ -36,19 +36,24 @@ def _names(hsv: np.ndarray) -> np.ndarray:
     return names
 
 
-def colours(image: Image.Image) -> list[str]:
+def _hsv(image: Image.Image) -> np.ndarray:
+    """The picture shrunk to 48x48, as HSV (PIL's 0..255 scales)."""
+    return np.asarray(image.convert("RGB").resize((_SIDE, _SIDE), Image.Resampling.BOX)
+                      .convert("HSV"))
+
+
+def colours(image: Image.Image | np.ndarray) -> list[str]:
     """The dominant colour names, most first: ["blue", "white"]."""
-    small = image.convert("RGB").resize((_SIDE, _SIDE), Image.Resampling.BOX)
-    names, counts = np.unique(_names(np.asarray(small.convert("HSV"))), return_counts=True)
+    hsv = image if isinstance(image, np.ndarray) else _hsv(image)
+    names, counts = np.unique(_names(hsv), return_counts=True)
     order = np.argsort(-counts, kind="stable")
     total = counts.sum()
     return [str(names[i]) for i in order[:MAX_COLOURS] if counts[i] / total >= MIN_SHARE]
 
 
-def light(image: Image.Image) -> list[str]:
+def light(image: Image.Image | np.ndarray) -> list[str]:
     """Words for the picture's light: "dark", "bright", "black and white"."""
-    hsv = np.asarray(image.convert("RGB").resize((_SIDE, _SIDE), Image.Resampling.BOX)
-                     .convert("HSV")).astype(np.float32) / 255
+    hsv = (image if isinstance(image, np.ndarray) else _hsv(image)).astype(np.float32) / 255
     words = []
     if hsv[..., 1].mean() < GREYSCALE_BELOW:
         words.append("black and white")
@@ -60,9 +65,14 @@ def light(image: Image.Image) -> list[str]:
     return words
 
 
-def sentence(image: Image.Image) -> str:
+def read(image: Image.Image) -> tuple[list[str], list[str]]:
+    """(colours, light words) of the picture, shrinking it once."""
+    hsv = _hsv(image)
+    return colours(hsv), light(hsv)
+
+
+def sentence(names: list[str], lights: list[str]) -> str:
     """"Colours: blue and white; dark." (empty when nothing stands out)."""
-    names, lights = colours(image), light(image)
     parts = []
     if names:
         parts.append("Colours: " + (names[0] if len(names) == 1

@@ -24,7 +24,7 @@ from typing import Any
 EXACT = 0.6
 NEAR = 0.45
 SURE = 0.55
-FLOOR = 0.3
+FLOOR = 0.35
 K = 2.5
 BAND = 0.12
 GENERIC_SHARE = 0.6  # exact matches on more than this share of the candidates tell little

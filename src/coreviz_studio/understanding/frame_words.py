@@ -16,21 +16,18 @@ def enabled() -> bool:
     return get_settings().understanding_words
 
 
-def words(image: Image.Image, found: list[Found], labels: list[Label]) -> list[str]:
-    """Broader words of the labels, people, colour and light words: ["finch", "bird",
-    "animal", "a person", "blue", "white", "bright"] (empty when switched off)."""
+def read(image: Image.Image, found: list[Found], labels: list[Label]
+         ) -> tuple[list[str], dict[str, Any]]:
+    """The frame's words (broader words of the labels, people, colour and light words:
+    ["finch", "bird", "animal", "a person", "blue", "white", "bright"]) and the options that
+    make `compose` say them; no words and plain captions when switched off."""
     if not enabled():
-        return []
+        return [], {"understanding": False}
     out = hypernyms.label_words(labels)
     crowd = people.phrase(people.count(found))
     if crowd:
         out += [crowd, "people" if crowd != "a person" else "person"]
-    out += colours.colours(image) + colours.light(image)
-    return list(dict.fromkeys(out))
-
-
-def caption_options(image: Image.Image) -> dict[str, Any]:
-    """What `compose` adds when switched on: the scene sentence, the kinds and people."""
-    if not enabled():
-        return {"understanding": False}
-    return {"understanding": True, "scene": colours.sentence(image)}
+    names, lights = colours.read(image)
+    out += names + lights
+    return list(dict.fromkeys(out)), {"understanding": True,
+                                      "scene": colours.sentence(names, lights)}
