@@ -81,6 +81,7 @@ POSITIVE: dict[str, list[str]] = {
     "taken in Rome": ["coffee"], "taken with a Canon": ["LadyBird", "chelsea"],
     "Nikon": ["Storm"], "iPhone photos": ["coffee"], "in 2019": ["LadyBird"],
     "pictures from 2021": ["Storm"], "Sony camera": ["Dune"],
+    "expresso": ["coffee"], "ladybugg": ["LadyBird"], "Pariss": ["LadyBird"],
 }
 NEGATIVE = ["pizza", "a wedding cake", "snowboarding", "a dog on a sofa", "traffic jam",
             "birthday party", "sushi", "tax form", "football match", "photos from Tokyo",
@@ -193,7 +194,7 @@ def grid(raw: dict[str, list[Any]], ids: dict[str, str]) -> list[dict[str, Any]]
         for k in (1.5, 2.5, 3.5):
             for floor in (0.25, 0.3, 0.33, 0.35, 0.38):
                 for band in (0.08, 0.12, 0.2):
-                    for near in (0.36, 0.45):
+                    for near in (0.3, 0.33, 0.36, 0.45):
                         cutoff.K, cutoff.FLOOR, cutoff.BAND, cutoff.NEAR = k, floor, band, near
                         ranked = {q: [str(r.media_id) for r in cutoff.relevant(rows)]
                                   for q, rows in raw.items()}

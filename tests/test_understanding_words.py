@@ -90,6 +90,8 @@ def test_exif_date_camera_and_place_through_the_upload_probe() -> None:
 def test_medium_words_are_not_searched_for() -> None:
     assert query_words.content(["photos", "from", "paris"]) == ["from", "paris"]
     assert query_words.content(["photo"]) == ["photo"]
+    assert query_words.for_trigrams("a cow in the photo") == "cow the"
+    assert query_words.for_trigrams("a b") == "a b"
 
 
 def _row(sim: float | None, words: float | None) -> SimpleNamespace:

@@ -97,7 +97,7 @@ def hybrid(q: str, vectors: list[QueryVector], scope: Scope, candidates: int,
     parts: list[str] = []
     params: dict[str, object] = {"org": scope.organization_id, "ds": scope.dataset_id,
                                  "k": candidates, "min_sim": min_similarity,
-                                 "q": q[:TRGM_CHARS], "tsq": ts_query(q),
+                                 "q": query_words.for_trigrams(q)[:TRGM_CHARS], "tsq": ts_query(q),
                                  "w_vec": 1.0 - w_text, "w_text": w_text,
                                  "text_cap": text_cap}
     for i, qv in enumerate(vectors):

@@ -8,7 +8,7 @@ search/scoring.py's `hybrid` computes them. A candidate is kept when:
 - an exact word of the query is in its document (`words >= EXACT`), unless such matches are most
   of the candidates (a word that every item has tells nothing: then they need a vector
   reason too);
-- a near miss is close (`words >= NEAR`: word similarity 0.75, a typo);
+- a near miss is close (`words >= NEAR`: word similarity 0.55, a typo: "invoce" is 0.57);
 - its similarity is sure on its own (`sim >= SURE`), or stands out from this query's
   similarities: above `FLOOR`, `K` robust deviations above their median, and within `BAND`
   of the best one.
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 EXACT = 0.6
-NEAR = 0.45
+NEAR = 0.33
 SURE = 0.55
 FLOOR = 0.35
 K = 2.5

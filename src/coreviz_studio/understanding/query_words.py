@@ -2,7 +2,8 @@
 
 "photos from Paris": every composed caption opens with "A photo", so "photos" would match
 every item and crowd the one from Paris. These words are left out of the full-text query
-(the vector part still reads the whole query).
+(the vector part still reads the whole query). Near misses (trigrams) also leave out words of
+one or two letters: "a cow" is 0.67 similar to "a coffee" by "a" and "co" alone.
 """
 
 from __future__ import annotations
@@ -15,3 +16,10 @@ def content(words: list[str]) -> list[str]:
     """`words` less the medium words; all of them if nothing else is left ("photo" alone)."""
     kept = [w for w in words if w not in MEDIUM]
     return kept or words
+
+
+def for_trigrams(q: str) -> str:
+    """The query as trigram similarity reads it: content words of three letters or more."""
+    words = q.split()
+    kept = [w for w in words if len(w) > 2 and w.lower() not in MEDIUM]
+    return " ".join(kept) if kept else q
