@@ -114,3 +114,9 @@ def test_the_cutoff_keeps_what_stands_out_and_drops_a_flat_field() -> None:
 @pytest.mark.parametrize("sims", [[0.2], [0.25, 0.1]])
 def test_a_small_collection_needs_the_floor(sims: list[float]) -> None:
     assert cutoff.relevant([_row(s, None) for s in sims]) == []
+
+
+def test_the_cutoff_stays_out_of_clip_queries() -> None:
+    text = SimpleNamespace(kind="text")
+    assert cutoff.applies([text]) and cutoff.applies([])
+    assert not cutoff.applies([text, SimpleNamespace(kind="image")])

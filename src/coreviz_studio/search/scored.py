@@ -76,7 +76,7 @@ def _candidates(session: Session, principal: Principal, settings: Settings,
     if q.q:
         clause = scoring.hybrid(q.q, vectors, scope, settings.search_candidates,
                                 settings.search_min_similarity)
-        if settings.search_cutoff:
+        if settings.search_cutoff and cutoff.applies(vectors):
             return scoring.found(session, clause, keep=cutoff.relevant)
     else:
         assert q.similar_to is not None

@@ -32,6 +32,13 @@ MIN_SPREAD = 0.02  # a floor on the deviation, so a tight bunch of similar score
 MIN_FOR_STATS = 8  # fewer candidates than this: no distribution to read, absolute rules only
 
 
+def applies(vectors: Sequence[Any]) -> bool:
+    """Only for queries embedded by the text model alone: the figures were chosen on its
+    similarities, and CLIP's text-to-image ones are lower (0.2 to 0.35), so with a CLIP model
+    they would drop what CLIP finds. Choose them again with CLIP before lifting this."""
+    return all(v.kind == "text" for v in vectors)
+
+
 def threshold(sims: Sequence[float]) -> float:
     """The similarity a candidate must reach to stand out among these."""
     if not sims:
