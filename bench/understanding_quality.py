@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import json
 import time
 import uuid
@@ -189,17 +190,18 @@ def raw_candidates(b: Bench, queries: list[str]) -> dict[str, list[Any]]:
 def grid(raw: dict[str, list[Any]], ids: dict[str, str]) -> list[dict[str, Any]]:
     """The cutoff's figures on the same candidates for other settings."""
     results = []
-    defaults = {k: getattr(cutoff, k) for k in ("K", "FLOOR", "BAND", "SURE", "NEAR")}
+    names = ("K", "FLOOR", "BAND", "SURE", "NEAR", "STANDOUT_K", "LOW")
+    defaults = {k: getattr(cutoff, k) for k in names}
     try:
-        for k in (1.5, 2.5, 3.5):
-            for floor in (0.25, 0.3, 0.33, 0.35, 0.38):
-                for band in (0.08, 0.12, 0.2):
-                    for near in (0.3, 0.33, 0.36, 0.45):
-                        cutoff.K, cutoff.FLOOR, cutoff.BAND, cutoff.NEAR = k, floor, band, near
-                        ranked = {q: [str(r.media_id) for r in cutoff.relevant(rows)]
-                                  for q, rows in raw.items()}
-                        results.append({"K": k, "FLOOR": floor, "BAND": band, "NEAR": near,
-                                        **figures(ranked, ids)})
+        for k, floor, band, near, standout, low in itertools.product(
+                (1.5, 2.5, 3.5), (0.3, 0.33, 0.35, 0.38), (0.12,), (0.33, 0.36),
+                (None, 3.0, 4.0, 5.0, 6.0), (0.22, 0.25, 0.28)):
+            cutoff.K, cutoff.FLOOR, cutoff.BAND, cutoff.NEAR = k, floor, band, near
+            cutoff.STANDOUT_K, cutoff.LOW = standout, low
+            ranked = {q: [str(r.media_id) for r in cutoff.relevant(rows)]
+                      for q, rows in raw.items()}
+            results.append({"K": k, "FLOOR": floor, "BAND": band, "NEAR": near,
+                            "STANDOUT_K": standout, "LOW": low, **figures(ranked, ids)})
     finally:
         for key, value in defaults.items():
             setattr(cutoff, key, value)
@@ -264,9 +266,9 @@ def main() -> None:
             f"/{r.words if r.words is None else round(r.words, 2)}" for r in raw[q][:3]))
     print("\ncutoff settings on the same candidates (defaults: "
           f"K {cutoff.K}, FLOOR {cutoff.FLOOR}, BAND {cutoff.BAND}, SURE {cutoff.SURE}, "
-          f"NEAR {cutoff.NEAR})")
+          f"NEAR {cutoff.NEAR}, STANDOUT_K {cutoff.STANDOUT_K})")
     for row in sorted(grid(raw, ids["after"]),
-                      key=lambda r: -(r["mrr"] + r["true_negative_rate"]))[:10]:
+                      key=lambda r: -(r["mrr"] + r["true_negative_rate"]))[:15]:
         print("  " + json.dumps(row))
     print("RESULT " + json.dumps(result))
 

@@ -30,6 +30,10 @@ BAND = 0.12
 GENERIC_SHARE = 0.6  # exact matches on more than this share of the candidates tell little
 MIN_SPREAD = 0.02  # a floor on the deviation, so a tight bunch of similar scores is not "spread"
 MIN_FOR_STATS = 8  # fewer candidates than this: no distribution to read, absolute rules only
+# Below FLOOR, the best candidate alone still counts if it stands this many deviations above
+# the median (and above LOW): one clear winner in a flat field. None: off.
+STANDOUT_K: float | None = None
+LOW = 0.25
 
 
 def applies(vectors: Sequence[Any]) -> bool:
@@ -59,6 +63,12 @@ def relevant(rows: Sequence[Any]) -> list[Any]:
     generic = len(rows) >= MIN_FOR_STATS and len(exact) > GENERIC_SHARE * len(rows)
     sims = [float(r.sim) for r in rows if r.sim is not None]
     bar = threshold(sims)
+    if STANDOUT_K is not None and len(sims) >= MIN_FOR_STATS:
+        median = statistics.median(sims)
+        spread = max(MIN_SPREAD, 1.4826 * statistics.median(abs(s - median) for s in sims))
+        top = max(sims)
+        if top >= LOW and top >= median + STANDOUT_K * spread:
+            bar = min(bar, top)
     kept = []
     for r in rows:
         t, sim = float(r.words or 0), (float(r.sim) if r.sim is not None else None)
