@@ -91,7 +91,7 @@ def test_medium_words_are_not_searched_for() -> None:
     assert query_words.content(["photos", "from", "paris"]) == ["from", "paris"]
     assert query_words.content(["photo"]) == ["photo"]
     assert query_words.for_trigrams("a cow in the photo") == "cow the"
-    assert query_words.for_trigrams("a b") == "a b"
+    assert query_words.for_trigrams("in 2016") == ""  # a year is matched exactly or not at all
 
 
 def _row(sim: float | None, words: float | None) -> SimpleNamespace:
@@ -104,6 +104,8 @@ def test_the_cutoff_keeps_what_stands_out_and_drops_a_flat_field() -> None:
     assert cutoff.relevant(flat) == []  # nothing stands out: a true negative
     standout = _row(0.45, None)
     assert cutoff.relevant([*flat, standout]) == [standout]
+    winner = _row(0.32, None)  # under the floor, but alone far above a flat field
+    assert cutoff.relevant([*flat, winner]) == [winner]
     typo = _row(0.1, 0.5)
     exact = _row(0.1, 0.7)
     assert cutoff.relevant([*flat, typo, exact]) == [typo, exact]

@@ -11,7 +11,8 @@ search/scoring.py's `hybrid` computes them. A candidate is kept when:
 - a near miss is close (`words >= NEAR`: word similarity 0.55, a typo: "invoce" is 0.57);
 - its similarity is sure on its own (`sim >= SURE`), or stands out from this query's
   similarities: above `FLOOR`, `K` robust deviations above their median, and within `BAND`
-  of the best one.
+  of the best one; or, alone, the best one when it stands `STANDOUT_K` deviations above the
+  median though under `FLOOR` (down to `LOW`): one clear winner in a flat field.
 The figures are chosen on bench/search_quality.py's queries, true negatives included.
 """
 
@@ -32,8 +33,8 @@ MIN_SPREAD = 0.02  # a floor on the deviation, so a tight bunch of similar score
 MIN_FOR_STATS = 8  # fewer candidates than this: no distribution to read, absolute rules only
 # Below FLOOR, the best candidate alone still counts if it stands this many deviations above
 # the median (and above LOW): one clear winner in a flat field. None: off.
-STANDOUT_K: float | None = None
-LOW = 0.25
+STANDOUT_K: float | None = 4.0
+LOW = 0.28
 
 
 def applies(vectors: Sequence[Any]) -> bool:
