@@ -252,6 +252,14 @@ class Settings(BaseSettings):
         description="Cosine similarity below which a frame's vector alone does not make a "
         "result (a text match still does).",
     )
+    search_cutoff: bool = Field(
+        True, description="Leave out of `q` results what stands out from nothing: a cutoff "
+        "that adapts to each query's scores (docs/search.md). Off: every candidate is ranked.",
+    )
+    understanding_words: bool = Field(
+        True, description="Add WordNet's broader words for labels, people, colour and light "
+        "words and EXIF date, camera and place to captions and search documents (docs/ai.md).",
+    )
     search_ef_search: int = Field(
         100, ge=1, le=1000, description="pgvector HNSW ef_search: higher is more exact, slower."
     )

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -19,6 +20,7 @@ from PIL import Image
 from coreviz_studio.ai.registry import Models
 from coreviz_studio.ai.types import Found, Label, Moderation
 from coreviz_studio.pipeline.caption import caption_model, compose
+from coreviz_studio.understanding import frame_words
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ class FrameResult:
     caption: str = ""
     caption_model: str = ""
     notes: list[str] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)  # understanding/frame_words.py
 
 
 class Timings:
@@ -87,7 +90,8 @@ def analyze_frame(models: Models, image: Image.Image, kind: str, known_text: str
         with timings.stage("moderation"):
             result.moderation = models.moderator.classify(image)
     with timings.stage("caption"):
-        _caption(models, image, kind, result)
+        result.words, saying = frame_words.read(image, result.found, result.labels)
+        _caption(models, image, kind, result, saying)
     if models.text is not None:
         with timings.stage("text_embedding"):
             result.text_vectors[models.text.name] = models.text.embed([describe_for_search(
@@ -108,7 +112,8 @@ def _embed_crops(models: Models, image: Image.Image, objects: list[Found]) -> No
         found.embedding_model = models.features.name
 
 
-def _caption(models: Models, image: Image.Image, kind: str, result: FrameResult) -> None:
+def _caption(models: Models, image: Image.Image, kind: str, result: FrameResult,
+             saying: dict[str, Any]) -> None:
     if models.vision is not None:
         try:
             result.caption = models.vision.describe_sync(jpeg_bytes(image))
@@ -120,7 +125,7 @@ def _caption(models: Models, image: Image.Image, kind: str, result: FrameResult)
             result.notes.append("the captioning endpoint failed; the caption was composed")
     used = [m.name for m in (models.detector, models.faces, models.reader, models.features)
             if m is not None]
-    result.caption = compose(kind, result.found, result.labels, result.text)
+    result.caption = compose(kind, result.found, result.labels, result.text, **saying)
     result.caption_model = caption_model(used)
 
 
@@ -129,6 +134,7 @@ def describe_for_search(result: FrameResult) -> str:
     parts = [result.caption]
     parts += [label.name for label in result.labels[:3]]
     parts += sorted({f.label for f in result.found if f.type == "object"})
+    parts += result.words
     if result.text:
         parts.append(result.text[:1000])
     return ". ".join(p for p in parts if p)
@@ -149,7 +155,10 @@ def embed_crops(models: Models, image: Image.Image, objects: list[Found]) -> Non
         _embed_crops(models, image, objects)
 
 
-def caption_frame(models: Models, image: Image.Image, kind: str, result: FrameResult) -> None:
-    """Set `result.caption` from the endpoint or composed from `result`'s findings (the caption
-    step: the same rule as `analyze_frame`)."""
-    _caption(models, image, kind, result)
+def caption_frame(models: Models, image: Image.Image, kind: str, result: FrameResult,
+                  colours: tuple[list[str], list[str]]) -> None:
+    """Set `result.words` and `result.caption` (from the endpoint, or composed from `result`'s
+    findings): the caption step, by the same rule as `analyze_frame`. `colours`: the frame's
+    colour reading (understanding/colours.py), made while its image was loaded."""
+    result.words, saying = frame_words.from_colours(colours, result.found, result.labels)
+    _caption(models, image, kind, result, saying)

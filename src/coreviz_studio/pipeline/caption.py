@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 from coreviz_studio.ai.types import Found, Label
+from coreviz_studio.understanding import hypernyms, people
 
 COMPOSED = "composed"
 _LABEL_MIN = 0.3  # an ImageNet guess below this is too unsure for a sentence
@@ -27,14 +28,24 @@ def caption_model(models: list[str]) -> str:
     return f"{COMPOSED}({', '.join(models)})" if models else COMPOSED
 
 
-def compose(kind: str, found: list[Found], labels: list[Label], text: str | None) -> str:
+def compose(kind: str, found: list[Found], labels: list[Label], text: str | None,
+            scene: str = "", understanding: bool = True) -> str:
+    """`understanding`: also say what the label is a kind of and how many people there are
+    (docs/ai.md); `scene`: a sentence on colours and light to end with."""
     objects = Counter(f.label for f in found
                       if f.type == "object" and f.confidence >= STATED_OBJECT_MIN)
     faces = sum(1 for f in found if f.type == "face")
     guess = labels[0].name if labels and labels[0].score >= _LABEL_MIN else None
     sentence = _OPENING.get(kind, "A picture")
-    if objects:
-        sentence += " of " + _join([_count(label, n) for label, n in objects.most_common(6)])
+    stated = [_count(label, n) for label, n in objects.most_common(6)]
+    crowd = people.phrase(people.count(found)) if understanding else None
+    if crowd:
+        stated = [crowd] + [s for s, (label, _) in zip(stated, objects.most_common(6),
+                                                       strict=True) if label != "person"]
+    if guess and understanding and hypernyms.everyday(guess):
+        guess += " (" + ", ".join(_article(w) for w in hypernyms.everyday(guess)) + ")"
+    if stated:
+        sentence += " of " + _join(stated)
         if guess:
             sentence += f"; it looks like {_article(guess)}"
     elif guess:
@@ -47,6 +58,8 @@ def compose(kind: str, found: list[Found], labels: list[Label], text: str | None
         if len(words) > _TEXT_MAX:
             words = words[: _TEXT_MAX].rsplit(" ", 1)[0] + "…"
         sentences.append(f'The text reads "{words}".')
+    if scene:
+        sentences.append(scene)
     return " ".join(sentences)
 
 

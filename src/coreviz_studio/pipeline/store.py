@@ -20,6 +20,7 @@ from coreviz_studio.db.tables import DetectedObject, Frame, Media
 from coreviz_studio.pipeline.decode import Decoded
 from coreviz_studio.pipeline.queue import now_iso
 from coreviz_studio.search import clusters
+from coreviz_studio.understanding import taken
 
 TEXT_LAYER = "textLayer"  # frame metadata: how many leading characters of `text` the file had
 
@@ -51,6 +52,7 @@ def replace_frames(session: Session, media: Media, decoded: Decoded,
         media.page_count = decoded.page_count
     media.perceptual_hash = decoded.perceptual_hash  # for GET /api/dataset/{id}/duplicates
     media.metadata_ = {k: v for k, v in media.metadata_.items() if k != "moderation"}
+    media.metadata_ = taken.with_taken(media.metadata_, media.exif)  # EXIF date, camera, place
     session.flush()
     clusters.recount(session, old_clusters)
     return [k for row in old for k in row if k] + ([old_thumbnail] if old_thumbnail else [])

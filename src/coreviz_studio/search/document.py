@@ -3,7 +3,8 @@
 It gathers, in one place, everything a person may type to find an item: its name (with
 separators as spaces, so "beach_day-2.jpg" matches "beach"), its tag labels and values, its
 frames' captions and text (read from the picture or a PDF's text layer), the labels of the
-objects and of the frames, and the names given to the clusters its faces and objects are in.
+objects and of the frames, the names given to the clusters its faces and objects are in, and
+the words understanding/ adds (frames' `metadata.words`, the media's `metadata.taken`).
 It is rebuilt by `refresh` whenever one of those changes (processing, rename, tags, a cluster's
 name); a trigger would hide that from the code that changes them.
 """
@@ -40,7 +41,15 @@ UPDATE media m SET search_text = left(concat_ws(' ',
     (SELECT string_agg(DISTINCT k.name, ' ') FROM objects o JOIN clusters k
          ON k.id = o.cluster_id WHERE o.media_id = m.id AND k.name IS NOT NULL),
     (SELECT string_agg(f.text, ' ' ORDER BY f.frame_index) FROM frames f
-      WHERE f.media_id = m.id AND f.text IS NOT NULL)
+      WHERE f.media_id = m.id AND f.text IS NOT NULL),
+    -- understanding/: broader label words, people, colours (frames) and EXIF (media)
+    (SELECT string_agg(DISTINCT w, ' ') FROM frames f,
+            jsonb_array_elements_text(CASE WHEN jsonb_typeof(f.metadata -> 'words') = 'array'
+                                           THEN f.metadata -> 'words' ELSE '[]'::jsonb END) w
+      WHERE f.media_id = m.id),
+    (SELECT string_agg(t.value, ' ') FROM jsonb_each_text(
+            CASE WHEN jsonb_typeof(m.metadata -> 'taken') = 'object'
+                 THEN m.metadata -> 'taken' ELSE '{}'::jsonb END) t)
 ), :max_chars)
 WHERE m.id = ANY(:ids)
 """)

@@ -7,6 +7,7 @@ same query, so `total` and `hasMore` are exact for what the search found.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -32,6 +33,7 @@ from coreviz_studio.search import broad_words, scoring, similar_models
 from coreviz_studio.search.schemas import MatchedFrame, SearchHit, SearchMedia, SearchOut
 from coreviz_studio.storage.urls import BlobUrls
 from coreviz_studio.tenancy import scoped
+from coreviz_studio.understanding import cutoff
 
 MAX_SEARCH_LIMIT = 100
 
@@ -78,7 +80,10 @@ def _candidates(session: Session, principal: Principal, settings: Settings,
         clause = scoring.hybrid(q.q, vectors, scope, settings.search_candidates,
                                 settings.search_min_similarity,
                                 known=broad_words.known(counted))
-        return scoring.found(session, clause, lambda rows: broad_words.learn(counted, rows))
+        learn = functools.partial(broad_words.learn, counted)
+        if settings.search_cutoff and cutoff.applies(vectors):
+            return scoring.found(session, clause, learn, keep=cutoff.relevant)
+        return scoring.found(session, clause, learn)
     assert q.similar_to is not None
     model = similar_models.checked(q.similar_model, models_for(settings))
     clause = _similar(session, principal, q.similar_to, model, scope,

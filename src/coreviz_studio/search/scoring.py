@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
 
 from coreviz_studio.search import near_words
+from coreviz_studio.understanding import query_words
 
 _MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -76,7 +77,7 @@ def tune(session: Session, ef_search: int, max_scan_tuples: int) -> None:
 def ts_query(q: str) -> str:
     """`word:* | word:*` from the query's words: any word, prefixes allowed; quotes, `%`,
     `_`, backslashes and operators are simply not words."""
-    words = [w.lower() for w in _WORD.findall(q)][:MAX_WORDS]
+    words = query_words.content([w.lower() for w in _WORD.findall(q)])[:MAX_WORDS]
     return " | ".join(f"{w}:*" for w in dict.fromkeys(words))
 
 
@@ -101,7 +102,7 @@ def hybrid(q: str, vectors: list[QueryVector], scope: Scope, candidates: int,
     parts: list[str] = []
     params: dict[str, object] = {"org": scope.organization_id, "ds": scope.dataset_id,
                                  "k": candidates, "min_sim": min_similarity,
-                                 "q": q[:TRGM_CHARS], "tsq": ts_query(q),
+                                 "q": query_words.for_trigrams(q)[:TRGM_CHARS], "tsq": ts_query(q),
                                  "w_vec": 1.0 - w_text, "w_text": w_text,
                                  "text_cap": text_cap, "broad": known[0],
                                  "near_broad": known[1]}
@@ -152,7 +153,8 @@ SELECT coalesce(b.media_id, t.media_id) AS media_id,
        CASE WHEN b.sim >= :min_sim THEN b.frame_id END AS frame_id,
        (:w_vec * CASE WHEN b.sim >= :min_sim THEN b.sim ELSE 0 END
         + :w_text * coalesce(t.t, 0))::float8 AS score,
-       (SELECT yes FROM broad) AS broad, {near_words.COUNTED} AS near_broad
+       (SELECT yes FROM broad) AS broad, {near_words.COUNTED} AS near_broad,
+       b.sim::float8 AS sim, t.t::float8 AS words  -- for understanding/cutoff.py
   FROM best b FULL JOIN txt t ON t.media_id = b.media_id
  WHERE b.sim >= :min_sim OR t.media_id IS NOT NULL"""  # noqa: S608 - literals are checked
     return _typed(sql, params)
@@ -204,14 +206,17 @@ def _typed(sql: str, params: dict[str, object]) -> TextClause:
 
 
 def found(session: Session, clause: TextClause,
-          seen: Callable[[Sequence[Any]], None] | None = None) -> Any:
+          seen: Callable[[Sequence[Any]], None] | None = None,
+          keep: Callable[[Sequence[Any]], Sequence[Any]] | None = None) -> Any:
     """Run the candidates query, then hand its rows back as a small table to join with the
     media filters. Two steps on purpose: the planner cannot size the candidates (at most the
     vector candidates plus fewer than BROAD_WORDS text matches), and joined in one statement
     it walked a million media rows to meet a few hundred."""
     rows = session.execute(clause).all()
-    if seen is not None:
+    if seen is not None:  # every candidate, before any is dropped (search/broad_words.py)
         seen(rows)
+    if keep is not None:  # understanding/cutoff.py: only what is relevant at all
+        rows = keep(rows)
     ids = [r.media_id for r in rows]
     frames = [r.frame_id for r in rows]
     scores = [float(r.score) for r in rows]

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from sqlalchemy import delete, select
+from sqlalchemy import cast, delete, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from coreviz_studio.ai.registry import Models
@@ -16,16 +17,30 @@ from coreviz_studio.pipeline.analyze import FrameResult, caption_frame, describe
 from coreviz_studio.pipeline.steps.base import FrameView, Run, Step
 from coreviz_studio.pipeline.steps.finders import features_of
 from coreviz_studio.search import document
+from coreviz_studio.understanding import colours, frame_words
 
 _FINDERS = ("labels", "objects", "faces", "text")
 _CLIP = "clip"  # Run.memo: the CLIP image vector per frame
+_COLOURS = "colours"  # Run.memo: the colour reading per frame
+WORDS = "words"  # frame metadata: the words understanding adds (understanding/frame_words.py)
 _NO_PIXELS = Image.new("RGB", (1, 1))  # a composed caption reads the findings, not the image
 
 
 def findings(frame: FrameView) -> FrameResult:
     """A frame's stored findings, as the caption and the text embedding read them."""
     return FrameResult(found=list(frame.found), labels=frame.labels(), text=frame.text,
-                       caption=frame.caption)
+                       caption=frame.caption, words=list(frame.metadata.get(WORDS) or []))
+
+
+def colours_of(run: Run, frame: FrameView) -> tuple[list[str], list[str]]:
+    """The frame's colour and light words (understanding/colours.py), read once per run while
+    its image is loaded (the caption step's `prepare`), or from the image when asked later."""
+    if not frame_words.enabled():
+        return [], []
+    if (_COLOURS, frame.id) not in run.memo:
+        run.memo[(_COLOURS, frame.id)] = colours.read(run.image(frame))
+    reading: tuple[list[str], list[str]] = run.memo[(_COLOURS, frame.id)]
+    return reading
 
 
 class Captions(Step):
@@ -38,12 +53,16 @@ class Captions(Step):
     def models(self, models: Models) -> list[Any]:
         return [models.vision] if models.vision is not None else []
 
+    def prepare(self, run: Run, frames: list[FrameView]) -> None:
+        for frame in frames:
+            colours_of(run, frame)
+
     def compute(self, run: Run, frames: list[FrameView]) -> Any:
         results = {}
         for frame in frames:
             result = findings(frame)
             image = run.image(frame) if run.models.vision is not None else _NO_PIXELS
-            caption_frame(run.models, image, run.kind, result)
+            caption_frame(run.models, image, run.kind, result, colours_of(run, frame))
             results[frame.id] = result
         return results
 
@@ -58,6 +77,11 @@ class Captions(Step):
             if found is not None and found.caption:
                 session.add(Caption(organization_id=media.organization_id, frame_id=frame_id,
                                     text=found.caption, model=found.caption_model))
+            words = found.words if found is not None else []
+            # The words go with the caption they are said in (and the search document).
+            session.execute(update(Frame).where(Frame.id == frame_id).values(
+                metadata_=Frame.metadata_.op("-")(WORDS).op("||")(
+                    cast({WORDS: words} if words else {}, JSONB))))
             if found is not None:
                 notes += [n for n in found.notes if n not in notes]
         return notes
