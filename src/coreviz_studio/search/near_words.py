@@ -60,7 +60,7 @@ corrected AS MATERIALIZED (
                  LIMIT {WORDS_PER_TYPO}) c
          WHERE {few}),
 near_tsq AS (SELECT CASE WHEN count(*) > 0
-                         THEN to_tsquery('english', string_agg(word, ' | ')) END AS tsq
+                         THEN to_tsquery('english', string_agg(word || ':*', ' | ')) END AS tsq
                FROM corrected),
 near_broad AS (SELECT coalesce(CAST(:near_broad AS boolean), (SELECT count(*) >= :text_cap
                  FROM (SELECT 1 FROM media m

@@ -3,7 +3,8 @@ for trigrams, so a typo is corrected against the dictionary (small) and the corr
 then found with the full-text index, instead of trigram matching every document.
 
 `coreviz_search_words(text)` is the one rule for what a word is (lower case, letters and digits,
-3 to 40 characters, at least one letter: numbers and hashes are not typos of anything); the
+and the runs of letters in them, 3 to 40 characters, at least one letter: numbers and hashes
+are not typos of anything); the
 dictionary, its backfill here and the query's words all use it. Words are only ever added
 (search/document.py adds a document's words when it is rebuilt): a word no document holds any
 more costs one dictionary row and finds nothing.
@@ -12,7 +13,7 @@ The trigram index on the whole documents (`media_search_trgm`) is dropped: the t
 longer reads it, and on short typos it returned most of the library for a recheck.
 
 Revision ID: 0016
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-01 19:30:00
 """
 
@@ -31,7 +32,10 @@ _VISIBLE = "status = 'active' AND is_active_version"
 _WORDS = """
 CREATE FUNCTION coreviz_search_words(document text) RETURNS SETOF text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-    SELECT DISTINCT w FROM regexp_split_to_table(lower(document), '[^[:alnum:]]+') w
+    -- Letter runs too: text read from a picture glues words to numbers ("INVOICE2024").
+    SELECT DISTINCT w FROM (
+        SELECT regexp_split_to_table(lower(document), '[^[:alnum:]]+')
+        UNION ALL SELECT regexp_split_to_table(lower(document), '[^[:alpha:]]+')) s(w)
      WHERE length(w) BETWEEN 3 AND 40 AND w ~ '[[:alpha:]]'
 $$
 """
