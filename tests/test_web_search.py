@@ -67,8 +67,11 @@ def _two_scene_video(path: Path) -> bytes:
 @pytest.fixture(scope="module")
 def searcher(pg_url: str) -> Iterator[Server]:
     """A server that embeds queries (the text model): the shared `studio` runs no models, so
-    its searches are text-only and cannot say which frame matched."""
-    with server_on(pg_url, "cvs-web-search-", COREVIZ_MODELS="text-embedding") as server:
+    its searches are text-only and cannot say which frame matched. The server's own relevance
+    cutoff is off: these tests move the Studio's slider over a whole ranking (with it on, "cat"
+    returns only the two cats, 0.002 apart); tests/test_understanding_search.py tests it."""
+    with server_on(pg_url, "cvs-web-search-", COREVIZ_MODELS="text-embedding",
+                   COREVIZ_SEARCH_CUTOFF="false") as server:
         yield server
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from functools import cache
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -43,9 +43,32 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     threads that the holders of connections need to finish left every thread waiting and the
     server at a standstill until the pool's timeout (bench/load.py, 100 clients: every request
     failed). The pool's overflow (as many again) is left to processing and short checks."""
-    async with _db_places(request.app), contextmanager_in_threadpool(
-            _session_scope(request.app.state.db)) as session:
-        yield session
+    places = _db_places(request.app)
+    await places.acquire()
+    request.state.db_place = True
+    try:
+        async with contextmanager_in_threadpool(_session_scope(request.app.state.db)) as session:
+            yield session
+    finally:
+        if request.state.db_place:
+            places.release()
+
+
+@asynccontextmanager
+async def db_place_lent(request: Request) -> AsyncIterator[None]:
+    """While an upload streams its body with no transaction open (it committed first), its
+    place goes to other requests: ten slow uploads must not hold every place."""
+    if not getattr(request.state, "db_place", False):
+        yield
+        return
+    places = _db_places(request.app)
+    places.release()
+    request.state.db_place = False
+    try:
+        yield
+    finally:
+        await places.acquire()  # cancelled while waiting: nothing is held, nothing released
+        request.state.db_place = True
 
 
 def _db_places(app: Any) -> asyncio.Semaphore:

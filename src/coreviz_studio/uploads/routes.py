@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, status
 from starlette.concurrency import run_in_threadpool
 
 from coreviz_studio import ids
-from coreviz_studio.deps import Blobs, Config, Db, Member, Urls
+from coreviz_studio.deps import Blobs, Config, Db, Member, Urls, db_place_lent
 from coreviz_studio.media.paths import QUERY_PATTERN
 from coreviz_studio.uploads import digest, service
 from coreviz_studio.uploads.receive import receive, too_large
@@ -48,7 +48,8 @@ async def upload(request: Request, db: Db, principal: Member, store: Blobs,
     if declared.isdigit() and int(declared) > settings.max_upload_bytes + _FORM_OVERHEAD:
         raise too_large(settings.max_upload_bytes)
     expected = digest.content_digest(request.headers.get("content-digest"))
-    received = await receive(request.stream(), request.headers.get("content-type"), store,
-                             settings.max_upload_bytes, expected)
+    async with db_place_lent(request):
+        received = await receive(request.stream(), request.headers.get("content-type"),
+                                 store, settings.max_upload_bytes, expected)
     return await run_in_threadpool(service.store_upload, db, principal, received, store,
                                    settings, urls)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from coreviz_studio.deps import Blobs, Config, Db, Member, Urls, Viewer
+from coreviz_studio.deps import Blobs, Config, Db, Member, Urls, Viewer, db_place_lent
 from coreviz_studio.errors import (
     AppError,
     BadRequest,
@@ -133,9 +133,10 @@ async def _take_body(request: Request, db: Db, principal: Member, store: Blobs,
                                            p.offset, append, bytes(body.head), whole)
 
         try:
-            body = await receive_chunk(request.stream(), room, append,
-                                       check=checksum is not None or digest is not None,
-                                       whole=whole)
+            async with db_place_lent(request):
+                body = await receive_chunk(request.stream(), room, append,
+                                           check=checksum is not None or digest is not None,
+                                           whole=whole)
         except BaseException:
             await run_in_threadpool(append.abort)
             raise

@@ -303,7 +303,10 @@ function renderBoxes() {
   const fw = frame.width || media.width;
   const fh = frame.height || media.height;
   if (!fw || !fh) return;
-  for (const object of frame.objects || []) {
+  // The biggest first, so a smaller box drawn over it (a face inside a person) stays reachable.
+  const area = (o) => (o.bbox ? o.bbox.width * o.bbox.height : 0);
+  const ordered = [...(frame.objects || [])].sort((a, b) => area(b) - area(a));
+  for (const object of ordered) {
     const { x, y, width, height } = object.bbox || {};
     if (![x, y, width, height].every(Number.isFinite)) continue;
     const label = boxLabel(object);
