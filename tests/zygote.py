@@ -38,6 +38,10 @@ def _child(request: dict[str, Any], close: list[int]) -> None:
     try:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        # Ctrl-C as a terminal gives it: a suite started in the background (`cmd &`) has SIGINT
+        # ignored, and a forked child would inherit that (Python installs its handler only at
+        # start, and only when SIGINT is not ignored).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         for fd in close:
             os.close(fd)
         devnull = os.open(os.devnull, os.O_RDONLY)
