@@ -7,15 +7,14 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from sqlalchemy import cast, delete, select, update
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from coreviz_studio.ai.registry import Models
 from coreviz_studio.db.tables import Caption, Embedding, Frame, Media
 from coreviz_studio.pipeline.analyze import FrameResult, caption_frame, describe_for_search
 from coreviz_studio.pipeline.steps.base import FrameView, Run, Step
-from coreviz_studio.pipeline.steps.finders import features_of
+from coreviz_studio.pipeline.steps.finders import features_of, set_frame_metadata
 from coreviz_studio.search import document
 from coreviz_studio.understanding import colours, frame_words
 
@@ -77,13 +76,11 @@ class Captions(Step):
             if found is not None and found.caption:
                 session.add(Caption(organization_id=media.organization_id, frame_id=frame_id,
                                     text=found.caption, model=found.caption_model))
-            words = found.words if found is not None else []
-            # The words go with the caption they are said in (and the search document).
-            session.execute(update(Frame).where(Frame.id == frame_id).values(
-                metadata_=Frame.metadata_.op("-")(WORDS).op("||")(
-                    cast({WORDS: words} if words else {}, JSONB))))
             if found is not None:
                 notes += [n for n in found.notes if n not in notes]
+        # The words go with the caption they are said in (and the search document).
+        set_frame_metadata(session, media, WORDS, {
+            frame_id: found.words for frame_id, found in (result or {}).items() if found.words})
         return notes
 
 
