@@ -18,7 +18,9 @@ Then the same page again in the same context: `warm_thumbs100_ms`, with the thum
 (they are immutable), the page's own cost without their transfer.
 The baselines, in the same run: the bare browse call for the same first page (limit 120,
 newest first) with an API key over HTTP, `baseline_browse_ms` (median of --runs after warm-up),
-and one thumbnail GET after another, `baseline_thumbnail_get_ms` (median of 100).
+and one thumbnail GET after another, `baseline_thumbnail_get_ms` (median of 100); and the floor,
+`floor_static_thumbs100_ms`: the same browser showing 100 of the same thumbnail files in a bare
+page of <img> from Python's static file server (no framework, database or checks).
 
 Prints the figures and a last line `RESULT {json}` (medians); timings are never asserted.
 Run from the repository root:
@@ -133,6 +135,56 @@ def thumbnail_gets(b: Bench, seeded: Seeded, count: int = 100) -> list[float]:
     return times
 
 
+_FLOOR_PAGE = """<!doctype html><html><body><script>
+let loaded = 0;
+document.addEventListener("load", (e) => {
+  if (e.target.tagName === "IMG" && ++loaded === WANT) window.__thumbs = performance.now();
+}, true);
+</script>IMAGES</body></html>"""
+
+
+def static_floor(browser: Any, b: Bench, seeded: Seeded, count: int,
+                 viewport: dict[str, int]) -> float:
+    """The floor under thumbs100: the same browser, in a fresh context, loads a bare page of
+    `count` <img> of the same thumbnail files from Python's own static file server (no
+    framework, no database, no checks), on another port as the Studio's blob route is to its
+    page. What this machine's Chromium needs just to fetch and show that many images."""
+    import functools
+    import http.server
+    import shutil
+    import tempfile
+    import threading
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory(prefix="cvs-grid-floor-") as tmp:
+        root = Path(tmp)
+        keys = seeded.thumbnail_keys[:count]
+        for i, key in enumerate(keys):
+            shutil.copyfile(b.data_dir / "blobs" / key, root / f"{i}.webp")
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=tmp)
+        handler.log_message = lambda *a: None  # type: ignore[attr-defined]
+        images = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        pages = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        origin = f"http://127.0.0.1:{images.server_address[1]}"
+        tags = "".join(f'<img width="150" height="150" src="{origin}/{i}.webp">'
+                       for i in range(len(keys)))
+        (root / "floor.html").write_text(_FLOOR_PAGE.replace("WANT", str(WANT))
+                                         .replace("IMAGES", tags))
+        for server in (images, pages):
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+        context = browser.new_context(viewport=viewport)
+        try:
+            page = context.new_page()
+            page.goto(f"http://127.0.0.1:{pages.server_address[1]}/floor.html")
+            page.wait_for_function("window.__thumbs !== undefined", timeout=60000)
+            return float(page.evaluate("window.__thumbs"))
+        finally:
+            context.close()
+            for server in (images, pages):
+                server.shutdown()
+                server.server_close()
+
+
 def one_visit(browser: Any, b: Bench, email: str, seeded: Seeded,
               viewport: dict[str, int]) -> dict[str, Any]:
     context = browser.new_context(base_url=b.server.url, viewport=viewport)
@@ -231,6 +283,10 @@ def main() -> None:
                 for _ in range(args.runs):
                     visits.append(one_visit(browser, b, email, seeded,
                                             {"width": args.width, "height": args.height}))
+                tiles = visits[-1]["tiles_in_dom"]
+                floors = [static_floor(browser, b, seeded, tiles,
+                                       {"width": args.width, "height": args.height})
+                          for _ in range(args.runs)]
             finally:
                 browser.close()
         keys = ("first_paint_ms", "first_contentful_paint_ms", "thumbs100_ms",
@@ -243,13 +299,17 @@ def main() -> None:
                   + f"  {v['originals']:>9}")
         print(f"baseline: bare browse call (limit {PAGE}), median "
               f"{statistics.median(base):.1f} ms of {len(base)}; one thumbnail GET, median "
-              f"{statistics.median(per_thumbnail):.1f} ms of {len(per_thumbnail)}")
+              f"{statistics.median(per_thumbnail):.1f} ms of {len(per_thumbnail)}; the floor: "
+              f"{WANT} of the same {visits[-1]['tiles_in_dom']} thumbnails in a bare page from "
+              f"Python's static file server, median {statistics.median(floors):.1f} ms of "
+              f"{len(floors)}")
         figures: dict[str, Any] = {"items": args.items, "runs": args.runs,
                                    "viewport": f"{args.width}x{args.height}"}
         for k in keys:
             figures[k] = round(statistics.median(v[k] for v in visits), 1)
         figures["baseline_browse_ms"] = round(statistics.median(base), 1)
         figures["baseline_thumbnail_get_ms"] = round(statistics.median(per_thumbnail), 1)
+        figures["floor_static_thumbs100_ms"] = round(statistics.median(floors), 1)
         figures["warm_thumbs100_ms"] = round(statistics.median(
             v["warm_thumbs100_ms"] or 0 for v in visits), 1)
         figures["thumbs100_minus_baseline_ms"] = round(

@@ -234,9 +234,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     install_error_handlers(app)
     app.add_middleware(JsonBodiesByDefault)
     app.add_middleware(BodyLimits, settings=settings)  # outermost: before any body is parsed
-    for router in (health_router, accounts_router, auth_router, datasets_router,
+    # Blobs first: routes are matched in order, and a grid asks for a hundred thumbnails.
+    for router in (blobs_router, health_router, accounts_router, auth_router, datasets_router,
                    media_router, folders_router, tags_router, uploads_router, tus_router,
-                   blobs_router,
                    processing_router, ai_router, search_router, studio_pages):
         app.include_router(router)
     app.include_router(duplicates_router)  # GET /api/dataset/{id}/duplicates

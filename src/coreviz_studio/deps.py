@@ -32,7 +32,7 @@ from coreviz_studio.storage.base import BlobStore
 from coreviz_studio.storage.urls import BlobUrls
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -121,7 +121,7 @@ def _same_origin(request: Request) -> bool:
     return urlsplit(origin).netloc == request.headers.get("host", "")
 
 
-def same_origin_only(request: Request) -> None:
+async def same_origin_only(request: Request) -> None:
     """For a route that sets a session (sign-in): a page of another site may not sign the
     browser in to an account of its choosing (login CSRF). Browsers send Origin on every
     cross-site POST; CLIs and SDKs send none and are not concerned."""
@@ -132,7 +132,7 @@ def same_origin_only(request: Request) -> None:
 SameOrigin = Depends(same_origin_only)
 
 
-def _credential(
+async def _credential(
     request: Request,
     api_key: Annotated[str | None, Security(_api_key)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
@@ -194,7 +194,7 @@ def requires(role: Role, *, hold_db: bool = True) -> Callable[..., Principal]:
     return caller
 
 
-def public() -> None:
+async def public() -> None:
     """The declaration of a route that anyone may call (sign-in, health, blobs by key...)."""
 
 
@@ -279,7 +279,7 @@ def check_declared(routes: Sequence[BaseRoute]) -> None:
                            f"deps.Public): {', '.join(missing)}")
 
 
-def client_address(request: Request) -> str:
+async def client_address(request: Request) -> str:
     """Who is calling, for rate limits (the direct peer; a proxy would need trusted headers)."""
     return request.client.host if request.client else "unknown"
 
@@ -287,19 +287,19 @@ def client_address(request: Request) -> str:
 ClientAddress = Annotated[str, Depends(client_address)]
 
 
-def get_blob_store(request: Request) -> BlobStore:
+async def get_blob_store(request: Request) -> BlobStore:
     store: BlobStore = request.app.state.blobs
     return store
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     """The open database itself, for the public routes that decide in a system session what
     anyone may see (blob serving: blobs/refs.py)."""
     database: Database = request.app.state.db
     return database
 
 
-def get_blob_urls(request: Request) -> BlobUrls:
+async def get_blob_urls(request: Request) -> BlobUrls:
     urls: BlobUrls = request.app.state.blob_urls
     return urls
 

@@ -120,7 +120,7 @@ def open_database(settings: Settings) -> Database:
         embedded = EmbeddedPostgres(settings.data_dir, settings.embedded_pg_user)
         url = embedded.acquire()
     # The owner's pool serves migrations and operator commands only: small.
-    engine = create_engine(sqlalchemy_url(url), pool_size=2, max_overflow=settings.db_pool_size,
+    engine = create_engine(sqlalchemy_url(url), pool_size=6, max_overflow=settings.db_pool_size,
                            pool_pre_ping=True)
     return Database(url, engine, sessionmaker(engine, expire_on_commit=False), embedded,
                     settings.db_pool_size)
