@@ -3,8 +3,10 @@ batch calls every capability has (same results as one image at a time)."""
 
 from __future__ import annotations
 
+import gc
 import io
 import logging
+import os
 import threading
 from pathlib import Path
 
@@ -55,6 +57,53 @@ def test_the_registry_passes_model_threads_to_the_sessions(tmp_path: Path) -> No
     assert models.features is not None and models.names() == ["efficientnet-lite0"]
     session = models.features._session.get()
     assert session.get_session_options().intra_op_num_threads == 2
+
+
+def live_sessions() -> list[object]:
+    import onnxruntime as ort
+
+    gc.collect()
+    return [o for o in gc.get_objects() if isinstance(o, ort.InferenceSession)]
+
+
+def test_every_session_the_models_open_has_the_helpers_thread_settings(tmp_path: Path) -> None:
+    """All onnxruntime sessions that come to exist while the real models load, RapidOCR's
+    three included, carry what `base.session_options` sets: the COREVIZ_MODEL_THREADS count
+    (here one above the cores, a count RapidOCR on its own ignores), one inter-op thread,
+    all graph optimisations, the CPU provider."""
+    import onnxruntime as ort
+
+    nanodet = Path(__file__).parents[2] / "shared" / "models" / "nanodet-coco-416.onnx"
+    names = "labels,text,moderation,text-embedding"
+    if nanodet.is_file():
+        (tmp_path / "models" / "objects").mkdir(parents=True)
+        (tmp_path / "models" / "objects" / nanodet.name).symlink_to(nanodet)
+        names += ",objects"
+    threads = (os.cpu_count() or 1) + 1
+    models = build(Settings(data_dir=tmp_path, database_url="postgresql://unused",
+                            models=names, model_threads=threads))
+    before = live_sessions()  # held, so no id below is reused by a new session
+    assert models.features and models.reader and models.moderator and models.text
+    models.features.load()
+    models.reader.load()
+    models.moderator.load()
+    models.text.embed(["load the session"])
+    if models.detector is not None:
+        models.detector.load()
+
+    known = {id(s) for s in before}
+    opened = [s for s in live_sessions() if id(s) not in known]
+    # EfficientNet, RapidOCR's detection, direction and recognition, open-NSFW, MiniLM
+    # (and NanoDet when its file is there).
+    assert len(opened) == 6 + (models.detector is not None)
+    helper = base.session_options(threads)
+    for session in opened:
+        options = session.get_session_options()  # type: ignore[attr-defined]
+        assert options.intra_op_num_threads == helper.intra_op_num_threads == threads
+        assert options.inter_op_num_threads == helper.inter_op_num_threads == 1
+        assert options.graph_optimization_level == helper.graph_optimization_level \
+            == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        assert session.get_providers() == list(base.PROVIDERS)  # type: ignore[attr-defined]
 
 
 def test_session_helper_names_what_cannot_be_loaded(tmp_path: Path) -> None:

@@ -193,3 +193,18 @@ def test_real_checkpoint_reads_as_numpy() -> None:
     assert weights["_blocks.15._project_conv.weight"].shape == (320, 1152, 1, 1)
     with pytest.raises(ValueError, match="not used"):
         efficientnet.build_onnx({**weights, "_extra.weight": np.zeros(1, np.float32)})
+
+
+def test_the_built_graph_is_valid_onnx_and_gives_the_declared_outputs() -> None:
+    import onnx
+
+    model = onnx.load_from_string(
+        efficientnet.build_onnx(efficientnet.load_state_dict(efficientnet.weights_path())))
+    onnx.checker.check_model(model, full_check=True)
+    # Shape inference from the nodes alone (declared output shapes cleared) arrives at what
+    # build_onnx declares.
+    for output in model.graph.output:
+        output.type.tensor_type.ClearField("shape")
+    inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+    assert {o.name: [d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim]
+            for o in inferred.graph.output} == {"logits": ["N", 1000], "features": ["N", DIM]}

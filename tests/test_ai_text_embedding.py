@@ -85,3 +85,27 @@ def test_no_torch_needed() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_the_built_graph_gives_the_declared_output() -> None:
+    import json
+
+    import onnx
+    from safetensors.numpy import load_file
+
+    from coreviz_studio.ai.text_embedding import _bert_graph
+
+    path = model_dir()
+    model, external = _bert_graph(load_file(str(path / "model.safetensors")),
+                                  json.loads((path / "config.json").read_text()))
+    assert {"word_emb", "pos_emb", "l0.qkv.w"} <= set(external)
+    # The checker would look for the weights' file ("memory" is none); shape inference needs
+    # only the graph. From the nodes alone (declared output shape cleared) it arrives at
+    # batch x 384, as declared.
+    (output,) = model.graph.output
+    output.type.tensor_type.ClearField("shape")
+    inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+    (embedding,) = inferred.graph.output
+    assert embedding.name == "embedding"
+    assert [d.dim_param or d.dim_value for d in embedding.type.tensor_type.shape.dim] == \
+        ["batch", DIM]

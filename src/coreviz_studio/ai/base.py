@@ -154,6 +154,17 @@ def open_session(model: Path | bytes, threads: int | None = None, *,
         raise ValueError(f"{name} is not a loadable ONNX model: {exc}") from exc
 
 
+def onnx_model(graph: Any) -> Any:
+    """The ModelProto around a graph built in memory here (EfficientNet, MiniLM).
+
+    Opset 17 is the first with LayerNormalization; with IR version 8 the models load in
+    onnxruntime releases from 2022 on.
+    """
+    from onnx import helper  # imported here: slow to import (ml_dtypes), needed on first use
+
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+
+
 # -- lazy loading ---------------------------------------------------------------------------
 
 

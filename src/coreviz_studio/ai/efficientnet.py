@@ -31,7 +31,7 @@ from typing import IO, Any
 import numpy as np
 from PIL import Image
 
-from coreviz_studio.ai.base import Lazy, open_session
+from coreviz_studio.ai.base import Lazy, onnx_model, open_session
 from coreviz_studio.ai.types import Label
 
 MODEL_NAME = "efficientnet-lite0"
@@ -354,9 +354,7 @@ def build_onnx(weights: Mapping[str, np.ndarray]) -> bytes:
         ],
         g.initializers,
     )
-    # Opset 17 / IR 8 keeps the model loadable by onnxruntime releases from 2022 on.
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
-    return bytes(model.SerializeToString())
+    return bytes(onnx_model(graph).SerializeToString())
 
 
 # ---------------------------------------------------------------------------------------------

