@@ -292,12 +292,13 @@ def models_list(data_dir: DataDir = None) -> None:
     if models.clip is None:
         typer.echo("  (no CLIP: `coreviz-studio models fetch clip` where a hub is reachable)")
     if models.detector is None:
-        typer.echo("  (no object detector: put a NanoDet COCO .onnx in <models dir>/objects/)")
+        typer.echo("  (no object detector: `coreviz-studio models fetch detector` where a hub is "
+                   "reachable, or a NanoDet COCO .onnx in <models dir>/objects/)")
 
 
 @models_app.command("fetch")
 def models_fetch(
-    name: Annotated[str, typer.Argument(help="Which model: clip.")],
+    name: Annotated[str, typer.Argument(help="Which model: clip or detector.")],
     hub_url: Annotated[str | None, typer.Option(
         "--hub-url", help="The hub (default $COREVIZ_HUB_URL or https://huggingface.co).")
     ] = None,
@@ -305,23 +306,36 @@ def models_fetch(
 ) -> None:
     """Download a hub-kind model once into the models dir (then restart the server/workers)."""
     from coreviz_studio.ai import hub
-    from coreviz_studio.ai.clip import Clip
 
     settings = _settings(data_dir, hub_url=hub_url)
     models_dir = settings.effective_models_dir()
-
-    def check(directory: Path) -> None:
-        clip = Clip.find(directory)
-        if clip is None:
-            raise ValueError("no clip.json after the download")
-        clip.embed_texts(["a photo"])
-
     try:
-        folder = hub.fetch(name, models_dir, settings.hub_url, check=check)
+        if hub.installed(name, models_dir):
+            typer.echo(f"{name} is already installed in {models_dir} (its files match their "
+                       "sha256); nothing fetched")
+            return
+        typer.echo(f"fetching {name} from {settings.hub_url}", err=True)
+        folder = hub.fetch(name, models_dir, settings.hub_url, check=hub.CHECKS.get(name),
+                           progress=_fetch_progress())
     except hub.FetchError as exc:
         _fail(str(exc))
         return
     typer.echo(f"{name} installed in {folder}")
+
+
+def _fetch_progress() -> Callable[[str, int, int | None], None]:
+    """Plain lines on stderr while a model file comes in: one per tenth of it (or per 50 MB
+    when the hub does not say its size), so logs stay short and a terminal shows it moving."""
+    shown: dict[str, int] = {}
+
+    def report(file_name: str, done: int, total: int | None) -> None:
+        mark = done * 10 // total if total else done // (50 * 10**6)
+        if mark > shown.get(file_name, 0):
+            shown[file_name] = mark
+            of = f" of {total / 1e6:.1f}" if total else ""
+            typer.echo(f"  {file_name}: {done / 1e6:.1f}{of} MB", err=True)
+
+    return report
 
 
 @app.command()

