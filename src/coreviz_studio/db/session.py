@@ -111,6 +111,13 @@ def _watch(embedded: EmbeddedPostgres, stop: threading.Event, every: float) -> N
             log.exception("could not restart the embedded PostgreSQL")
 
 
+# The owner's pool: migrations, operator commands, the queue's tables and blob lookups. The
+# Studio's grid asks for thumbnails six at a time (a browser's connections to one server), and a
+# connection beyond those kept is opened and closed per request (a PostgreSQL backend each). At
+# most COREVIZ_DB_POOL_SIZE + 2 in all, as when it kept 2.
+OWNER_POOL_KEPT = 6
+
+
 def open_database(settings: Settings) -> Database:
     """Connect to DATABASE_URL, or start (or join) the embedded PostgreSQL of the data dir."""
     embedded = None
@@ -119,8 +126,9 @@ def open_database(settings: Settings) -> Database:
     else:
         embedded = EmbeddedPostgres(settings.data_dir, settings.embedded_pg_user)
         url = embedded.acquire()
-    # The owner's pool serves migrations and operator commands only: small.
-    engine = create_engine(sqlalchemy_url(url), pool_size=6, max_overflow=settings.db_pool_size,
+    most = settings.db_pool_size + 2  # serving.connections_per_process counts on it
+    engine = create_engine(sqlalchemy_url(url), pool_size=min(OWNER_POOL_KEPT, most),
+                           max_overflow=most - min(OWNER_POOL_KEPT, most),
                            pool_pre_ping=True)
     return Database(url, engine, sessionmaker(engine, expire_on_commit=False), embedded,
                     settings.db_pool_size)
