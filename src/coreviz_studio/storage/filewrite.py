@@ -34,13 +34,14 @@ def block_buffer(size: int) -> mmap.mmap:
 
 
 class FileWriter:
-    """Appends to a file from `start` (its size when it was opened for appending). `direct`:
-    whether to try O_DIRECT at all (a spool read back at once is better off in the cache)."""
+    """Appends to a file from `start` (its size when it was opened for appending). `durable`:
+    a file that will be fsynced (O_DIRECT tried, page-cache writes handed to the disk as they
+    come); otherwise a scratch file read back at once, better off in the page cache alone."""
 
     def __init__(self, path: Path, *, create: bool, start: int = 0,
-                 direct: bool = True) -> None:
+                 durable: bool = True) -> None:
         flags = os.O_WRONLY | os.O_CLOEXEC | (os.O_CREAT | os.O_EXCL if create else 0)
-        self.direct = bool(direct and _DIRECT) and start % BLOCK == 0
+        self.direct = bool(durable and _DIRECT) and start % BLOCK == 0
         self.fd = -1
         if self.direct:
             try:
@@ -49,12 +50,15 @@ class FileWriter:
                 if exc.errno != errno.EINVAL:  # EINVAL: this file system has no O_DIRECT
                     raise
                 self.direct = False
+                flags &= ~os.O_EXCL  # it may have made the file before refusing O_DIRECT
         if self.fd < 0:
             self.fd = os.open(path, flags, 0o600)
         self.position = start
         if start:
             os.lseek(self.fd, start, os.SEEK_SET)
-        self._writeback: Writeback | None = None if self.direct else Writeback(self.fd, start)
+        self._writeback: Writeback | None = None
+        if durable and not self.direct:
+            self._writeback = Writeback(self.fd, start)
 
     def write(self, data: bytes | bytearray | memoryview | mmap.mmap) -> None:
         """Append all of `data`; an OSError (a full disk: ENOSPC) may leave part of it

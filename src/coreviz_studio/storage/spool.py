@@ -25,7 +25,7 @@ class SpooledBlob:
 
     def __init__(self, directory: Path) -> None:
         self._path = directory / f"{owners.me()}.{new_key('part').split('/')[1]}"
-        self._file = FileWriter(self._path, create=True, direct=self.durable)
+        self._file = FileWriter(self._path, create=True, durable=self.durable)
         self._hash = hashlib.sha256()
         self._head = bytearray()
         self.size = 0
