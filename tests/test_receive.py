@@ -177,3 +177,16 @@ def test_the_file_writer_keeps_every_byte_whatever_the_pieces(tmp_path: Path) ->
     appending.write(aligned)
     appending.close()
     assert path.read_bytes() == bytes(expected) + aligned
+
+
+def test_a_block_buffer_is_not_shared_with_a_forked_child() -> None:
+    """The pooled batches outlive requests; a process forked meanwhile (a decoder child) must
+    not write into the server's (anonymous mmap is shared unless asked otherwise)."""
+    buffer = block_buffer(BLOCK)
+    buffer[:4] = b"mine"
+    pid = os.fork()
+    if pid == 0:  # the child
+        buffer[:4] = b"kids"
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert buffer[:4] == b"mine"

@@ -29,8 +29,9 @@ _DIRECT = getattr(os, "O_DIRECT", 0)  # Linux, FreeBSD; 0 where there is none
 
 def block_buffer(size: int) -> mmap.mmap:
     """Writable memory of `size` bytes (rounded up to a block), page-aligned: what O_DIRECT
-    writes take without a copy."""
-    return mmap.mmap(-1, -(-size // BLOCK) * BLOCK)
+    writes take without a copy. Private: a forked child gets its own copy, not the same pages
+    (anonymous mmap is shared by default)."""
+    return mmap.mmap(-1, -(-size // BLOCK) * BLOCK, flags=mmap.MAP_PRIVATE)
 
 
 class FileWriter:
