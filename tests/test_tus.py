@@ -115,6 +115,25 @@ def test_creation_with_upload_in_one_request(tus: Tus, lib: Library) -> None:
     assert lib.media(r.headers["coreviz-media-id"])["sizeBytes"] == len(data)
 
 
+def test_a_checked_first_chunk_gives_the_files_hash_too(tus: Tus, lib: Library) -> None:
+    """At offset 0 the chunk's hash (Upload-Checksum) is also the file's running hash: one
+    sha256 pass serves both, whether the file comes whole or continues in further chunks."""
+    data = _photo()
+    r = tus.create(len(data), data, {"Upload-Checksum": f"sha256 {sha256_b64(data)}"})
+    assert r.status_code == 201, r.text
+    assert lib.media(r.headers["coreviz-media-id"])["sha256"] == hashlib.sha256(data).hexdigest()
+    other = _photo()[:-1] + b"\x00"  # not the same bytes: not taken for a duplicate
+    url = tus.new(len(other))
+    half = len(other) // 2
+    checked = {"Upload-Checksum": f"sha256 {sha256_b64(other[:half])}"}
+    first = tus.patch(url, 0, other[:half], **checked)
+    assert first.status_code == 204, first.text
+    r = tus.patch(url, half, other[half:])
+    assert r.status_code == 204, r.text
+    assert lib.media(r.headers["coreviz-media-id"])["sha256"] == \
+        hashlib.sha256(other).hexdigest()
+
+
 def test_a_new_version_and_a_folder(tus: Tus, lib: Library) -> None:
     folder = lib.folder("Trips")
     first = lib.media(tus.upload(_photo(), path=folder["path"]).headers["coreviz-media-id"])

@@ -24,8 +24,8 @@ from coreviz_studio.storage.base import (
     new_key,
     resumable_key,
 )
+from coreviz_studio.storage.filewrite import FileWriter
 from coreviz_studio.storage.spool import SpooledBlob
-from coreviz_studio.storage.writeback import Writeback
 
 # Pending files whose owner can't be judged (another machine's, or named before owners were
 # recorded) are leftovers of a crash once this old.
@@ -59,27 +59,26 @@ class LocalPendingBlob(SpooledBlob):
 
 class LocalAppend:
     """Bytes written in place, at the end of the upload's file, under an exclusive lock on it
-    (a second request appending at once is AppendBusy); given to the disk as they come."""
+    (a second request appending at once is AppendBusy); given to the disk as they come
+    (past the page cache where it can: filewrite.py)."""
 
     def __init__(self, path: Path, state: str, offset: int) -> None:
         try:
-            self._file = open(path, "r+b")  # noqa: SIM115 - closed in close()
+            self._file = FileWriter(path, create=False, start=offset)
         except FileNotFoundError:
             raise NotStored(state) from None
         try:
             try:
-                fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(self._file.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise AppendBusy(state) from None
-            self._stored = os.fstat(self._file.fileno()).st_size
+            self._stored = os.fstat(self._file.fd).st_size
             if self._stored < offset:
                 raise ValueError(f"the upload holds {self._stored} bytes, not {offset}")
         except BaseException:
             self._file.close()
             raise
         self._state, self._offset, self.size = state, offset, 0
-        self._file.seek(offset)
-        self._writeback = Writeback(self._file, start=offset)  # positions in the file
 
     def stale_tail(self) -> bool:
         return self._stored > self._offset
@@ -88,31 +87,26 @@ class LocalAppend:
         self._file.truncate(self._offset)
         self._stored = self._offset
 
-    def write(self, chunk: bytes | bytearray) -> None:
+    def write(self, chunk: bytes | bytearray | memoryview) -> None:
         if self.stale_tail():
             raise ValueError(f"the upload holds {self._stored} bytes, not {self._offset}")
         self._file.write(chunk)
         self.size += len(chunk)
-        self._writeback.wrote(self._offset + self.size)
 
     def commit(self) -> str:
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        self._file.sync()
         return self._state
 
     def abort(self) -> None:
         """The bytes of this append go (a full disk, a checksum mismatch): as it was."""
         if self.stale_tail():
             return  # nothing was written; the tail may be another request's, recorded since
-        with contextlib.suppress(OSError):  # the buffer's flush fails again on a full disk
-            self._file.flush()
         self._file.truncate(self._offset)
         self.size = 0
 
     def close(self) -> None:
-        if not self._file.closed:
-            with contextlib.suppress(OSError):
-                self._file.close()  # closing releases the lock
+        with contextlib.suppress(OSError):
+            self._file.close()  # closing releases the lock
 
     def __enter__(self) -> LocalAppend:
         return self

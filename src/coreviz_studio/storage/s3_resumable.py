@@ -112,7 +112,7 @@ class Appender:
     def drop_stale_tail(self) -> None:
         pass
 
-    def write(self, chunk: bytes | bytearray) -> None:
+    def write(self, chunk: bytes | bytearray | memoryview) -> None:
         self._spool.write(chunk)
         self.size += len(chunk)
 

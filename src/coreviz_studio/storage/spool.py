@@ -14,40 +14,38 @@ from typing import BinaryIO
 from coreviz_studio import owners
 from coreviz_studio.formats import SNIFF_BYTES
 from coreviz_studio.storage.base import new_key
-from coreviz_studio.storage.writeback import Writeback
+from coreviz_studio.storage.filewrite import FileWriter
+from coreviz_studio.storage.hashing import write_hashed
 
 
 class SpooledBlob:
-    durable = True  # fsync the spool when writing ends
+    # fsync the spool when writing ends, and write it past the page cache (filewrite.py); a
+    # spool that is not durable is read back at once (to S3): the cache is where it should be.
+    durable = True
 
     def __init__(self, directory: Path) -> None:
         self._path = directory / f"{owners.me()}.{new_key('part').split('/')[1]}"
-        self._file = open(self._path, "xb")  # noqa: SIM115 - closed in flush/discard
+        self._file = FileWriter(self._path, create=True, durable=self.durable)
         self._hash = hashlib.sha256()
         self._head = bytearray()
         self.size = 0
         self.sha256 = ""
         self._done = False  # committed or discarded: discard does nothing any more
-        self._writeback = Writeback(self._file) if self.durable else None
 
     def head(self) -> bytes:
         return bytes(self._head)
 
-    def write(self, chunk: bytes | bytearray) -> None:
-        self._file.write(chunk)
-        self._hash.update(chunk)
+    def write(self, chunk: bytes | bytearray | memoryview) -> None:
+        write_hashed(self._file.write, chunk, (self._hash,))
         self.size += len(chunk)
         if len(self._head) < SNIFF_BYTES:
             self._head += chunk[: SNIFF_BYTES - len(self._head)]
-        if self._writeback is not None:
-            self._writeback.wrote(self.size)
 
     def flush(self) -> None:
         """No more bytes: `open` reads every one of them and `sha256` is set."""
         if not self._file.closed:
             if self.durable:
-                self._file.flush()
-                os.fsync(self._file.fileno())
+                self._file.sync()
             self._file.close()
             self.sha256 = self._hash.hexdigest()
 
@@ -59,9 +57,7 @@ class SpooledBlob:
     def discard(self) -> None:
         if self._done:
             return
-        if not self._file.closed:
-            # Closing flushes the buffer, which fails again on a full disk; the file goes anyway.
-            with contextlib.suppress(OSError):
-                self._file.close()
+        with contextlib.suppress(OSError):
+            self._file.close()
         self._path.unlink(missing_ok=True)
         self._done = True

@@ -16,7 +16,6 @@ import ctypes
 import ctypes.util
 import sys
 from collections.abc import Callable
-from typing import BinaryIO
 
 STEP = 16 * 1024 * 1024
 # linux/fs.h
@@ -40,22 +39,21 @@ _sync_file_range = _load()
 
 
 class Writeback:
-    """Follows one file as it grows from `start` (where this writer began) and keeps the disk
-    busy with what is written."""
+    """Follows one file (a descriptor written without a buffer of ours) as it grows from
+    `start` (where this writer began) and keeps the disk busy with what is written."""
 
-    def __init__(self, file: BinaryIO, start: int = 0, step: int = STEP) -> None:
-        self._file = file
+    def __init__(self, fd: int, start: int = 0, step: int = STEP) -> None:
+        self._fd = fd
         self._step = step
         self._first = self._started = start  # bytes [first, started) were handed to the disk
         self._enabled = _sync_file_range is not None
 
     def wrote(self, end: int) -> None:
         """The file is written up to position `end`: once a step more than was handed to the
-        disk, its buffer is flushed and that step handed over."""
+        disk, that step is handed over."""
         if not self._enabled or end - self._started < self._step or _sync_file_range is None:
             return
-        self._file.flush()
-        fd, previous = self._file.fileno(), self._started
+        fd, previous = self._fd, self._started
         if _sync_file_range(fd, previous, end - previous, _WRITE) != 0:
             self._enabled = False  # a file system that can't: the final fsync does it all
             return

@@ -1,15 +1,14 @@
 """Stream a multipart upload straight into a pending blob.
 
 The request body is parsed as it arrives (python-multipart's push parser): the `file` part goes
-to the blob store in batches written from a worker thread (hashing as it goes), the small text
-fields are kept in memory. Nothing else is buffered, so memory stays flat whatever the file's
-size, and the byte limit is enforced while reading: at most `limit` bytes of file are stored.
+to the blob store in batches written from a worker thread (hashing as it goes: batches.py), the
+small text fields are kept in memory. Nothing else is buffered, so memory stays flat whatever
+the file's size, and the byte limit is enforced while reading: at most `limit` bytes of file
+are stored.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -30,11 +29,11 @@ from coreviz_studio.errors import (
 )
 from coreviz_studio.storage.base import BlobStore, PendingBlob
 from coreviz_studio.uploads import digest as digests
+from coreviz_studio.uploads.batches import Batches
 
 FIELDS = ("datasetId", "path", "name", "versionOf")
 FILE_FIELD = "file"
 MAX_FIELD_BYTES = 16 * 1024
-_BATCH = 1 << 20  # bytes handed to the writer thread at a time
 
 
 @dataclass
@@ -80,7 +79,8 @@ async def receive(stream: AsyncIterator[bytes], content_type: str | None, store:
     headers: dict[str, bytes] = {}
     header_name = bytearray()
     header_value = bytearray()
-    pending = bytearray()  # file bytes not yet handed to the writer
+    pieces: list[memoryview] = []  # the file's bytes in the chunk being parsed (not copied)
+    batches: Batches | None = None
     problem: list[AppError] = []
     file_bytes = 0
 
@@ -101,6 +101,7 @@ async def receive(stream: AsyncIterator[bytes], content_type: str | None, store:
         header_value.clear()
 
     def on_headers_finished() -> None:
+        nonlocal batches
         _, params = parse_options_header(headers.get("content-disposition", b""))
         raw_name = params.get(b"name")
         part.name = raw_name.decode("utf-8", "replace") if raw_name is not None else None
@@ -112,6 +113,7 @@ async def receive(stream: AsyncIterator[bytes], content_type: str | None, store:
                 problem.append(BadRequest("Send one file per upload (one 'file' field)"))
                 return
             out.blob = store.begin()
+            batches = Batches(out.blob.write)
             out.filename, out.declared_type = part.filename, part.content_type
         elif part.name not in FIELDS:
             problem.append(Invalid(f"Unknown form field '{(part.name or '')[:100]}'; the "
@@ -126,7 +128,7 @@ async def receive(stream: AsyncIterator[bytes], content_type: str | None, store:
             if file_bytes > limit:
                 problem.append(too_large(limit))
                 return
-            pending.extend(memoryview(data)[start:end])
+            pieces.append(memoryview(data)[start:end])
         else:
             part.text.extend(data[start:end])
             if len(part.text) > MAX_FIELD_BYTES:
@@ -150,9 +152,13 @@ async def receive(stream: AsyncIterator[bytes], content_type: str | None, store:
         "on_part_end": on_part_end, "on_end": on_end,
     }
     parser = MultipartParser(boundary, callbacks)
-    # One batch is written (and hashed) in a thread while the next is parsed: the two cores
-    # share the work instead of taking turns.
-    writing: asyncio.Future[None] | None = None
+
+    async def store_pieces() -> None:
+        if batches is not None:
+            for piece in pieces:
+                await batches.add(piece)
+        pieces.clear()
+
     try:
         async for chunk in stream:
             if hasher is not None:
@@ -160,49 +166,38 @@ async def receive(stream: AsyncIterator[bytes], content_type: str | None, store:
             parser.write(chunk)
             if problem:
                 raise problem[0]
-            if len(pending) >= _BATCH and out.blob is not None:
-                if writing is not None:
-                    await writing
-                batch, pending = pending, bytearray()  # handed over, not copied
-                writing = asyncio.ensure_future(anyio.to_thread.run_sync(out.blob.write, batch))
-        if writing is not None:
-            await writing
-            writing = None
+            await store_pieces()
         parser.finalize()
         if problem:
             raise problem[0]
         if not ended:
             raise BadRequest("Malformed multipart body: it ends before its closing boundary")
-        if out.blob is not None and pending:
-            await anyio.to_thread.run_sync(out.blob.write, bytes(pending))
+        if batches is not None:
+            await batches.close()
         if hasher is not None:
             digests.check(hasher, digest=digest, checksum=None)
         if out.blob is None:
             raise Invalid("A file is required: send it in the form field 'file'")
         await anyio.to_thread.run_sync(out.blob.flush)
     except MultipartParseError as exc:
-        await _settle(writing)
-        _discard(out)
+        await _settle(batches, out)
         raise BadRequest(f"Malformed multipart body ({exc})") from exc
     except OSError as exc:
-        await _settle(writing)
-        _discard(out)  # the partial file goes, even from a full disk
+        await _settle(batches, out)  # the partial file goes, even from a full disk
         if is_out_of_space(exc):
             raise InsufficientStorage() from exc
         raise
     except BaseException:
-        await _settle(writing)
-        _discard(out)
+        await _settle(batches, out)
         raise
     return out
 
 
-async def _settle(writing: asyncio.Future[None] | None) -> None:
-    """Let a batch still being written finish (its error is the one already raised, or
-    another), so that the blob is not discarded under the writer's feet."""
-    if writing is not None:
-        with contextlib.suppress(BaseException):
-            await asyncio.shield(writing)
+async def _settle(batches: Batches | None, out: Received) -> None:
+    """Let a batch still being written finish, then discard the blob."""
+    if batches is not None:
+        await batches.settle()
+    _discard(out)
 
 
 def _discard(out: Received) -> None:

@@ -69,7 +69,7 @@ class StoredPendingBlob:
     def head(self) -> bytes:
         return self._head
 
-    def write(self, chunk: bytes | bytearray) -> None:
+    def write(self, chunk: bytes | bytearray | memoryview) -> None:
         raise TypeError("a stored blob is complete; nothing can be appended")
 
     def flush(self) -> None:

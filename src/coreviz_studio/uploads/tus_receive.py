@@ -1,7 +1,7 @@
 """A tus PATCH body, streamed straight into the store's append (on the local disk: in place, at
 the end of the upload's file), hashed and counted on the way: it can never carry more than what
 is left of Upload-Length. One batch is written (and hashed) in a thread while the next arrives,
-as a multipart upload's is (receive.py).
+as a multipart upload's is (batches.py).
 
 A body cut off (the client went away, or it stalled past body_read_timeout_seconds) keeps what
 arrived, as tus asks, unless the client sent a checksum: a partial chunk cannot match one.
@@ -9,20 +9,17 @@ arrived, as tus asks, unless the client sent a checksum: a partial chunk cannot 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 from dataclasses import dataclass, field
 
-import anyio.to_thread
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from coreviz_studio.formats import SNIFF_BYTES
 from coreviz_studio.storage.base import ResumableAppend
+from coreviz_studio.storage.hashing import write_hashed
+from coreviz_studio.uploads.batches import Batches
 from coreviz_studio.uploads.tus import too_large_chunk
-
-_BATCH = 1 << 20  # bytes handed to the writer thread at a time
 
 
 @dataclass
@@ -39,16 +36,12 @@ async def receive_chunk(stream: object, room: int, append: ResumableAppend, *, c
     `check` (the client sent its checksum); `whole`, if given, is the whole file's running
     hash, advanced by these bytes too."""
     body = Chunk(checked=hashlib.sha256() if check else None)
-    pending = bytearray()
+    hashes = [h for h in (body.checked, whole) if h is not None]
 
-    def write(batch: bytearray) -> None:
-        append.write(batch)
-        if body.checked is not None:
-            body.checked.update(batch)
-        if whole is not None:
-            whole.update(batch)
+    def write(batch: memoryview) -> None:
+        write_hashed(append.write, batch, hashes)
 
-    writing: asyncio.Future[None] | None = None
+    batches = Batches(write)
     try:
         try:
             async for chunk in stream:  # type: ignore[attr-defined]
@@ -57,26 +50,15 @@ async def receive_chunk(stream: object, room: int, append: ResumableAppend, *, c
                     raise too_large_chunk(room)
                 if len(body.head) < SNIFF_BYTES:
                     body.head += chunk[: SNIFF_BYTES - len(body.head)]
-                pending += chunk
-                if len(pending) >= _BATCH:
-                    if writing is not None:
-                        await writing
-                    batch, pending = pending, bytearray()  # handed over, not copied
-                    writing = asyncio.ensure_future(anyio.to_thread.run_sync(write, batch))
+                await batches.add(chunk)
         except ClientDisconnect as exc:
             body.cut = exc
         except HTTPException as exc:
             if exc.status_code != 408:  # a stalled body: keep what came, like a disconnect
                 raise
             body.cut = exc
-        if writing is not None:
-            await writing
-            writing = None
-        if pending:
-            await anyio.to_thread.run_sync(write, pending)
+        await batches.close()
     except BaseException:
-        if writing is not None:  # let the batch being written end before the caller aborts
-            with contextlib.suppress(BaseException):
-                await asyncio.shield(writing)
+        await batches.settle()  # the batch being written ends before the caller aborts
         raise
     return body

@@ -4,6 +4,7 @@ a client learns the media id: the final PATCH's headers, or GET of the upload's 
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from email.utils import format_datetime
 from typing import Any
@@ -125,24 +126,26 @@ async def _take_body(request: Request, db: Db, principal: Member, store: Blobs,
         if append.stale_tail():  # a failed request's bytes, unless the row moved meanwhile
             await run_in_threadpool(tus.confirm_offset, db, principal, store, p.id, p.offset)
             append.drop_stale_tail()
+        check = checksum is not None or digest is not None
         whole = tus.running_hash(store, p)
+        # The file's first bytes, checked: the chunk's hash is the file's so far, so one pass.
+        shared = whole is not None and check and p.offset == 0
 
-        async def record() -> tus.Progress:
+        async def record(running: hashlib._Hash | None) -> tus.Progress:
             """The store commits this request's bytes, then the row's offset advances."""
             return await run_in_threadpool(tus.append, db, principal, store, settings, p.id,
-                                           p.offset, append, bytes(body.head), whole)
+                                           p.offset, append, bytes(body.head), running)
 
         try:
             async with db_place_lent(request):
-                body = await receive_chunk(request.stream(), room, append,
-                                           check=checksum is not None or digest is not None,
-                                           whole=whole)
+                body = await receive_chunk(request.stream(), room, append, check=check,
+                                           whole=None if shared else whole)
         except BaseException:
             await run_in_threadpool(append.abort)
             raise
         if body.cut is not None:
             if body.checked is None and body.size:
-                await record()
+                await record(whole)
             else:
                 await run_in_threadpool(append.abort)
             if isinstance(body.cut, ClientDisconnect):  # nobody hears this; no 500 logged
@@ -155,7 +158,9 @@ async def _take_body(request: Request, db: Db, principal: Member, store: Blobs,
             except AppError:
                 await run_in_threadpool(append.abort)
                 raise
-        p = await record()
+            if shared:
+                whole = body.checked.copy()
+        p = await record(whole)
     if p.offset == p.length:
         p = await run_in_threadpool(tus.finish, db, principal, store, settings, urls, p.id)
     return p
