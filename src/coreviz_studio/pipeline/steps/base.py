@@ -88,6 +88,7 @@ class Step:
     needs: ClassVar[tuple[str, ...]] = ()  # steps whose rows it reads: it reruns after them
     composed: ClassVar[bool] = False  # runs without a model of its own (caption, search)
     per_frame: ClassVar[bool] = False  # needs no other step: runs chunk by chunk with the others
+    reads_frames: ClassVar[bool] = True  # False: given no frames (it reads what it needs itself)
 
     def models(self, models: Models) -> list[Any]:
         """The models it runs now (empty: none configured, the step is skipped)."""
