@@ -76,7 +76,8 @@ class Run:
                 with self.timings.stage("load_frames"):
                     self.pipe.store.fetch(frame.blob_key, path)
             with Image.open(path) as image:
-                self.images[frame.id] = image.convert("RGB")
+                image.load()  # decode frames are RGB already: no copy (convert would make one)
+                self.images[frame.id] = image if image.mode == "RGB" else image.convert("RGB")
         return self.images[frame.id]
 
 
