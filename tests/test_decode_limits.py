@@ -116,3 +116,19 @@ def test_big_jpegs_decode_at_a_fraction_within_the_frame_size(tmp_path: Path) ->
     assert frame_of((3000, 2000), "mid") == (2048, 1365)  # 1/2 would be under 7/8: resized
     assert frame_of((1200, 800), "small")[0] == 1200
     assert DRAFT_FILL * Limits().frame_max_side <= 2000
+
+
+def test_the_fork_server_preload_loads_every_decoder_once() -> None:
+    """What the sandbox's fork server imports before forking (sandbox_preload): the decoders,
+    so a child does not import them per file, and a frozen heap."""
+    import subprocess
+    import sys
+
+    probe = ("import gc, sys; import coreviz_studio.pipeline.sandbox_preload; "
+             "from PIL import Image; "
+             "print(sorted(m for m in ('av', 'pypdfium2', 'rawpy', 'pillow_heif', 'numpy.ma') "
+             "if m in sys.modules), '.heic' in Image.registered_extensions(), "
+             "gc.get_freeze_count() > 0)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "['av', 'numpy.ma', 'pillow_heif', 'pypdfium2', 'rawpy'] True True", out

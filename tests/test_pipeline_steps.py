@@ -262,3 +262,41 @@ def test_a_step_only_run_loads_each_frame_once_for_all_its_steps(  # type: ignor
     state = lib.media(clip["id"])["metadata"]["processing"]
     assert all(state["steps"][n]["status"] == "ready"
                for n in ("faces", "moderation", "embeddings", "caption", "search"))
+
+
+def test_a_write_that_fails_is_undone_alone_among_the_steps_written_together(  # type: ignore[no-untyped-def]
+        lib: Library, settings, database, shared_models, faces_dir, monkeypatch) -> None:
+    """The per-frame steps' rows are written in one transaction, each step in its own
+    savepoint: moderation's write fails after writing part of its rows, and only those go."""
+    from coreviz_studio.pipeline.steps.finders import Moderations
+
+    written = Moderations.write
+
+    def fails_midway(self, session, media, frames, result):  # type: ignore[no-untyped-def]
+        written(self, session, media, frames, result)
+        session.flush()  # its rows are in the transaction when it fails
+        raise ValueError("the moderation rows cannot be written")
+
+    monkeypatch.setattr(Moderations, "write", fails_midway)
+    pipe = _pipe(settings, database, _with_faces(shared_models, faces_dir))
+    media = lib.upload(media_files.photo("astronaut"), "astronaut.jpg")
+    drain(pipe, [media["id"]])
+
+    item = lib.media(media["id"])
+    state = item["metadata"]["processing"]
+    assert state["status"] == "ready" and state["failedSteps"] == ["moderation"], state
+    assert "cannot be written" in state["steps"]["moderation"]["error"]
+    for name in ("labels", "faces", "text"):
+        assert state["steps"][name]["status"] in ("ready", "skipped"), name
+    assert "moderation" not in item["metadata"]  # undone with its savepoint...
+    rows = _rows(database, media["id"])
+    assert rows["moderation"] == ["None"]
+    assert len(rows["faces"]) == 1 and "None" not in rows["frames"][0][1]  # ...the others kept
+
+    monkeypatch.setattr(Moderations, "write", written)  # the retry writes it
+    _due_now(database, media["id"])
+    drain(pipe, [media["id"]])
+    item = lib.media(media["id"])
+    assert item["metadata"]["processing"]["steps"]["moderation"]["status"] == "ready"
+    assert item["metadata"]["moderation"]["status"] == "approved"
+    assert _rows(database, media["id"])["faces"] == rows["faces"]

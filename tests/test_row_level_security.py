@@ -87,6 +87,42 @@ def test_a_scope_survives_commits_and_never_outlives_its_session(orgs, database)
             assert s.execute(media).first() is None
 
 
+def test_a_scope_is_set_once_per_transaction_and_holds_in_its_savepoints(  # type: ignore[no-untyped-def]
+        orgs, database) -> None:
+    from sqlalchemy import event
+
+    a, b = orgs
+    media = text("SELECT DISTINCT organization_id FROM media")
+    sets: list[str] = []
+
+    def count(conn, cursor, statement, *_):  # type: ignore[no-untyped-def]
+        if "set_config" in statement:
+            sets.append(statement)
+
+    engine = database.sessions.kw["bind"]  # the application role's
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with database.sessions.begin() as s:  # scoped before its connection begins
+            scope_session(s, a.owner.org_id)
+            assert set(s.execute(media).scalars()) == {a.owner.org_id}
+            with s.begin_nested():
+                assert set(s.execute(media).scalars()) == {a.owner.org_id}
+            nested = s.begin_nested()
+            s.execute(text("SELECT 1"))
+            nested.rollback()  # the scope was set before the savepoint: it stays
+            assert set(s.execute(media).scalars()) == {a.owner.org_id}
+        assert len(sets) == 1, sets
+        with database.sessions() as s:  # scoped after its connection began: set then
+            assert s.execute(media).first() is None
+            scope_session(s, b.owner.org_id)
+            assert set(s.execute(media).scalars()) == {b.owner.org_id}
+            scope_session(s, a.owner.org_id)  # and again when it changes
+            assert set(s.execute(media).scalars()) == {a.owner.org_id}
+        assert len(sets) == 3, sets
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
 def test_writes_into_another_organization_are_refused(orgs, database) -> None:  # type: ignore[no-untyped-def]
     a, b = orgs
     with database.sessions() as s:

@@ -168,7 +168,7 @@ def _shape_matches(shape: list[object], expected: list[int]) -> bool:
 
 def _preprocess(image: Image.Image) -> np.ndarray:
     """[1, 3, 416, 416] float32: stretched to the square, BGR, mean/std normalized."""
-    rgb = image.convert("RGB").resize(
+    rgb = (image if image.mode == "RGB" else image.convert("RGB")).resize(
         (INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR, reducing_gap=3.0
     )
     bgr = np.asarray(rgb, dtype=np.float32)[:, :, ::-1]

@@ -19,6 +19,7 @@ APP_ROLE = "coreviz_app"
 ORG_SETTING = "app.organization_id"
 DATASETS_SETTING = "app.dataset_ids"
 _SCOPE = "coreviz_scope"
+_APPLIED = "coreviz_scope_applied"  # a new token each time _on_begin applies the scope
 _SET = text("SELECT set_config(:org_setting, :org, true), set_config(:ds_setting, :ds, true)")
 
 
@@ -29,9 +30,12 @@ def scope_session(session: Session, organization_id: uuid.UUID,
     # '' is no scope; '{}' (an empty list) is a scope of no collection: none, not all.
     datasets = ("" if dataset_ids is None
                 else "{" + ",".join(sorted(str(d) for d in dataset_ids)) + "}")
-    session.info[_SCOPE] = (str(organization_id), datasets)
+    scope = session.info[_SCOPE] = (str(organization_id), datasets)
     if session.in_transaction():
-        _apply(session.connection(), session.info[_SCOPE])
+        applied = session.info.get(_APPLIED)
+        connection = session.connection()  # a connection that begins now: _on_begin applies it
+        if session.info.get(_APPLIED) is applied:  # it had begun before: apply it here
+            _apply(connection, scope)
     # else: _on_begin applies it when the next transaction starts
 
 
@@ -43,8 +47,11 @@ def _apply(connection: Connection, scope: tuple[str, str]) -> None:
 
 
 @event.listens_for(Session, "after_begin")
-def _on_begin(session: Session, _transaction: SessionTransaction,
+def _on_begin(session: Session, transaction: SessionTransaction,
               connection: Connection) -> None:
     scope = session.info.get(_SCOPE)
-    if scope is not None:
+    # A savepoint is inside a transaction that has the scope already (SET LOCAL holds until
+    # the outer transaction ends, whatever is rolled back to a savepoint).
+    if scope is not None and not transaction.nested:
         _apply(connection, scope)
+        session.info[_APPLIED] = object()

@@ -61,7 +61,7 @@ class Timings:
 def analyze_frame(models: Models, image: Image.Image, kind: str, known_text: str | None,
                   timings: Timings) -> FrameResult:
     result = FrameResult(text=known_text)
-    image = image.convert("RGB")
+    image = image if image.mode == "RGB" else image.convert("RGB")
     if models.detector is not None:
         with timings.stage("objects"):
             result.found += models.detector.detect(image)

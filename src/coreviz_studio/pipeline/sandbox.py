@@ -20,7 +20,8 @@ from coreviz_studio.pipeline.decode import BadMedia, Decoded, Limits, decode
 
 _context = multiprocessing.get_context("forkserver")
 # "__main__" too: otherwise every child re-imports the main module (the CLI, or pytest).
-_context.set_forkserver_preload(["__main__", "coreviz_studio.pipeline.decode"])
+# sandbox_preload loads every decoder in the fork server (decode.load_decoders).
+_context.set_forkserver_preload(["__main__", "coreviz_studio.pipeline.sandbox_preload"])
 
 
 _PR_SET_PDEATHSIG = 1

@@ -3,8 +3,9 @@
 The decode step replaces the media's frames (captions, objects and embeddings go with them by
 cascade) and its thumbnail in one transaction, so readers see the old set or the new one,
 never both and never half. Each capability step then replaces only its own rows (the faces
-step the media's face objects, the caption step its captions...) in its own transaction;
-running a step again replaces what it wrote, so nothing can be duplicated.
+step the media's face objects, the caption step its captions...) in its own transaction, or
+its own savepoint of the one the per-frame steps share (steps/runner.py); running a step
+again replaces what it wrote, so nothing can be duplicated.
 """
 
 from __future__ import annotations

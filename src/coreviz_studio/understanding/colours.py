@@ -38,7 +38,8 @@ def _names(hsv: np.ndarray) -> np.ndarray:
 
 def _hsv(image: Image.Image) -> np.ndarray:
     """The picture shrunk to 48x48, as HSV (PIL's 0..255 scales)."""
-    return np.asarray(image.convert("RGB").resize((_SIDE, _SIDE), Image.Resampling.BOX)
+    rgb = image if image.mode == "RGB" else image.convert("RGB")  # no copy of an RGB frame
+    return np.asarray(rgb.resize((_SIDE, _SIDE), Image.Resampling.BOX)
                       .convert("HSV"))
 
 

@@ -76,7 +76,8 @@ class Run:
                 with self.timings.stage("load_frames"):
                     self.pipe.store.fetch(frame.blob_key, path)
             with Image.open(path) as image:
-                self.images[frame.id] = image.convert("RGB")
+                image.load()  # decode frames are RGB already: no copy (convert would make one)
+                self.images[frame.id] = image if image.mode == "RGB" else image.convert("RGB")
         return self.images[frame.id]
 
 
@@ -88,6 +89,7 @@ class Step:
     needs: ClassVar[tuple[str, ...]] = ()  # steps whose rows it reads: it reruns after them
     composed: ClassVar[bool] = False  # runs without a model of its own (caption, search)
     per_frame: ClassVar[bool] = False  # needs no other step: runs chunk by chunk with the others
+    reads_frames: ClassVar[bool] = True  # False: given no frames (it reads what it needs itself)
 
     def models(self, models: Models) -> list[Any]:
         """The models it runs now (empty: none configured, the step is skipped)."""

@@ -142,6 +142,7 @@ class SearchDocument(Step):
     name = "search"
     needs = ("caption", *_FINDERS)
     composed = True
+    reads_frames = False  # document.refresh reads the stored rows itself
 
     def write(self, session: Session, media: Media, frames: list[FrameView],
               result: Any) -> list[str]:

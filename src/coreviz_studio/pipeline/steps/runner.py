@@ -81,17 +81,18 @@ def run_steps(run: Run, steps: list[Step], attempt: int) -> list[str]:
         started = time.perf_counter()
         result: Any = None
         error: Exception | None = None
-        with run.pipe.session() as session:
-            frames = load_frames(session, run.media_id)
+        frames: list[FrameView] = []
+        if step.reads_frames:
+            with run.pipe.session() as session:
+                frames = load_frames(session, run.media_id)
         try:
             if step.configured(run.models):
                 with run.timings.stage(step.name):
                     result = step.compute(run, frames)
         except Exception as exc:
             error = _own(exc)
-        if not _finish(run, step, frames, result, error, time.perf_counter() - started,
-                       attempt):
-            failed.append(step.name)
+        failed += _finish(run, frames, [(step, result, error, time.perf_counter() - started)],
+                          attempt)
     return failed
 
 
@@ -120,9 +121,9 @@ def _run_per_frame(run: Run, steps: list[Step], later: list[Step], attempt: int)
             except Exception as exc:  # its own compute tries again, and reports
                 _own(exc)
         run.release(chunk)
-    return [step.name for step in steps
-            if not _finish(run, step, frames, results[step.name] if step in due else None,
-                           errors.get(step.name), seconds[step.name], attempt)]
+    return _finish(run, frames, [(step, results[step.name] if step in due else None,
+                                  errors.get(step.name), seconds[step.name]) for step in steps],
+                   attempt)
 
 
 def _own(exc: Exception) -> Exception:
@@ -132,32 +133,41 @@ def _own(exc: Exception) -> Exception:
     return exc
 
 
-def _finish(run: Run, step: Step, frames: list[FrameView], result: Any,
-            error: Exception | None, seconds: float, job_attempt: int) -> bool:
-    """Write the step's rows and its state (or only its failure); whether it succeeded."""
-    key = step.key(run.models)
-    if error is None:
-        started = time.perf_counter()
-        try:
-            with run.pipe.session() as session:
-                media = locked(session, run)
-                notes = step.write(session, media, frames, result)
-                status = READY if step.configured(run.models) else SKIPPED
-                record: dict[str, Any] = {"status": status, **key, **_timing(
-                    media, step.name, seconds + time.perf_counter() - started, job_attempt)}
-                if notes:
-                    record["notes"] = notes
-                record_step(media, step.name, record)
-            return True
-        except Exception as exc:
-            error = _own(exc)
-    message = f"{type(error).__name__}: {str(error)[:300]}"
-    log.warning("media %s: step %s failed: %s", run.media_id, step.name, message)
+Outcome = tuple[Step, Any, Exception | None, float]  # step, result, its error, seconds
+
+
+def _finish(run: Run, frames: list[FrameView], outcomes: list[Outcome],
+            job_attempt: int) -> list[str]:
+    """Write each step's rows, each in its own savepoint, and then all their states (or
+    failures), in one transaction: a write that fails is undone alone and recorded as its
+    step's failure. One transaction for the per-frame steps together, not one each. The names
+    of the steps that failed."""
+    failed: list[str] = []
     with run.pipe.session() as session:
         media = locked(session, run)
-        record_step(media, step.name, {"status": FAILED, **key, "error": message,
-                                       **_timing(media, step.name, seconds, job_attempt)})
-    return False
+        records: dict[str, dict[str, Any]] = {}
+        for step, result, error, seconds in outcomes:
+            key = step.key(run.models)
+            if error is None:
+                started = time.perf_counter()
+                try:
+                    with session.begin_nested():
+                        notes = step.write(session, media, frames, result)
+                    status = READY if step.configured(run.models) else SKIPPED
+                    records[step.name] = {"status": status, **key, **_timing(
+                        media, step.name, seconds + time.perf_counter() - started, job_attempt)}
+                    if notes:
+                        records[step.name]["notes"] = notes
+                    continue
+                except Exception as exc:
+                    error = _own(exc)
+            message = f"{type(error).__name__}: {str(error)[:300]}"
+            log.warning("media %s: step %s failed: %s", run.media_id, step.name, message)
+            records[step.name] = {"status": FAILED, **key, "error": message,
+                                  **_timing(media, step.name, seconds, job_attempt)}
+            failed.append(step.name)
+        record_steps(media, records)
+    return failed
 
 
 def _timing(media: Media, name: str, seconds: float, job_attempt: int) -> dict[str, Any]:
@@ -172,9 +182,10 @@ def steps_of(media: Media) -> dict[str, Any]:
     return dict((media.metadata_.get("processing") or {}).get("steps") or {})
 
 
-def record_step(media: Media, name: str, record: dict[str, Any]) -> None:
+def record_steps(media: Media, records: dict[str, dict[str, Any]]) -> None:
+    """Set these steps' states (one write of the media's metadata for them all)."""
     state = dict(media.metadata_.get("processing") or {})
-    set_processing(media, {**state, "steps": {**steps_of(media), name: record}})
+    set_processing(media, {**state, "steps": {**steps_of(media), **records}})
 
 
 def locked(session: Session, run: Run) -> Media:
