@@ -17,7 +17,7 @@ decoded (to find the cuts), and the kept frames go through the models.
 
 Prints figures and a last line `RESULT {json}` (images/s and mean ms per stage for each layout,
 the video's frames/s); nothing is asserted. Run from the repository root:
-    .venv/bin/python -m bench.pipeline [--images 40]
+    .venv/bin/python -m bench.pipeline [--images 40] [--quick] [--layout PROCESSES,JOBS ...]
 """
 
 from __future__ import annotations
@@ -254,6 +254,9 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=40)
     parser.add_argument("--quick", action="store_true",
                         help="only the one-process layout (no two-process run, no video)")
+    parser.add_argument("--layout", action="append", default=[], metavar="PROCESSES,JOBS",
+                        help="measure this layout too (worker processes, jobs at a time in "
+                             "each), e.g. 2,2; repeatable")
     args = parser.parse_args()
     print(f"cores: {psutil.cpu_count()}; detector: "
           f"{'nanodet-coco-416' if DETECTOR.exists() else 'absent (no ../shared/models)'}")
@@ -270,6 +273,10 @@ def main() -> None:
             figures.update(measure(bench, "processes", processes=2, concurrency=1,
                                    images=images))
             figures.update(measure_video(bench))
+        for layout in args.layout:
+            processes, jobs = (int(n) for n in layout.split(","))
+            figures.update(measure(bench, f"layout_{processes}x{jobs}", processes=processes,
+                                   concurrency=jobs, images=images))
     print("RESULT " + json.dumps(figures))
 
 
