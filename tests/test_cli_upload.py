@@ -270,3 +270,15 @@ def test_quiet_prints_only_each_files_result_as_the_official_cli(
     [skipped] = [json.loads(x) for x in again.stdout.splitlines()]
     assert skipped["mediaId"] == result["mediaId"] and skipped["skipped"]
     assert "notes.txt" in again.stderr
+
+
+def test_the_json_summary_stays_the_last_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """After a Ctrl-C the summary is printed while a thread may still be busy with the file it
+    had taken: what that thread reports afterwards is not printed past the summary."""
+    from coreviz_studio.commands.upload import JsonReporter, Summary
+
+    report = JsonReporter()
+    report.end(Summary(uploaded=3), 1.0)
+    report._emit("start", file="late.jpg", size=1, offset=0)  # the busy thread, too late
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["event"] for line in lines] == ["summary"] and lines[0]["uploaded"] == 3

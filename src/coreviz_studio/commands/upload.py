@@ -183,11 +183,16 @@ class JsonReporter:
 
     def __init__(self, verb: str = "uploaded") -> None:
         self._lock = threading.Lock()
+        self._ended = False
         self.verb = verb
 
     def _emit(self, event: str, **data: Any) -> None:
         with self._lock:
-            common.emit({"event": event, **data})
+            # The summary is the last line: after a Ctrl-C, a thread still busy with its file
+            # would otherwise print past it (the file's state is kept either way).
+            if not self._ended:
+                common.emit({"event": event, **data})
+                self._ended = event == "summary"
 
     def begin(self, items: list[Item]) -> None:
         self._emit("plan", files=len(items), bytes=sum(i.size for i in items))
@@ -375,6 +380,7 @@ class Uploader:
         self.chunk_size = chunk_size
         self.multipart_below = multipart_below
         self.summary = Summary()
+        self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._folders: dict[tuple[str, ...], str | None] = {(): base_path}
         self._present: dict[str | None, dict[str, str]] = {}  # folder -> sha256 -> id
@@ -448,6 +454,8 @@ class Uploader:
         self.report.uploaded(item, media_id, resumed)
 
     def one(self, item: Item) -> None:
+        if self.stopping.is_set():  # Ctrl-C: a file this thread had already taken waits
+            return
         try:
             if self.prepare(item):
                 self.send(item)
@@ -468,6 +476,7 @@ class Uploader:
                 pass
         except KeyboardInterrupt:
             # Start no other file; those being sent finish (their state is kept either way).
+            self.stopping.set()
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown()
