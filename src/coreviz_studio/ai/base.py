@@ -154,6 +154,12 @@ def open_session(model: Path | bytes, threads: int | None = None, *,
         raise ValueError(f"{name} is not a loadable ONNX model: {exc}") from exc
 
 
+def rgb(image: Image.Image) -> Image.Image:
+    """The picture in RGB, as the models take it: the same object when it is RGB already
+    (decoded frames are), since Image.convert to the same mode copies every pixel."""
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
 def onnx_model(graph: Any) -> Any:
     """The ModelProto around a graph built in memory here (EfficientNet, MiniLM).
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from coreviz_studio.ai.base import Lazy, open_session
+from coreviz_studio.ai.base import Lazy, open_session, rgb
 from coreviz_studio.ai.types import Box, Found
 
 COCO_LABELS: tuple[str, ...] = (
@@ -168,10 +168,10 @@ def _shape_matches(shape: list[object], expected: list[int]) -> bool:
 
 def _preprocess(image: Image.Image) -> np.ndarray:
     """[1, 3, 416, 416] float32: stretched to the square, BGR, mean/std normalized."""
-    rgb = (image if image.mode == "RGB" else image.convert("RGB")).resize(
+    square = rgb(image).resize(
         (INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR, reducing_gap=3.0
     )
-    bgr = np.asarray(rgb, dtype=np.float32)[:, :, ::-1]
+    bgr = np.asarray(square, dtype=np.float32)[:, :, ::-1]
     normalized = (bgr - MEAN_BGR) / STD_BGR
     return np.ascontiguousarray(normalized.transpose(2, 0, 1)[np.newaxis])
 

@@ -31,7 +31,7 @@ from typing import IO, Any
 import numpy as np
 from PIL import Image
 
-from coreviz_studio.ai.base import Lazy, onnx_model, open_session
+from coreviz_studio.ai.base import Lazy, onnx_model, open_session, rgb
 from coreviz_studio.ai.types import Label
 
 MODEL_NAME = "efficientnet-lite0"
@@ -375,7 +375,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
-    return image if image.mode == "RGB" else image.convert("RGB")
+    return rgb(image)
 
 
 def preprocess(image: Image.Image) -> np.ndarray:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from coreviz_studio.ai.base import Lazy
+from coreviz_studio.ai.base import Lazy, rgb
 from coreviz_studio.ai.types import Box, Found
 
 NAME = "dlib-face-128"
@@ -135,12 +135,12 @@ class Faces:
         width, height = image.size
         if width == 0 or height == 0:
             return []
-        rgb = image if image.mode == "RGB" else image.convert("RGB")
-        pixels = np.ascontiguousarray(np.asarray(rgb))
+        picture = rgb(image)
+        pixels = np.ascontiguousarray(np.asarray(picture))
         scale = self.search_scale(width, height)
         search = pixels
         if scale != 1.0:
-            small = rgb.resize(
+            small = picture.resize(
                 (max(1, round(width * scale)), max(1, round(height * scale))),
                 Image.Resampling.BILINEAR,
                 reducing_gap=None if scale > 1.0 else 2.0,

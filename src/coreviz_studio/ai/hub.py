@@ -154,11 +154,8 @@ def _spec(name: str, catalog: dict[str, HubModel] | None) -> HubModel:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as file:
-        while chunk := file.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def _download(client: httpx.Client, url: str, path: Path, progress: Progress | None) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from coreviz_studio.ai.base import Lazy, open_session, session_options
+from coreviz_studio.ai.base import Lazy, open_session, rgb, session_options
 from coreviz_studio.ai.types import Box, Found
 
 NAME = "rapidocr-ppocrv4"
@@ -161,4 +161,4 @@ def _flatten(image: Image.Image) -> Image.Image:
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("RGB")
-    return image if image.mode == "RGB" else image.convert("RGB")  # convert would copy it
+    return rgb(image)

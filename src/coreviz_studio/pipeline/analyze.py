@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from coreviz_studio.ai.base import rgb
 from coreviz_studio.ai.registry import Models
 from coreviz_studio.ai.types import Found, Label, Moderation
 from coreviz_studio.pipeline.caption import caption_model, compose
@@ -61,7 +62,7 @@ class Timings:
 def analyze_frame(models: Models, image: Image.Image, kind: str, known_text: str | None,
                   timings: Timings) -> FrameResult:
     result = FrameResult(text=known_text)
-    image = image if image.mode == "RGB" else image.convert("RGB")
+    image = rgb(image)
     if models.detector is not None:
         with timings.stage("objects"):
             result.found += models.detector.detect(image)

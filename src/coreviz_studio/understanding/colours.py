@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from coreviz_studio.ai.base import rgb
+
 MIN_SHARE = 0.12
 MAX_COLOURS = 3
 _SIDE = 48
@@ -38,8 +40,7 @@ def _names(hsv: np.ndarray) -> np.ndarray:
 
 def _hsv(image: Image.Image) -> np.ndarray:
     """The picture shrunk to 48x48, as HSV (PIL's 0..255 scales)."""
-    rgb = image if image.mode == "RGB" else image.convert("RGB")  # no copy of an RGB frame
-    return np.asarray(rgb.resize((_SIDE, _SIDE), Image.Resampling.BOX)
+    return np.asarray(rgb(image).resize((_SIDE, _SIDE), Image.Resampling.BOX)
                       .convert("HSV"))
 
 

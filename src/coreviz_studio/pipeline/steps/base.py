@@ -18,6 +18,7 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from coreviz_studio.ai.base import rgb
 from coreviz_studio.ai.registry import Models
 from coreviz_studio.ai.types import Box, Found, Label
 from coreviz_studio.db.tables import Caption, DetectedObject, Frame, Media
@@ -76,8 +77,8 @@ class Run:
                 with self.timings.stage("load_frames"):
                     self.pipe.store.fetch(frame.blob_key, path)
             with Image.open(path) as image:
-                image.load()  # decode frames are RGB already: no copy (convert would make one)
-                self.images[frame.id] = image if image.mode == "RGB" else image.convert("RGB")
+                image.load()  # read now: the file closes with this block
+                self.images[frame.id] = rgb(image)
         return self.images[frame.id]
 
 
