@@ -73,11 +73,8 @@ def plan(paths: list[Path], base_folders: tuple[str, ...]) -> list[Item]:
 
 
 def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
     with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 class State:

@@ -127,8 +127,8 @@ def open_database(settings: Settings) -> Database:
         embedded = EmbeddedPostgres(settings.data_dir, settings.embedded_pg_user)
         url = embedded.acquire()
     most = settings.db_pool_size + 2  # serving.connections_per_process counts on it
-    engine = create_engine(sqlalchemy_url(url), pool_size=min(OWNER_POOL_KEPT, most),
-                           max_overflow=most - min(OWNER_POOL_KEPT, most),
+    kept = min(OWNER_POOL_KEPT, most)
+    engine = create_engine(sqlalchemy_url(url), pool_size=kept, max_overflow=most - kept,
                            pool_pre_ping=True)
     return Database(url, engine, sessionmaker(engine, expire_on_commit=False), embedded,
                     settings.db_pool_size)
