@@ -39,14 +39,10 @@ import psutil
 import skimage.data
 from PIL import Image, ImageOps
 from tests.processes import Worker
+from tests.shared_models import DETECTOR
 
 from bench._server import Bench, running
 
-# ../shared/models beside the checkout (or beside the folder of worktrees it is in).
-DETECTOR = next((p / "shared" / "models" / "nanodet-coco-416.onnx"
-                 for p in Path(__file__).resolve().parents[2:4]
-                 if (p / "shared" / "models" / "nanodet-coco-416.onnx").exists()),
-                Path(__file__).resolve().parents[2] / "shared" / "models" / "nanodet-coco-416.onnx")
 PHOTOS = ["astronaut", "chelsea", "coffee", "rocket", "camera", "hubble_deep_field",
           "retina", "immunohistochemistry", "cat"]
 ENV = {"COREVIZ_WORKERS": "0", "COREVIZ_MODEL_THREADS": "1"}

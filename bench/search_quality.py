@@ -23,7 +23,6 @@ import json
 import shutil
 import time
 import uuid
-from pathlib import Path
 
 import numpy as np
 import skimage.data
@@ -31,6 +30,7 @@ from PIL import Image
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 from tests.media_files import printed_text
+from tests.shared_models import DETECTOR
 
 from bench._server import Bench, running
 from coreviz_studio.ai.text_embedding import TextEmbedder
@@ -38,7 +38,6 @@ from coreviz_studio.db.embedded import EmbeddedPostgres
 from coreviz_studio.db.session import sqlalchemy_url
 from coreviz_studio.search import scoring
 
-DETECTOR = Path(__file__).resolve().parents[2] / "shared" / "models" / "nanodet-coco-416.onnx"
 PHOTOS = ["astronaut", "chelsea", "coffee", "rocket", "camera", "hubble_deep_field", "retina",
           "immunohistochemistry", "horse", "brick", "grass", "moon"]
 PRINTED = {"invoice": ["INVOICE No 2024-117", "Total due: 580 EUR"],

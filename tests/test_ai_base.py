@@ -17,6 +17,7 @@ from PIL import Image
 from coreviz_studio.ai import base
 from coreviz_studio.ai.registry import KNOWN, build
 from coreviz_studio.config import Settings
+from tests.shared_models import DETECTOR
 
 skdata = pytest.importorskip("skimage.data")
 
@@ -73,7 +74,7 @@ def test_every_session_the_models_open_has_the_helpers_thread_settings(tmp_path:
     all graph optimisations, the CPU provider."""
     import onnxruntime as ort
 
-    nanodet = Path(__file__).parents[2] / "shared" / "models" / "nanodet-coco-416.onnx"
+    nanodet = DETECTOR
     names = "labels,text,moderation,text-embedding"
     if nanodet.is_file():
         (tmp_path / "models" / "objects").mkdir(parents=True)

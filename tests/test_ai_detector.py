@@ -12,8 +12,7 @@ skdata = pytest.importorskip("skimage.data")
 
 from coreviz_studio.ai.detector import COCO_LABELS, ObjectDetector  # noqa: E402
 from coreviz_studio.ai.types import Box, Found  # noqa: E402
-
-MODEL = Path(__file__).parents[2] / "shared" / "models" / "nanodet-coco-416.onnx"
+from tests.shared_models import DETECTOR as MODEL  # noqa: E402
 
 
 @pytest.fixture(scope="module")

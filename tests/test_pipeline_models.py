@@ -14,8 +14,7 @@ from coreviz_studio.db.tables import DetectedObject, Embedding
 from tests import media_files
 from tests.jobs import drain, pipeline
 from tests.library import Library
-
-DETECTOR = Path(__file__).resolve().parents[2] / "shared" / "models" / "nanodet-coco-416.onnx"
+from tests.shared_models import DETECTOR
 
 
 @pytest.fixture(scope="module")

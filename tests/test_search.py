@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import shutil
-from pathlib import Path
 
 import pytest
 from PIL import Image, ImageOps
@@ -13,8 +12,7 @@ from PIL import Image, ImageOps
 from tests import media_files
 from tests.jobs import drain, pipeline
 from tests.library import Library
-
-DETECTOR = Path(__file__).resolve().parents[2] / "shared" / "models" / "nanodet-coco-416.onnx"
+from tests.shared_models import DETECTOR
 
 
 def _flipped(data: bytes) -> bytes:

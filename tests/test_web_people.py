@@ -6,12 +6,10 @@ to the media view); things; someone else's person is not found; a phone-sized sc
 from __future__ import annotations
 
 import io
-import os
 import re
 import shutil
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
@@ -22,13 +20,11 @@ from tests import media_files
 from tests.browser import PHONE, open_context, shot, sign_in
 from tests.conftest import PASSWORD
 from tests.jobs import drain, pipeline
+from tests.shared_models import DETECTOR
 
 pytest.importorskip("dlib")
 pytest.importorskip("skimage.data")
 pytestmark = pytest.mark.usefixtures("fresh_sign_in_limits")
-# The COCO detector of ../shared/models (or COREVIZ_TEST_DETECTOR, for a checkout elsewhere).
-DETECTOR = Path(os.environ.get("COREVIZ_TEST_DETECTOR") or Path(__file__).resolve().parents[2]
-                / "shared" / "models" / "nanodet-coco-416.onnx")
 
 
 def _flipped(data: bytes) -> bytes:

@@ -6,7 +6,6 @@ search within one collection; find similar from a face; bad input; a phone-sized
 from __future__ import annotations
 
 import io
-import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -24,17 +23,11 @@ from tests.browser import PHONE, open_context, shot, sign_in
 from tests.conftest import PASSWORD, Member
 from tests.jobs import drain, pipeline
 from tests.processes import Server, server_on
+from tests.shared_models import DETECTOR
 
 pytestmark = pytest.mark.usefixtures("fresh_sign_in_limits")
 
-# The COCO detector, for objects to find similar ones of: COREVIZ_TEST_DETECTOR, or the first
-# shared/models/ found above this checkout (a git worktree sits deeper than the main one).
-DETECTOR = Path(os.environ.get("COREVIZ_TEST_DETECTOR", "nanodet-coco-416.onnx"))
-if "COREVIZ_TEST_DETECTOR" not in os.environ:
-    for _up in Path(__file__).resolve().parents:
-        if (_up / "shared" / "models" / DETECTOR.name).exists():
-            DETECTOR = _up / "shared" / "models" / DETECTOR.name
-            break
+# The COCO detector, for objects to find similar ones of (tests/shared_models.py).
 
 
 def _jpeg(image: Image.Image) -> bytes:
