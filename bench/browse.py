@@ -8,6 +8,8 @@ timed ones at random offsets across its whole result; p50/p99 are wall times see
 The first request of each shape (limit=0, for its total) is reported apart (`first ms`): a big
 listing's first request makes its offset marks (media/offsets.py), one pass over the listing.
 Every page is checked: 100 items, and each image with its one frame and one caption embedded.
+With --cache warm (the default) the library's tables and indexes are first read into
+PostgreSQL's cache (pg_prewarm), as a library in use has them; --cache cold measures as it comes.
 
 Row-level security (the database's wall between organizations) is measured on and off in the
 same run: each shape is timed with the policies applied, then at once with them disabled on the
@@ -21,6 +23,7 @@ but not serialized), with the ratio of end to end to bare SQL at p99 (`<shape>_p
 Prints figures and a last line `RESULT {json}`; timings are never asserted. Run from the
 repository root:
     .venv/bin/python -m bench.browse [--media 100000] [--requests 50] [--rls both|on|off]
+                                     [--cache warm|cold] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -130,6 +133,30 @@ def generate(b: Bench, count: int) -> uuid.UUID:
               f"{captions:,} captions in {inserted:.1f} s "
               f"(+{time.perf_counter() - started - inserted:.1f} s VACUUM ANALYZE)")
         return uuid.UUID(str(folder_ids[0]))
+    finally:
+        pg.release()
+
+
+def warm(b: Bench) -> None:
+    """Read the library's tables and indexes into PostgreSQL's cache (pg_prewarm), as a library
+    in use has them: otherwise the first pages at random offsets read from disk, and on a machine
+    whose OS drops idle page cache (this one: DAMON reclaims it within seconds) every run is a
+    cold start. The server's autoprewarm does the same after a restart (docs/speed.md)."""
+    pg = EmbeddedPostgres(b.data_dir)
+    url = pg.acquire()
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            started = time.perf_counter()
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+            tables = list(RLS_TABLES)
+            pages = conn.execute(
+                "SELECT sum(pg_prewarm(c.oid)) FROM pg_class c WHERE c.oid = ANY(%s::regclass[])"
+                " OR c.oid IN (SELECT indexrelid FROM pg_index"
+                "              WHERE indrelid = ANY(%s::regclass[]))", (tables, tables)).fetchone()
+            cache = conn.execute("SHOW shared_buffers").fetchone()
+        megabytes = int((pages or [0])[0] or 0) * 8 / 1024
+        print(f"cache: read {megabytes:,.0f} MB of tables and indexes into shared_buffers "
+              f"({(cache or ['?'])[0]}) in {time.perf_counter() - started:.1f} s")
     finally:
         pg.release()
 
@@ -276,9 +303,14 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None,
                         help="a directory to keep the generated library in and reuse on the next"
                              " run with the same --keep (writing a million items takes minutes)")
+    parser.add_argument("--cache", choices=("warm", "cold"), default="warm",
+                        help="warm (default): read the library into PostgreSQL's cache first, as "
+                             "a library in use has it; cold: as it is after a start")
     args = parser.parse_args()
     with running("cvs-bench-browse-", keep=args.keep) as b:
         folder = known_folder(b) if b.reused else generate(b, args.media)
+        if args.cache == "warm":
+            warm(b)
         table = shapes(b, folder)
         modes = {"both": (True, False), "on": (True,), "off": (False,)}[args.rls]
         results: dict[bool, list[Result]] = {rls: [] for rls in modes}
@@ -295,7 +327,8 @@ def main() -> None:
               f"{args.requests} timed requests per shape after {WARMUPS} warm-ups")
         print(f"{'shape':34} {'rls':>4} {'total':>8} {'p50 ms':>8} {'p99 ms':>8} {'KB/page':>8}"
               "  pages ok  first ms")
-        figures: dict[str, Any] = {"media": args.media, "requests": args.requests}
+        figures: dict[str, Any] = {"media": args.media, "requests": args.requests,
+                                   "cache": args.cache}
         for i, name in enumerate(table):
             for rls, rows in results.items():
                 r = rows[i]

@@ -44,3 +44,23 @@ def test_database_down_is_503_not_500(settings) -> None:  # type: ignore[no-unty
         r = c.get("/api/me", headers={"x-api-key": "cvz_anything"})
         assert r.status_code == 503 and "database" in r.json()["message"].lower()
     engine.dispose()
+
+
+def test_a_serving_app_freezes_its_start_up_objects_and_a_test_app_does_not(
+        settings, database) -> None:  # type: ignore[no-untyped-def]
+    import gc
+
+    from fastapi.testclient import TestClient
+
+    from coreviz_studio.app import create_app
+
+    before = gc.get_freeze_count()
+    try:
+        with TestClient(create_app(settings, database)) as c:
+            assert c.get("/healthz").status_code == 200
+            assert gc.get_freeze_count() == before  # tests make many apps: theirs are freed
+        with TestClient(create_app(settings, database, serving=True)) as c:
+            assert c.get("/healthz").status_code == 200
+            assert gc.get_freeze_count() > before + 10_000
+    finally:
+        gc.unfreeze()

@@ -133,3 +133,45 @@ def test_cli_json_contract(tmp_path_factory) -> None:  # type: ignore[no-untyped
         assert set(out) == {"userId", "organizationId", "apiKey"}
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_shared_buffers_auto_is_a_quarter_of_memory_within_bounds(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from coreviz_studio.db import embedded
+
+    def machine(gib: float) -> object:
+        return type("Memory", (), {"total": int(gib * 1024 ** 3)})()
+
+    for gib, expected in ((0.25, "128MB"), (2, "512MB"), (8, "2048MB"), (64, "4096MB")):
+        monkeypatch.setattr(embedded.psutil, "virtual_memory", lambda g=gib: machine(g))
+        assert embedded.shared_buffers_for("auto") == expected
+    assert embedded.shared_buffers_for("3GB") == "3GB"
+
+
+def test_the_setting_is_checked_before_postgresql_sees_it() -> None:
+    from pydantic import ValidationError
+
+    from coreviz_studio.config import Settings
+
+    assert Settings(embedded_pg_shared_buffers="512MB").embedded_pg_shared_buffers == "512MB"
+    for bad in ("lots", "0GB", "512", "1GB; DROP"):
+        with pytest.raises(ValidationError):
+            Settings(embedded_pg_shared_buffers=bad)
+
+
+def test_runs_with_its_cache_size_and_keeps_what_is_cached_over_a_restart() -> None:
+    root = private_tmpdir("cvs-emb-")
+    try:
+        pg = EmbeddedPostgres(root, shared_buffers="160MB")
+        with psycopg.connect(pg.acquire(), autocommit=True) as conn:
+            assert conn.execute("SHOW shared_buffers").fetchone() == ("160MB",)
+            assert conn.execute("SHOW shared_preload_libraries").fetchone() == ("pg_prewarm",)
+            conn.execute("CREATE TABLE warm AS SELECT g AS x FROM generate_series(1, 50000) g")
+            conn.execute("SELECT count(*) FROM warm")
+            row = conn.execute("SELECT pg_relation_filenode('warm')").fetchone()
+        pg.release()  # the last holder: a clean stop, which writes the list of cached pages
+        # Lines of database,tablespace,filenode,fork,block: the table's pages are listed, so
+        # the next start reads them back into the cache.
+        listed = (root / "postgres" / "autoprewarm.blocks").read_text().splitlines()[1:]
+        assert any(line.split(",")[2] == str(row[0]) for line in listed)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

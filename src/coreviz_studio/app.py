@@ -19,7 +19,7 @@ from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
-from coreviz_studio import __version__
+from coreviz_studio import __version__, collector
 from coreviz_studio.accounts.routes import router as accounts_router
 from coreviz_studio.ai.routes import router as ai_router
 from coreviz_studio.auth.device import OAuthError
@@ -186,10 +186,11 @@ async def stop_workers(tasks: list[asyncio.Task[None]]) -> None:
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None,
-               close_database: bool = False) -> FastAPI:
+               close_database: bool = False, serving: bool = False) -> FastAPI:
     """The app. Without a `database` it opens (and migrates) one for its lifetime; with one, it
     closes it at shutdown only if `close_database` (uvicorn re-raises SIGTERM after shutdown, so
-    the lifespan is the last place cleanup is sure to run)."""
+    the lifespan is the last place cleanup is sure to run). `serving`: a server process's own
+    app (not a test's), whose start-up objects are frozen out of the collector (collector.py)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -212,6 +213,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         except Exception as exc:  # logged; the next start (or a request for it) retries
             log.warning("expired resumable uploads not swept at start: %s", exc)
         workers = start_workers(Pipeline(db, app.state.blobs, settings), settings.workers)
+        if serving:
+            collector.settle()
         try:
             async with mcp_http.lifespan():
                 yield

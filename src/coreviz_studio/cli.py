@@ -166,7 +166,7 @@ def serve(
         serving.run(settings, db, processes)  # closes the database at the end
         return
     # The app closes the database (and releases the embedded PostgreSQL) at shutdown.
-    uvicorn.run(create_app(settings, db, close_database=True), host=settings.host,
+    uvicorn.run(create_app(settings, db, close_database=True, serving=True), host=settings.host,
                 port=settings.port, log_level=settings.log_level, proxy_headers=False)
 
 

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
         "coreviz-postgres",
         description="System user the embedded PostgreSQL runs as when the server runs as root.",
     )
+    embedded_pg_shared_buffers: str = Field(
+        "auto", pattern=r"^(auto|[1-9][0-9]*(kB|MB|GB|TB))$",
+        description="The embedded PostgreSQL's cache (shared_buffers): auto is a quarter of "
+        "the machine's memory, from 128MB to 4GB; or a size such as 2GB (docs/speed.md).",
+    )
     session_ttl_hours: int = Field(
         24 * 30, ge=1, description="How long a bearer session token stays valid."
     )

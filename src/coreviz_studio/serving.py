@@ -67,7 +67,7 @@ def child_app() -> FastAPI:
     values = json.loads(os.environ[_SETTINGS_ENV])
     settings = Settings(**values)
     logs.setup(settings.log_level)
-    return create_app(settings)
+    return create_app(settings, serving=True)
 
 
 def _child_settings(settings: Settings) -> str:

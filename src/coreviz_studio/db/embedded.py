@@ -189,12 +189,24 @@ def _kill_orphans(pgdata: Path) -> None:
         psutil.wait_procs(victims, timeout=10)
 
 
+def shared_buffers_for(setting: str) -> str:
+    """shared_buffers for COREVIZ_EMBEDDED_PG_SHARED_BUFFERS: a size as given, or for "auto" a
+    quarter of the machine's memory, from 128MB (PostgreSQL's default) to 4GB. The memory is
+    reserved, not used: a page takes memory once it is read."""
+    if setting != "auto":
+        return setting
+    quarter_mb = psutil.virtual_memory().total // 4 // (1024 * 1024)
+    return f"{min(max(quarter_mb, 128), 4096)}MB"
+
+
 class EmbeddedPostgres:
     """One PostgreSQL cluster that belongs to a data dir."""
 
-    def __init__(self, data_dir: Path, system_user: str = "coreviz-postgres") -> None:
+    def __init__(self, data_dir: Path, system_user: str = "coreviz-postgres",
+                 shared_buffers: str = "auto") -> None:
         self.data_dir = data_dir.resolve()
         self.system_user = system_user
+        self.shared_buffers = shared_buffers_for(shared_buffers)
         self.run_as = _current_user()
         self.pgdata = self.data_dir / "postgres"
         self.log_path = self.data_dir / "postgres.log"
@@ -323,6 +335,12 @@ class EmbeddedPostgres:
             str(bindir / "postgres"), "-D", str(self.pgdata), "-p", str(PORT),
             "-c", "listen_addresses=", "-c", f"unix_socket_directories={socket}",
             "-c", "unix_socket_permissions=0700",
+            # The library's hot pages stay in PostgreSQL's own cache: the OS's page cache may
+            # not keep them (some VMs reclaim idle page cache within seconds), and a random
+            # browse page read from disk is 10x slower. pg_prewarm's autoprewarm saves which
+            # pages are cached and loads them again after a restart (docs/speed.md).
+            "-c", f"shared_buffers={self.shared_buffers}",
+            "-c", "shared_preload_libraries=pg_prewarm",
         ]
         with open(self.log_path, "ab") as logf:
             # A new session: Ctrl-C in the server's terminal must not reach PostgreSQL directly.

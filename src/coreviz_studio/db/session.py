@@ -124,7 +124,8 @@ def open_database(settings: Settings) -> Database:
     if settings.database_url:
         url = settings.database_url
     else:
-        embedded = EmbeddedPostgres(settings.data_dir, settings.embedded_pg_user)
+        embedded = EmbeddedPostgres(settings.data_dir, settings.embedded_pg_user,
+                                    settings.embedded_pg_shared_buffers)
         url = embedded.acquire()
     most = settings.db_pool_size + 2  # serving.connections_per_process counts on it
     kept = min(OWNER_POOL_KEPT, most)
