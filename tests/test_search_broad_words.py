@@ -66,3 +66,45 @@ def test_a_broad_word_is_counted_once_per_state_of_the_collection(database, make
         found, moved = _search(s, org, ds, "zebra")
         assert moved != key and found == set()
         s.rollback()
+
+
+def test_new_words_go_in_at_commit_so_two_writers_never_deadlock(database, make_member) -> None:  # type: ignore[no-untyped-def]
+    """Two transactions that add the same new word and lock the same media row in the other
+    order (two processing jobs of versions of one item did): the dictionary rows are written
+    at each commit, not when the document is rebuilt, so neither waits for the other in a
+    cycle (before, PostgreSQL killed one of them with "deadlock detected")."""
+    import threading
+
+    member = make_member()
+    org, ds = member.org_id, uuid.uuid4()
+    word = f"quokka{uuid.uuid4().hex[:6]}"
+    with database.system_sessions() as s:
+        s.execute(text("INSERT INTO datasets (id, organization_id, name) VALUES (:d, :o, 'w')"),
+                  {"d": ds, "o": org})
+        x, y = _add(s, org, ds, f"a {word} here"), _add(s, org, ds, f"a {word} there")
+        s.commit()
+    touch = text("UPDATE media SET name = name WHERE id = :m")
+    with database.system_sessions() as a, database.system_sessions() as b:
+        # Waiting on a would be the cycle: b gives up after 5 s instead (and the test fails).
+        b.execute(text("SET LOCAL lock_timeout = '5s'"))
+        b.execute(touch, {"m": y})  # b holds y
+        with a.begin_nested():  # a savepoint's release is not the commit
+            near_words.add(a, [x])
+        errors: list[BaseException] = []
+
+        def b_finishes() -> None:
+            try:
+                near_words.add(b, [y])
+                b.commit()  # writes the word, then lets y go
+            except BaseException as exc:  # reported by the assertion below
+                errors.append(exc)
+
+        other = threading.Thread(target=b_finishes)
+        other.start()
+        other.join(timeout=60)
+        assert not other.is_alive() and errors == []  # b waited for nothing a held
+        a.execute(touch, {"m": y})
+        a.commit()
+    with database.system_sessions() as s:
+        assert s.scalar(text("SELECT count(*) FROM search_words WHERE organization_id = :o "
+                             "AND word = :w"), {"o": org, "w": word}) == 1

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from uuid import UUID
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 # Corrections kept per query word, most similar first: a typo has a few plausible words, not
@@ -32,13 +32,32 @@ SELECT DISTINCT m.organization_id, w.word
 ON CONFLICT DO NOTHING""")
 
 
+_PENDING = "coreviz_dictionary_media"  # session.info: media whose words go in at commit
+
+
 def add(session: Session, media_ids: Iterable[UUID]) -> None:
-    """Add the words of these media's search documents to their organization's dictionary.
-    In word order: two transactions adding the same new words wait for each other in the
-    same order, never in a cycle."""
-    ids = list(media_ids)
-    if ids:
-        session.execute(_ADD, {"ids": ids})
+    """Add the words of these media's search documents to their organization's dictionary,
+    when the transaction commits.
+
+    Last, because a new word's row is locked until its transaction ends: added mid-transaction,
+    two processing jobs deadlocked (one held a word the other was adding and waited for a media
+    row the other had updated; PostgreSQL killed one, and its step failed). Just before the
+    commit a transaction waits for nothing but words, taken in word order, so never in a
+    cycle."""
+    session.info.setdefault(_PENDING, set()).update(media_ids)
+
+
+@event.listens_for(Session, "before_commit")
+def _add_pending(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint's release: not the end yet
+        return
+    if ids := session.info.pop(_PENDING, None):
+        session.execute(_ADD, {"ids": sorted(ids)})
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
 
 # What the statement says it counted for the corrections: nothing (NULL) when it had none to
 # count, so a later search of the same state does not take "not broad" for an answer.
