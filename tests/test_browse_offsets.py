@@ -207,3 +207,38 @@ def test_a_marked_page_seeks_its_index_under_rls(database, by_name: bool) -> Non
     cond = next((line for line in plan.splitlines() if "Index Cond" in line), "")
     column = "name_key" if by_name else "created_at"
     assert f"ROW({column}, id) <=" in cond, plan
+
+
+def _media_statements(lib: Library, **params: Any) -> tuple[dict[str, Any], list[str]]:
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        page = lib.browse(**params)
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    return page, [s for s in statements if "FROM media" in s]
+
+
+def test_marks_of_a_busy_collection_are_not_made_again_at_once(
+        marked: None, lib: Library, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Marks that go stale soon after they were made wait REBUILD_AFTER_S before the next
+    pass: meanwhile pages are counted and walked plainly, and exact."""
+    monkeypatch.setattr(offsets, "REBUILD_AFTER_S", 3600.0)
+    first = lib.browse(limit=4, offset=10)
+    lib.upload(media_files.image(), "AAA_busy.jpg")  # sorts last by date: the page is the same
+    page, statements = _media_statements(lib, limit=4, offset=10)
+    assert page["pagination"]["total"] == first["pagination"]["total"] + 1
+    assert [m["id"] for m in page["media"]] == [m["id"] for m in first["media"]]
+    assert not any("row_number()" in s for s in statements)  # no pass made marks
+    assert any("count(" in s for s in statements)  # counted plainly
+
+    monkeypatch.setattr(offsets, "REBUILD_AFTER_S", 0.0)  # the marks have lasted long enough
+    again, statements = _media_statements(lib, limit=4, offset=10)
+    assert again == page
+    assert any("row_number()" in s for s in statements)  # made again
+    _, statements = _media_statements(lib, limit=4, offset=11)
+    assert not any("count(" in s or "row_number()" in s for s in statements)  # and used

@@ -19,6 +19,7 @@ Marks live in this process's memory (a small LRU): each server process learns it
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -40,6 +41,12 @@ MIN_TOTAL = 2000  # smaller listings are counted and walked as they are
 # listing takes 10,000 of them.
 _CACHED_KEYS = 100_000
 _ATTEMPTS = 2  # rebuilds of stale marks before falling back to a plain count and offset
+# Marks that went stale sooner than this after they were made are not made again at once: the
+# collection is changing under a stream of writes (an import, uploads while people browse), and
+# a pass that makes marks costs more than a plain count and walk (bench/load.py, 20 clients with
+# uploads and tag writes: 235 of 300 sampled active queries were mark-making passes). Its pages
+# are counted and walked plainly until then, exact as always; then the marks are made again.
+REBUILD_AFTER_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,11 @@ class Marks:
     total: int
     spacing: int
     keys: tuple[tuple[Any, ...], ...]  # keys[i]: the sort key of the row at offset i*spacing
+    made_at: float = 0.0  # time.monotonic() when they were made
+
+    def may_remake(self) -> bool:
+        """Stale now: worth making again (they lasted), or the collection is busy (plain)."""
+        return time.monotonic() - self.made_at >= REBUILD_AFTER_S
 
 
 @dataclass(frozen=True)
@@ -92,7 +104,7 @@ def _build(session: Session, dataset_id: uuid.UUID, base: Select[Any], order: Or
     # pages walk the unfiltered index between them; a big one keeps its memory bounded.
     stride = max(1, -(-len(keys) // MAX_MARKS))
     return Marks(generation=row[0] or 0, total=row[1], spacing=SPACING * stride,
-                 keys=keys[::stride])
+                 keys=keys[::stride], made_at=time.monotonic())
 
 
 def page(session: Session, dataset_id: uuid.UUID, base: Select[Any], order: Order, limit: int,
@@ -114,6 +126,8 @@ def page(session: Session, dataset_id: uuid.UUID, base: Select[Any], order: Orde
         if not limit or offset >= marks.total:
             if fresh or session.scalar(select(_generation(dataset_id))) == marks.generation:
                 return marks.total, []
+            if not marks.may_remake():
+                break  # kept: the collection is busy, this page is plain
             _marks.pop(listing)
             continue
         step = offset // marks.spacing
@@ -123,7 +137,10 @@ def page(session: Session, dataset_id: uuid.UUID, base: Select[Any], order: Orde
         rows = session.execute(stmt).all()
         if rows and rows[0].generation == marks.generation:
             return marks.total, list(rows)
-        _marks.pop(listing)  # the collection changed since the marks were made
+        # The collection changed since the marks were made.
+        if fresh or not marks.may_remake():
+            break  # kept until REBUILD_AFTER_S: this page is plain
+        _marks.pop(listing)
     return _plain(session, base, order, limit, offset)
 
 
