@@ -17,7 +17,9 @@ Then, for 30 query vectors near the data:
 The baseline is the search's own SQL; the end-to-end figures (`<size>_end_to_end_p50_ms`, ...)
 are compared with it at p99 (`<size>_end_to_end_p99_ratio`). Prints figures and a last line
 `RESULT {json}`; nothing is asserted. Run from the repository root:
-    .venv/bin/python -m bench.search [--sizes 100000,1000000] [--keep DIR]
+    .venv/bin/python -m bench.search [--sizes 100000,1000000] [--keep DIR] [--cache warm|cold]
+With --cache warm (the default) the library's tables and indexes are first read into
+PostgreSQL's cache (bench/browse.py `warm`), as much of them as it holds.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from bench._server import Bench, percentile, running
+from bench.browse import warm
 from coreviz_studio.db.embedded import EmbeddedPostgres
 from coreviz_studio.db.session import sqlalchemy_url
 from coreviz_studio.search import scoring
@@ -248,7 +251,7 @@ SELECT m.*, s.score, count(*) OVER () AS total
  ORDER BY s.score DESC, m.id LIMIT 10""")
 
 
-def run(size: int, keep: Path | None, efs: list[int]) -> dict[str, float]:
+def run(size: int, keep: Path | None, efs: list[int], cache: str = "warm") -> dict[str, float]:
     """Figures for one size, keyed `<size>_...`: the search's own SQL (the baseline) per scope
     and ef_search, and the API end to end, with their ratio at p99."""
     figures: dict[str, float] = {}
@@ -262,6 +265,8 @@ def run(size: int, keep: Path | None, efs: list[int]) -> dict[str, float]:
         if keep is not None and not b.reused:
             (b.root / "search.json").write_text(json.dumps({"small": small, "figures": loaded}))
         figures.update(loaded)
+        if cache == "warm":
+            warm(b)
         rng = np.random.default_rng(11)
         queries = clustered(rng, centres, QUERIES)
         print(f"{'scope':<34} {'ef_search':>9} {'p50 ms':>8} {'p99 ms':>8} {'recall@10':>10}"
@@ -313,11 +318,14 @@ def main() -> None:
                         help="a directory to keep the generated libraries in (one per size) and"
                              " reuse on the next run with the same --keep (writing a million"
                              " frames and building their HNSW index takes tens of minutes)")
+    parser.add_argument("--cache", choices=("warm", "cold"), default="warm",
+                        help="warm (default): read the library into PostgreSQL's cache first "
+                             "(as much as it holds), as a library in use has it; cold: as it is")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     figures: dict[str, object] = {"sizes": sizes}
     for size in sizes:
-        figures.update(run(size, args.keep, [int(e) for e in args.ef.split(",")]))
+        figures.update(run(size, args.keep, [int(e) for e in args.ef.split(",")], args.cache))
     print("RESULT " + json.dumps(figures))
 
 
