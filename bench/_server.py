@@ -19,7 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psycopg
 from tests.processes import Server, cli_json
+
+from coreviz_studio.db.embedded import EmbeddedPostgres
 
 MB = 1024 * 1024
 # Lines worth showing from the server's log (tracebacks, errors, 5xx answers) and PostgreSQL's.
@@ -120,3 +123,16 @@ def print_problems(server: Server, data_dir: Path, limit: int = 80) -> None:
     print(f"logs: {len(found)} problem line(s):")
     for line in found[:limit]:
         print(f"  {line}")
+
+
+@contextmanager
+def owner_connection(b: Bench) -> Iterator[psycopg.Connection]:
+    """An autocommit connection to the server's embedded PostgreSQL as the tables' owner (no
+    row-level security): it joins the running cluster, and leaves it running."""
+    pg = EmbeddedPostgres(b.data_dir)
+    url = pg.acquire()
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            yield conn
+    finally:
+        pg.release()

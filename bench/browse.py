@@ -39,8 +39,7 @@ from typing import Any
 
 import psycopg
 
-from bench._server import Bench, percentile, running
-from coreviz_studio.db.embedded import EmbeddedPostgres
+from bench._server import Bench, owner_connection, percentile, running
 
 FOLDERS = 5
 LIMIT = 100
@@ -100,41 +99,31 @@ RLS_TABLES = ("datasets", "media", "frames", "captions", "objects", "embeddings"
 
 def set_rls(b: Bench, enabled: bool) -> None:
     """Apply (or stop applying) the row-level security policies of the library tables."""
-    pg = EmbeddedPostgres(b.data_dir)
-    url = pg.acquire()
-    try:
-        with psycopg.connect(url, autocommit=True) as conn:
-            for table in RLS_TABLES:
-                conn.execute(f"ALTER TABLE {table} "
-                             f"{'ENABLE' if enabled else 'DISABLE'} ROW LEVEL SECURITY")
-    finally:
-        pg.release()
+    with owner_connection(b) as conn:
+        for table in RLS_TABLES:
+            conn.execute(f"ALTER TABLE {table} "
+                         f"{'ENABLE' if enabled else 'DISABLE'} ROW LEVEL SECURITY")
 
 
 def generate(b: Bench, count: int) -> uuid.UUID:
     """Write `count` images (+ frames, captions) into the collection; returns one folder's id."""
-    pg = EmbeddedPostgres(b.data_dir)
-    url = pg.acquire()  # joins the server's running cluster
-    try:
-        params: dict[str, Any] = {"org": b.org_id, "ds": b.dataset_id, "start": START,
-                                  "root": uuid.UUID(b.dataset_id).hex, "folders": FOLDERS,
-                                  "count": count}
-        with psycopg.connect(url, autocommit=True) as conn:
-            started = time.perf_counter()
-            with conn.transaction():
-                conn.execute("SELECT setseed(0.42)")
-                folder_ids = [row[0] for row in conn.execute(_FOLDERS_SQL, params).fetchall()]
-                conn.execute(_MEDIA_SQL, {**params, "folder_ids": folder_ids})
-                frames = conn.execute(_FRAMES_SQL, params).rowcount
-                captions = conn.execute(_CAPTIONS_SQL, params).rowcount
-            inserted = time.perf_counter() - started
-            conn.execute("VACUUM (ANALYZE) media, frames, captions")
-        print(f"generated {count:,} media + {FOLDERS} folders, {frames:,} frames, "
-              f"{captions:,} captions in {inserted:.1f} s "
-              f"(+{time.perf_counter() - started - inserted:.1f} s VACUUM ANALYZE)")
-        return uuid.UUID(str(folder_ids[0]))
-    finally:
-        pg.release()
+    params: dict[str, Any] = {"org": b.org_id, "ds": b.dataset_id, "start": START,
+                              "root": uuid.UUID(b.dataset_id).hex, "folders": FOLDERS,
+                              "count": count}
+    with owner_connection(b) as conn:
+        started = time.perf_counter()
+        with conn.transaction():
+            conn.execute("SELECT setseed(0.42)")
+            folder_ids = [row[0] for row in conn.execute(_FOLDERS_SQL, params).fetchall()]
+            conn.execute(_MEDIA_SQL, {**params, "folder_ids": folder_ids})
+            frames = conn.execute(_FRAMES_SQL, params).rowcount
+            captions = conn.execute(_CAPTIONS_SQL, params).rowcount
+        inserted = time.perf_counter() - started
+        conn.execute("VACUUM (ANALYZE) media, frames, captions")
+    print(f"generated {count:,} media + {FOLDERS} folders, {frames:,} frames, "
+          f"{captions:,} captions in {inserted:.1f} s "
+          f"(+{time.perf_counter() - started - inserted:.1f} s VACUUM ANALYZE)")
+    return uuid.UUID(str(folder_ids[0]))
 
 
 def warm(b: Bench) -> None:
@@ -142,23 +131,18 @@ def warm(b: Bench) -> None:
     in use has them: otherwise the first pages at random offsets read from disk, and on a machine
     whose OS drops idle page cache (this one: DAMON reclaims it within seconds) every run is a
     cold start. The server's autoprewarm does the same after a restart (docs/speed.md)."""
-    pg = EmbeddedPostgres(b.data_dir)
-    url = pg.acquire()
-    try:
-        with psycopg.connect(url, autocommit=True) as conn:
-            started = time.perf_counter()
-            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
-            tables = list(RLS_TABLES)
-            pages = conn.execute(
-                "SELECT sum(pg_prewarm(c.oid)) FROM pg_class c WHERE c.oid = ANY(%s::regclass[])"
-                " OR c.oid IN (SELECT indexrelid FROM pg_index"
-                "              WHERE indrelid = ANY(%s::regclass[]))", (tables, tables)).fetchone()
-            cache = conn.execute("SHOW shared_buffers").fetchone()
-        megabytes = int((pages or [0])[0] or 0) * 8 / 1024
-        print(f"cache: read {megabytes:,.0f} MB of tables and indexes into shared_buffers "
-              f"({(cache or ['?'])[0]}) in {time.perf_counter() - started:.1f} s")
-    finally:
-        pg.release()
+    with owner_connection(b) as conn:
+        started = time.perf_counter()
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+        tables = list(RLS_TABLES)
+        pages = conn.execute(
+            "SELECT sum(pg_prewarm(c.oid)) FROM pg_class c WHERE c.oid = ANY(%s::regclass[])"
+            " OR c.oid IN (SELECT indexrelid FROM pg_index"
+            "              WHERE indrelid = ANY(%s::regclass[]))", (tables, tables)).fetchone()
+        cache = conn.execute("SHOW shared_buffers").fetchone()
+    megabytes = int((pages or [0])[0] or 0) * 8 / 1024
+    print(f"cache: read {megabytes:,.0f} MB of tables and indexes into shared_buffers "
+          f"({(cache or ['?'])[0]}) in {time.perf_counter() - started:.1f} s")
 
 
 def known_folder(b: Bench) -> uuid.UUID:
@@ -222,22 +206,17 @@ def bare_page(conn: psycopg.Connection[Any], ds: str, shape: Shape, offset: int)
 def measure_sql(b: Bench, shape: Shape, total: int, requests: int,
                 rng: random.Random) -> tuple[float, float]:
     """p50/p99 of the bare SQL of the same pages (the same offsets), as the database's owner."""
-    pg = EmbeddedPostgres(b.data_dir)
-    url = pg.acquire()
-    try:
-        with psycopg.connect(url, autocommit=True) as conn:
-            times: list[float] = []
-            for i in range(WARMUPS + requests):
-                offset = rng.randrange(max(total - LIMIT, 0) + 1)
-                started = time.perf_counter()
-                counted = bare_page(conn, b.dataset_id, shape, offset)
-                if i >= WARMUPS:
-                    times.append((time.perf_counter() - started) * 1000)
-                if counted != total:
-                    raise RuntimeError(f"bare SQL counted {counted}, the API {total}")
-        return percentile(times, 50), percentile(times, 99)
-    finally:
-        pg.release()
+    with owner_connection(b) as conn:
+        times: list[float] = []
+        for i in range(WARMUPS + requests):
+            offset = rng.randrange(max(total - LIMIT, 0) + 1)
+            started = time.perf_counter()
+            counted = bare_page(conn, b.dataset_id, shape, offset)
+            if i >= WARMUPS:
+                times.append((time.perf_counter() - started) * 1000)
+            if counted != total:
+                raise RuntimeError(f"bare SQL counted {counted}, the API {total}")
+    return percentile(times, 50), percentile(times, 99)
 
 
 @dataclass
