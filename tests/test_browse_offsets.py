@@ -129,22 +129,27 @@ def test_a_page_after_a_change_is_exact(marked: None, lib: Library, database) ->
     assert moved["id"] not in [m["id"] for m in gone["media"]]
 
 
-def test_a_marked_page_counts_nothing(marked: None, lib: Library) -> None:
-    """Once the marks are made, a page at any offset is one keyset seek: no count(*), no
-    window over the listing."""
-    lib.browse(limit=4, offset=20)
+def _media_statements(lib: Library, **params: Any) -> tuple[dict[str, Any], list[str]]:
+    """A browse page, and the statements on media it ran (on every engine, the app's too)."""
     statements: list[str] = []
 
     def record(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
         statements.append(statement)
 
-    event.listen(Engine, "before_cursor_execute", record)  # the app's engines too
+    event.listen(Engine, "before_cursor_execute", record)
     try:
-        page = lib.browse(limit=4, offset=25)
+        page = lib.browse(**params)
     finally:
         event.remove(Engine, "before_cursor_execute", record)
+    return page, [s for s in statements if "FROM media" in s]
+
+
+def test_a_marked_page_counts_nothing(marked: None, lib: Library) -> None:
+    """Once the marks are made, a page at any offset is one keyset seek: no count(*), no
+    window over the listing."""
+    lib.browse(limit=4, offset=20)
+    page, media_statements = _media_statements(lib, limit=4, offset=25)
     assert len(page["media"]) == 4
-    media_statements = [s for s in statements if "FROM media" in s]
     assert media_statements and not any("count(" in s or "row_number()" in s
                                         for s in media_statements)
     assert any("browse_generation" in s for s in media_statements)
@@ -207,20 +212,6 @@ def test_a_marked_page_seeks_its_index_under_rls(database, by_name: bool) -> Non
     cond = next((line for line in plan.splitlines() if "Index Cond" in line), "")
     column = "name_key" if by_name else "created_at"
     assert f"ROW({column}, id) <=" in cond, plan
-
-
-def _media_statements(lib: Library, **params: Any) -> tuple[dict[str, Any], list[str]]:
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
-        page = lib.browse(**params)
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)
-    return page, [s for s in statements if "FROM media" in s]
 
 
 def test_marks_of_a_busy_collection_are_not_made_again_at_once(
