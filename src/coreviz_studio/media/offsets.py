@@ -58,7 +58,8 @@ class Marks:
     made_at: float = 0.0  # time.monotonic() when they were made
 
     def may_remake(self) -> bool:
-        """Stale now: worth making again (they lasted), or the collection is busy (plain)."""
+        """For marks found stale: made again if they lasted REBUILD_AFTER_S; made sooner, the
+        collection is busy, and its pages stay plain until then."""
         return time.monotonic() - self.made_at >= REBUILD_AFTER_S
 
 
