@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, true
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from coreviz_studio.auth.principal import Principal
-from coreviz_studio.db.tables import Dataset, Media
+from coreviz_studio.db.tables import Dataset, Media, visible_media
 from coreviz_studio.errors import NotFound
 from coreviz_studio.ids import IdRef, parse_id
 from coreviz_studio.tenancy import get_owned, scoped
@@ -66,7 +66,7 @@ def _listed(principal: Principal, dataset_ids: Sequence[uuid.UUID]):  # type: ig
     """SQL: the items a browse of these collections lists (no folders, no trash, the active
     version of each item), in the caller's organization."""
     return (Media.dataset_id.in_(dataset_ids), Media.organization_id == principal.organization_id,
-            Media.status == "active", Media.is_active_version == true(), Media.type != "folder")
+            *visible_media(), Media.type != "folder")
 
 
 def item_counts(session: Session, principal: Principal,

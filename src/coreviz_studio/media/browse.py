@@ -16,13 +16,13 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
-from sqlalchemy import ColumnElement, exists, false, or_, true
+from sqlalchemy import ColumnElement, exists, false, or_
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.orm import Session
 
 from coreviz_studio.auth.principal import Principal
 from coreviz_studio.datasets.service import get_dataset
-from coreviz_studio.db.tables import DetectedObject, Media
+from coreviz_studio.db.tables import DetectedObject, Media, visible_media
 from coreviz_studio.errors import BadRequest
 from coreviz_studio.ids import Id, IdRef
 from coreviz_studio.media import offsets, paths, tree, views
@@ -190,7 +190,7 @@ def parse_query(params: BrowseParams) -> BrowseQuery:
 
 
 def conditions(q: BrowseQuery, container: str) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = [Media.status == "active", Media.is_active_version == true()]
+    where: list[ColumnElement[bool]] = visible_media()
     if q.recursive:
         where += [Media.path.op("<@")(container), Media.path != container]
     else:

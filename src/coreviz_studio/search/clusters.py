@@ -12,12 +12,12 @@ from __future__ import annotations
 import uuid
 
 import numpy as np
-from sqlalchemy import exists, func, select, text, true, update
+from sqlalchemy import exists, func, select, text, update
 from sqlalchemy.orm import Session
 
 from coreviz_studio.auth.principal import Principal
 from coreviz_studio.datasets.service import get_dataset
-from coreviz_studio.db.tables import Cluster, DetectedObject, Media
+from coreviz_studio.db.tables import Cluster, DetectedObject, Media, visible_media
 from coreviz_studio.errors import Invalid
 from coreviz_studio.ids import IdRef, parse_id
 from coreviz_studio.search import document
@@ -150,7 +150,7 @@ def cluster_media(session: Session, principal: Principal, cluster_id: IdRef, lim
     first (a person's photos across the organization; browse's `clusterId` is one collection's)."""
     cluster = get_cluster(session, principal, cluster_id)
     base = scoped(Media, principal).where(
-        Media.status == "active", Media.is_active_version == true(),
+        *visible_media(),
         exists().where(DetectedObject.media_id == Media.id,
                        DetectedObject.cluster_id == cluster.id))
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0

@@ -21,7 +21,14 @@ from coreviz_studio.ai.registry import Models, models_for
 from coreviz_studio.auth.principal import Principal
 from coreviz_studio.config import Settings
 from coreviz_studio.datasets.service import get_dataset
-from coreviz_studio.db.tables import Caption, DetectedObject, Embedding, Frame, Media
+from coreviz_studio.db.tables import (
+    Caption,
+    DetectedObject,
+    Embedding,
+    Frame,
+    Media,
+    visible_media,
+)
 from coreviz_studio.errors import Invalid, NotFound
 from coreviz_studio.ids import IdRef, parse_id
 from coreviz_studio.lru import Lru
@@ -177,8 +184,7 @@ def search(session: Session, principal: Principal, settings: Settings, q: str,
     rows = session.execute(
         select(Media, scored.c.frame_id, scored.c.score)
         .join(scored, scored.c.media_id == Media.id)
-        .where(Media.organization_id == principal.organization_id, Media.status == "active",
-               Media.is_active_version)
+        .where(Media.organization_id == principal.organization_id, *visible_media())
         .order_by(scored.c.score.desc(), Media.id).limit(limit)).all()
     return SearchOut(results=_hits(session, rows, urls))
 

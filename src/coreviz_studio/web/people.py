@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import exists, func, select, true
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from coreviz_studio.auth.principal import Principal
-from coreviz_studio.db.tables import Dataset, DetectedObject, Media
+from coreviz_studio.db.tables import Dataset, DetectedObject, Media, visible_media
 from coreviz_studio.media.views import media_out
 from coreviz_studio.search import clusters
 from coreviz_studio.search.schemas import ClusterOut
@@ -77,7 +77,7 @@ def items(session: Session, principal: Principal, urls: BlobUrls, cluster_id: st
         select(Dataset.id, Dataset.name, func.count(Media.id))
         .join(Media, Media.dataset_id == Dataset.id)
         .where(Media.id.in_(scoped(Media, principal).where(
-            Media.status == "active", Media.is_active_version == true(),
+            *visible_media(),
             exists().where(DetectedObject.media_id == Media.id,
                            DetectedObject.cluster_id == cluster.id)).with_only_columns(Media.id)))
         .group_by(Dataset.id, Dataset.name).order_by(Dataset.name)).all()
