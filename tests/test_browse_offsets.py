@@ -8,6 +8,7 @@ marks thinned."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -233,3 +234,73 @@ def test_marks_of_a_busy_collection_are_not_made_again_at_once(
     assert any("row_number()" in s for s in statements)  # made again
     _, statements = _media_statements(lib, limit=4, offset=11)
     assert not any("count(" in s or "row_number()" in s for s in statements)  # and used
+
+
+def test_marks_that_keep_going_stale_wait_longer_each_time(
+        marked: None, lib: Library, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Marks that go stale within their wait are made again after twice that wait (a pass
+    every 2 s is wasted on a collection written all the time); marks that lasted reset it."""
+    clock = [1000.0]
+    monkeypatch.setattr(offsets, "_now", lambda: clock[0])
+
+    def made_marks(offset: int = 10) -> bool:
+        page, statements = _media_statements(lib, limit=4, offset=offset)
+        assert page == lib.browse(limit=4, offset=offset)  # exact either way
+        return any("row_number()" in s for s in statements)
+
+    assert made_marks()
+    waits = []
+    for n in range(3):
+        lib.upload(media_files.image(), f"AAA_busy{n}.jpg")
+        clock[0] += 1.0  # stale one second after they were made: soon
+        assert not made_marks()  # plain until the wait is over
+        wait = offsets.REBUILD_AFTER_S * 2 ** n
+        clock[0] += wait - 1.0 - 0.01
+        assert not made_marks()
+        clock[0] += 0.02
+        assert made_marks()
+        waits.append(wait)
+    assert waits == [2.0, 4.0, 8.0]
+
+    # These marks last 100 s before the next write: the wait is back to REBUILD_AFTER_S.
+    clock[0] += 100.0
+    lib.upload(media_files.image(), "AAA_settled.jpg")
+    assert made_marks()  # older than their wait: made again at once
+    lib.upload(media_files.image(), "AAA_again.jpg")
+    clock[0] += offsets.REBUILD_AFTER_S + 0.01
+    assert made_marks()
+
+
+def test_the_wait_before_marks_are_made_again_is_bounded() -> None:
+    marks = offsets.Marks(generation=0, total=0, spacing=100, keys=(), busy=20)
+    assert marks.wait() == offsets.MAX_REBUILD_AFTER_S
+
+
+def test_visible_media_lets_a_generic_plan_use_the_browse_indexes(database) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL switches a statement run often to a generic plan, planned without its
+    values: `visible_media()` writes its values into the SQL text, so that plan can still
+    prove the partial browse indexes' predicate (a bound 'active' cannot be proven, and a
+    listing then walked media_browse_idx and the heap: ~10x slower under load)."""
+    from sqlalchemy import select
+
+    from coreviz_studio.db.rls import scope_session
+    from coreviz_studio.db.tables import Media, visible_media
+
+    stmt = (select(Media.id).where(Media.dataset_id == uuid.uuid4(), *visible_media())
+            .order_by(Media.created_at, Media.id).limit(100))
+    with database.sessions() as session:
+        scope_session(session, uuid.uuid4())
+        conn = session.connection()
+        compiled = stmt.compile(conn)
+        names: list[str] = []
+
+        def placeholder(m: re.Match[str]) -> str:
+            names.append(m.group(1))
+            return f"${len(names)}"
+
+        generic = re.sub(r"%\(([^)]+)\)s", placeholder, str(compiled))
+        assert len(names) == len(compiled.params) and "'active'" in generic
+        for scan in ("seqscan", "bitmapscan", "sort"):
+            conn.exec_driver_sql(f"SET LOCAL enable_{scan} = off")
+        plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN (GENERIC_PLAN) " + generic))
+    assert "using media_visible_idx" in plan and "Disabled" not in plan, plan
