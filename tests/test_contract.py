@@ -48,6 +48,7 @@ BROWSE_EXTREMES = [
       for v in ("objects", "faces", "image")],
     ({"similarToObjectId": str(_NOBODY), "similarToObjectModel": "cats"}, 422),  # names ours
     ({"similarToObjectModel": "faces"}, 200),  # nothing to compare with: ignored
+    ({"similarToObjectModel": "null"}, 422),  # not one of the names, even with nothing to compare
     ({"similarToObjectId": "not-an-id"}, 400), ({"clusterId": "1" * 33}, 400),
     ({"mediaId": str(_NOBODY).replace("-", "")}, 200),
     ({"tagFilters": "{}"}, 200), ({"tagFilters": '{"a": []}'}, 200),
@@ -79,6 +80,7 @@ def test_repeated_and_comma_separated_tags_add_up(lib: Library, client) -> None:
     ("/api/search?q=" + "x" * 4000, 200), ("/api/search?q=" + "x" * 4001, 400),
     ("/api/search?limit=0", 400), (f"/api/search?limit={HUGE}", 400),
     ("/api/search?limit=-1", 400), ("/api/search?q=a%00", 400),
+    ("/api/search?similarToObjectModel=null", 422), ("/api/search?similarToObjectModel=faces", 200),
     ("/api/search?q=cat&organizationId=nope", 400),
     (f"/api/search?q=cat&organizationId={_NOBODY}", 404),
     ("/api/clusters?kind=face", 200), ("/api/clusters?kind=object", 200),

@@ -34,6 +34,7 @@ def browse(dataset_id: Id, params: Annotated[browsing.BrowseParams, Query()], db
     scored, best first, each with `_score`; a search looks through the whole collection
     (recursive) unless path or recursive say otherwise."""
     query = browsing.parse_query(params)
+    scored.check_model(settings, params.similar_to_object_model)
     if query.scored:
         return scored.browse_scored(db, principal, settings, dataset_id, query, urls)
     # Plain browse answers its JSON as bytes, built without models (media/views.py).

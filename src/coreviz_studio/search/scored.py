@@ -163,11 +163,19 @@ def _matched(out: Any, frame_id: uuid.UUID | None) -> MatchedFrame | None:
     return None
 
 
+def check_model(settings: Settings, model: str | None) -> None:
+    """A similarToObjectModel that names no similarity model is a 422 whether or not
+    similarToObjectId comes with it (the schema lists the names: a request outside them is
+    invalid, not ignored)."""
+    similar_models.checked(model, models_for(settings))
+
+
 def search(session: Session, principal: Principal, settings: Settings, q: str,
            organization_id: IdRef | None, limit: int, urls: BlobUrls,
            similar_to: IdRef | None = None, similar_model: str | None = None) -> SearchOut:
     """`GET /api/search`: every collection of the caller's organization, best first; with
     `similar_to` (an object's id), the media whose objects look like it (`q` is ignored)."""
+    check_model(settings, similar_model)
     if organization_id and parse_id(organization_id, "organization") != \
             principal.organization_id:
         raise NotFound("Organization not found")
