@@ -300,7 +300,7 @@ def test_visible_media_lets_a_generic_plan_use_the_browse_indexes(database) -> N
 
         generic = re.sub(r"%\(([^)]+)\)s", placeholder, str(compiled))
         assert len(names) == len(compiled.params) and "'active'" in generic
-        for scan in ("seqscan", "bitmapscan", "sort"):
+        for scan in ("seqscan", "bitmapscan", "sort", "incremental_sort"):
             conn.exec_driver_sql(f"SET LOCAL enable_{scan} = off")
         plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN (GENERIC_PLAN) " + generic))
     assert "using media_visible_idx" in plan and "Disabled" not in plan, plan
