@@ -28,6 +28,9 @@ MB = 1024 * 1024
 # Lines worth showing from the server's log (tracebacks, errors, 5xx answers) and PostgreSQL's.
 _SERVER_PROBLEM = re.compile(r"ERROR|CRITICAL|\" 5\d\d ")
 _PG_PROBLEM = re.compile(r"\b(ERROR|FATAL|PANIC):")
+# What PostgreSQL logs as FATAL when the run's own stop shuts it down (its background workers,
+# such as pg_prewarm's autoprewarm, and any connection still open): expected, not a problem.
+_PG_SHUTDOWN = re.compile(r"FATAL: +terminating .* due to administrator command")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -64,6 +67,8 @@ def running(prefix: str = "cvs-bench-", env: dict[str, str] | None = None,
     data_dir = root / "data"
     remembered = root / "bench.json"
     server: Server | None = None
+    pg_log = data_dir / "postgres.log"
+    log_start = pg_log.stat().st_size if pg_log.exists() else 0  # a kept library's earlier runs
     try:
         server = Server(data_dir, env=env)
         if keep is not None and remembered.exists():
@@ -89,7 +94,7 @@ def running(prefix: str = "cvs-bench-", env: dict[str, str] | None = None,
     finally:
         if server is not None:
             _stop(server)
-            print_problems(server, data_dir)
+            print_problems(server, data_dir, log_start)
         if keep is None:
             shutil.rmtree(root, ignore_errors=True)
 
@@ -103,7 +108,10 @@ def _stop(server: Server) -> None:
             server.kill9()
 
 
-def print_problems(server: Server, data_dir: Path, limit: int = 80) -> None:
+def print_problems(server: Server, data_dir: Path, log_start: int = 0,
+                   limit: int = 80) -> None:
+    """Tracebacks and error lines of the server's output, and the PostgreSQL log's from
+    byte `log_start` on (what this run wrote)."""
     lines = server.output().splitlines()
     found: list[str] = []
     for i, line in enumerate(lines):
@@ -115,8 +123,11 @@ def print_problems(server: Server, data_dir: Path, limit: int = 80) -> None:
             found.append(f"server: {line}")
     pg_log = data_dir / "postgres.log"
     if pg_log.exists():
-        found += [f"postgres: {line}" for line in pg_log.read_text(errors="replace").splitlines()
-                  if _PG_PROBLEM.search(line)]
+        with open(pg_log, "rb") as f:
+            f.seek(log_start)
+            text = f.read().decode(errors="replace")
+        found += [f"postgres: {line}" for line in text.splitlines()
+                  if _PG_PROBLEM.search(line) and not _PG_SHUTDOWN.search(line)]
     if not found:
         print("logs: no tracebacks, errors or 5xx answers")
         return
