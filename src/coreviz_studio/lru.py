@@ -32,11 +32,16 @@ class Lru(Generic[K, V]):
 
     def put(self, key: K, value: V) -> None:
         with self._lock:
-            self._remove(key)
-            self._items[key] = value
-            self._total += self._weight(value)
-            while self._total > self.size and len(self._items) > 1:
-                self._remove(next(iter(self._items)))
+            self._put(key, value)
+
+    def swap(self, key: K, old: V, new: V) -> bool:
+        """Put `new` only while `old` (this very object) is the entry: a value derived from
+        `old` never overwrites what another thread put meanwhile."""
+        with self._lock:
+            if self._items.get(key) is not old:
+                return False
+            self._put(key, new)
+            return True
 
     def pop(self, key: K) -> V | None:
         """Remove and return the entry (None when there is none)."""
@@ -47,6 +52,13 @@ class Lru(Generic[K, V]):
         with self._lock:
             self._items.clear()
             self._total = 0
+
+    def _put(self, key: K, value: V) -> None:
+        self._remove(key)
+        self._items[key] = value
+        self._total += self._weight(value)
+        while self._total > self.size and len(self._items) > 1:
+            self._remove(next(iter(self._items)))
 
     def _remove(self, key: K) -> V | None:
         value = self._items.pop(key, None)

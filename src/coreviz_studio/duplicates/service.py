@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from coreviz_studio.auth.principal import Principal
 from coreviz_studio.datasets.service import get_dataset
-from coreviz_studio.db.tables import Embedding, Frame, Media
+from coreviz_studio.db.tables import Embedding, Frame, Media, visible_media
 from coreviz_studio.duplicates.schemas import (
     DuplicateGroup,
     DuplicatesOut,
@@ -46,8 +46,7 @@ def _popcount(values: np.ndarray) -> np.ndarray:
 
 def _listed(principal: Principal, dataset_id: uuid.UUID):  # type: ignore[no-untyped-def]
     return scoped(Media, principal).where(
-        Media.dataset_id == dataset_id, Media.status == "active", Media.is_active_version,
-        Media.type != "folder")
+        Media.dataset_id == dataset_id, *visible_media(), Media.type != "folder")
 
 
 def exact_duplicate_of(session: Session, principal: Principal, dataset_id: uuid.UUID,

@@ -10,9 +10,10 @@ mark`, an index seek), and steps over fewer than n rows; its total is the marks'
 Marks are valid while the collection is unchanged: `datasets.browse_generation` moves at the
 commit of every change of its media (migration 0013). A page reads the generation in the same
 statement as its rows, so it either proves the marks still describe its own snapshot, or
-finds them stale and builds them again. So totals and pages stay exact under concurrent
-writes; a collection that changes between every two requests gets no gain (each request
-builds its marks again, which costs about what counting did).
+finds them stale. So totals and pages stay exact under concurrent writes. Stale marks are
+made again once they are a few seconds old (longer each time they went stale soon: a
+collection written all the time would pay a pass per request); meanwhile a page is plain:
+its total and rows in one statement (one snapshot), the offset walked over ids.
 
 Marks live in this process's memory (a small LRU): each server process learns its own.
 """
@@ -25,7 +26,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, bindparam, func, select, tuple_
+from sqlalchemy import ColumnElement, Row, Select, bindparam, func, select, true, tuple_
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
@@ -52,6 +53,7 @@ _ATTEMPTS = 2  # rebuilds of stale marks before falling back to a plain count an
 # gets its marks back within that.
 REBUILD_AFTER_S = 2.0
 MAX_REBUILD_AFTER_S = 32.0
+_MAX_BUSY = 16  # 2 s * 2**16 is far past the cap
 _now = time.monotonic  # the clock of made_at and stale_at (tests set their own)
 
 
@@ -66,7 +68,7 @@ class Marks:
     stale_at: float | None = None  # when a page first found them stale
 
     def wait(self) -> float:
-        return min(REBUILD_AFTER_S * 2 ** self.busy, MAX_REBUILD_AFTER_S)
+        return min(REBUILD_AFTER_S * 2.0 ** self.busy, MAX_REBUILD_AFTER_S)
 
     def may_remake(self) -> bool:
         """For marks found stale: made again once they are wait() old; made sooner, the
@@ -76,7 +78,9 @@ class Marks:
     def busy_next(self) -> int:
         """`busy` for the marks made to replace these stale ones."""
         stale_at = _now() if self.stale_at is None else self.stale_at
-        return self.busy + 1 if stale_at - self.made_at < self.wait() else 0
+        # Bounded: past MAX_REBUILD_AFTER_S a larger count changes nothing (and 2.0 ** busy
+        # would overflow after hours of writes).
+        return min(self.busy + 1, _MAX_BUSY) if stale_at - self.made_at < self.wait() else 0
 
 
 @dataclass(frozen=True)
@@ -133,14 +137,13 @@ def page(session: Session, dataset_id: uuid.UUID, base: Select[Any], order: Orde
     if listing is None:
         return _plain(session, base, order, limit, offset)
     busy = 0
+    marks = _marks.get(listing)
     for _ in range(_ATTEMPTS):
-        marks = _marks.get(listing)
         fresh = marks is None
         if marks is None:
             marks = _build(session, dataset_id, base, order, busy)
-            if marks.total < MIN_TOTAL:  # a pass like a count: walk the offset as it is
-                return marks.total, _rows(session, base, order, limit,
-                                          offset) if limit and offset < marks.total else []
+            if marks.total < MIN_TOTAL:  # a small listing: counted and walked as it is
+                return _plain(session, base, order, limit, offset)
             _marks.put(listing, marks)
         if not limit or offset >= marks.total:
             if fresh or session.scalar(select(_generation(dataset_id))) == marks.generation:
@@ -154,34 +157,38 @@ def page(session: Session, dataset_id: uuid.UUID, base: Select[Any], order: Orde
             if rows and rows[0].generation == marks.generation:
                 return marks.total, list(rows)
         # The collection changed since the marks were made.
-        if fresh:
-            break
-        if not marks.may_remake():
-            if marks.stale_at is None:
-                _marks.put(listing, replace(marks, stale_at=_now()))
+        if fresh or not marks.may_remake():
+            if marks.stale_at is None:  # (unless another request replaced them meanwhile)
+                _marks.swap(listing, marks, replace(marks, stale_at=_now()))
             break  # kept until their wait is over: this page is plain
         busy = marks.busy_next()
-        _marks.pop(listing)
+        # Made again. The stale marks stay in the LRU until the new ones replace them, so a
+        # request that comes meanwhile sees them (and their `busy`), not an empty place.
+        marks = None
     return _plain(session, base, order, limit, offset)
 
 
 def _plain(session: Session, base: Select[Any], order: Order, limit: int,
            offset: int) -> tuple[int, list[Row[Any]]]:
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    if not limit or offset >= total:
-        return total, []
-    return total, _rows(session, base, order, limit, offset)
-
-
-def _rows(session: Session, base: Select[Any], order: Order, limit: int,
-          offset: int) -> list[Row[Any]]:
-    """Rows [offset, offset+limit): the offset is walked over ids alone, then the page's rows
-    are read by id. Walking whole rows reads each skipped row from the heap (46 ms for 60,000
-    of a 100,000-item collection); ids come from an index-only scan of the listing's index
-    (9 ms), so a collection that changes too often to keep marks still pages cheaply."""
+    """The total and the page in one statement, so both are of the same snapshot (two
+    statements would each see the commits made before it: a total that disagrees with the
+    page). The page's offset is walked over ids alone, then its rows are read by id: walking
+    whole rows reads each skipped row from the heap (46 ms for 60,000 of a 100,000-item
+    collection's root), ids are read from an index where one covers them (an index-only scan
+    of media_children_idx for a folder by date, 9 ms), so a collection that changes too
+    often to keep marks still pages cheaply."""
+    counted = select(func.count().label("total")).select_from(base.subquery()).subquery()
+    if not limit:
+        return session.scalar(select(counted.c.total)) or 0, []
     ids = (base.with_only_columns(Media.id).order_by(*order.clauses()).limit(limit)
            .offset(offset))
-    return list(session.execute(base.where(Media.id.in_(ids)).order_by(*order.clauses())))
+    page = (base.add_columns(*(k.label(f"k{i}") for i, k in enumerate(order.keys)))
+            .where(Media.id.in_(ids)).subquery())
+    keys = [page.c[f"k{i}"] for i in range(len(order.keys))]
+    both = (select(counted.c.total, *page.c).select_from(counted.outerjoin(page, true()))
+            .order_by(*(k.desc() if order.descending else k.asc() for k in keys)))
+    rows = session.execute(both).all()
+    return rows[0].total, [r for r in rows if r.id is not None]
 
 
 def forget() -> None:
