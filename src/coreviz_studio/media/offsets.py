@@ -26,7 +26,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, bindparam, func, select, true, tuple_
+from sqlalchemy import ColumnElement, Row, Select, bindparam, func, select, text, true, tuple_
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
@@ -168,6 +168,9 @@ def page(session: Session, dataset_id: uuid.UUID, base: Select[Any], order: Orde
     return _plain(session, base, order, limit, offset)
 
 
+_SERIAL = text("SET LOCAL max_parallel_workers_per_gather = 0")  # until the request's end
+
+
 def _plain(session: Session, base: Select[Any], order: Order, limit: int,
            offset: int) -> tuple[int, list[Row[Any]]]:
     """The total and the page in one statement, so both are of the same snapshot (two
@@ -177,6 +180,10 @@ def _plain(session: Session, base: Select[Any], order: Order, limit: int,
     collection's root), ids are read from an index where one covers them (an index-only scan
     of media_children_idx for a folder by date, 9 ms), so a collection that changes too
     often to keep marks still pages cheaply."""
+    # One process per page: a parallel index-only count of a 100,000-item folder took 36 ms
+    # of wall time and ~85 ms of CPU in three processes (their btree scan waits on shared
+    # pages), a serial one 25 ms; pages of busy collections come many at once.
+    session.execute(_SERIAL)
     counted = select(func.count().label("total")).select_from(base.subquery()).subquery()
     if not limit:
         return session.scalar(select(counted.c.total)) or 0, []
