@@ -349,3 +349,18 @@ def test_visible_media_lets_a_generic_plan_use_the_browse_indexes(database) -> N
             conn.exec_driver_sql(f"SET LOCAL enable_{scan} = off")
         plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN (GENERIC_PLAN) " + generic))
     assert "using media_visible_idx" in plan and "Disabled" not in plan, plan
+
+
+def test_every_browse_index_covers_what_the_policy_and_the_folder_filter_read(database) -> None:  # type: ignore[no-untyped-def]
+    """A plain page's id walk can be index-only in every browse order only if its index holds
+    the organization (the policy's column) and the path (a folder's filter) too: by date
+    (media_children_idx, migration 0002), by name and across folders (migration 0017)."""
+    with database.engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'media' AND indexname"
+            " IN ('media_children_idx', 'media_children_name_key_idx', 'media_visible_idx')"))
+        defs = {name: definition for name, definition in rows}
+    assert len(defs) == 3, defs
+    for name, definition in defs.items():
+        assert "INCLUDE (organization_id, path)" in definition, (name, definition)
+        assert "WHERE (((status)::text = 'active'::text) AND is_active_version)" in definition
