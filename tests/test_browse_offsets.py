@@ -364,3 +364,23 @@ def test_every_browse_index_covers_what_the_policy_and_the_folder_filter_read(da
     for name, definition in defs.items():
         assert "INCLUDE (organization_id, path)" in definition, (name, definition)
         assert "WHERE (((status)::text = 'active'::text) AND is_active_version)" in definition
+
+
+def test_a_small_listing_is_counted_once_then_plainly_until_it_grows(
+        marked: None, lib: Library, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A listing found small is not passed over again on its next pages (one statement each,
+    total and rows); once it has grown to MIN_TOTAL its next page makes marks."""
+    total = lib.browse(limit=0)["pagination"]["total"]
+    monkeypatch.setattr(offsets, "MIN_TOTAL", total + 1)
+    offsets.forget()
+    _, statements = _media_statements(lib, limit=4, offset=3)
+    assert any("row_number()" in s for s in statements)  # the first page: one pass
+    page, statements = _media_statements(lib, limit=4, offset=3)
+    assert not any("row_number()" in s for s in statements) and len(statements) == 1
+    assert page["pagination"]["total"] == total
+    lib.upload(media_files.image(), "AAA_grown.jpg")
+    page, statements = _media_statements(lib, limit=4, offset=3)
+    assert page["pagination"]["total"] == total + 1
+    assert not any("row_number()" in s for s in statements)  # counted plainly: it grew
+    _, statements = _media_statements(lib, limit=4, offset=3)
+    assert any("row_number()" in s for s in statements)  # now big enough for marks

@@ -138,13 +138,18 @@ def page(session: Session, dataset_id: uuid.UUID, base: Select[Any], order: Orde
         return _plain(session, base, order, limit, offset)
     busy = 0
     marks = _marks.get(listing)
+    if marks is not None and marks.total < MIN_TOTAL:  # a small listing, seen before
+        total, found = _plain(session, base, order, limit, offset)
+        if total >= MIN_TOTAL:  # it grew: the next page makes its marks
+            _marks.pop(listing)
+        return total, found
     for _ in range(_ATTEMPTS):
         fresh = marks is None
         if marks is None:
             marks = _build(session, dataset_id, base, order, busy)
-            if marks.total < MIN_TOTAL:  # a small listing: counted and walked as it is
-                return _plain(session, base, order, limit, offset)
             _marks.put(listing, marks)
+            if marks.total < MIN_TOTAL:  # small: counted and walked as it is, from now on
+                return _plain(session, base, order, limit, offset)
         if not limit or offset >= marks.total:
             if fresh or session.scalar(select(_generation(dataset_id))) == marks.generation:
                 return marks.total, []
@@ -191,9 +196,9 @@ def _plain(session: Session, base: Select[Any], order: Order, limit: int,
            .offset(offset))
     page = (base.add_columns(*(k.label(f"k{i}") for i, k in enumerate(order.keys)))
             .where(Media.id.in_(ids)).subquery())
-    keys = [page.c[f"k{i}"] for i in range(len(order.keys))]
+    in_page = Order(tuple(page.c[f"k{i}"] for i in range(len(order.keys))), order.descending)
     both = (select(counted.c.total, *page.c).select_from(counted.outerjoin(page, true()))
-            .order_by(*(k.desc() if order.descending else k.asc() for k in keys)))
+            .order_by(*in_page.clauses()))
     rows = session.execute(both).all()
     return rows[0].total, [r for r in rows if r.id is not None]
 
